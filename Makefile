@@ -1,0 +1,44 @@
+# cloud_fdw: PGXS build, plus the project's own targets (test, demo).
+
+MODULE_big = cloud_fdw
+OBJS = \
+	src/cloud_fdw.o \
+	src/connection.o \
+	src/convert.o \
+	src/error.o \
+	src/http.o \
+	src/json.o \
+	src/option.o \
+	src/registry.o \
+	src/request.o
+
+EXTENSION = cloud_fdw
+EXTVERSION = 1.0
+DATA = cloud_fdw--$(EXTVERSION).sql
+PGFILEDESC = "cloud_fdw - foreign-data wrapper for cloud REST APIs"
+
+REGRESS = options select update errors
+REGRESS_OPTS = --inputdir=. --load-extension=cloud_fdw
+
+PKG_CONFIG ?= pkg-config
+PG_CPPFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl json-c) \
+	-DCLOUD_FDW_VERSION='"$(EXTVERSION)"'
+PG_CFLAGS = -std=gnu11 -Wall -Werror
+SHLIB_LINK = $(shell $(PKG_CONFIG) --libs libcurl json-c)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: test demo
+
+# The whole suite: installs missing packages, builds, runs pg_regress and the
+# scripts under test/ against a throwaway cluster and the mock cloud.
+test:
+	bash test/deps.sh
+	python3 test/run_tests.py
+
+# A tour of the main job against the mock cloud.
+demo:
+	bash test/deps.sh
+	python3 test/demo.py

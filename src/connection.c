@@ -1,0 +1,201 @@
+/*-------------------------------------------------------------------------
+ *
+ * connection.c
+ *		  Connection cache: one HTTP handle (and so one pool of keep-alive
+ *		  connections) per user mapping, for the life of the backend.
+ *
+ * Entries are never freed, only their handle is, so a pointer to an entry
+ * stays valid across invalidation and cloud_fdw_disconnect_all().  Altering
+ * or dropping the server or the user mapping marks the entry invalid; the
+ * next query that wants it opens a fresh handle.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "cloud_fdw.h"
+
+struct CfConnection
+{
+	Oid			umid;			/* hash key: the user mapping's OID */
+	Oid			serverid;
+	Oid			userid;
+	void	   *handle;			/* http.c's handle; NULL when closed */
+	bool		invalidated;	/* server or user mapping changed */
+	uint32		server_hashvalue;
+	uint32		mapping_hashvalue;
+	int64		requests;		/* sent through the current handle */
+	int64		connects;		/* TCP/TLS connections it opened */
+};
+
+static HTAB *connection_cache = NULL;
+
+static void
+close_handle(CfConnection *entry)
+{
+	if (entry->handle != NULL)
+	{
+		void	   *handle = entry->handle;
+
+		entry->handle = NULL;
+		cf_http_close(handle);
+	}
+	entry->requests = 0;
+	entry->connects = 0;
+}
+
+/* Syscache callback: hashvalue 0 means "everything may have changed". */
+static void
+invalidate_connections(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS scan;
+	CfConnection *entry;
+
+	hash_seq_init(&scan, connection_cache);
+	while ((entry = hash_seq_search(&scan)) != NULL)
+	{
+		uint32		entry_hash = (cacheid == FOREIGNSERVEROID)
+			? entry->server_hashvalue : entry->mapping_hashvalue;
+
+		if (hashvalue == 0 || hashvalue == entry_hash)
+			entry->invalidated = true;
+	}
+}
+
+static void
+init_connection_cache(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(CfConnection);
+	connection_cache = hash_create("cloud_fdw connections", 8, &ctl,
+								   HASH_ELEM | HASH_BLOBS);
+	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, invalidate_connections, (Datum) 0);
+	CacheRegisterSyscacheCallback(USERMAPPINGOID, invalidate_connections, (Datum) 0);
+}
+
+/* The cache entry of a user mapping, with a handle that reflects its options. */
+CfConnection *
+cf_get_connection(UserMapping *user)
+{
+	CfConnection *entry;
+	bool		found;
+
+	if (connection_cache == NULL)
+		init_connection_cache();
+
+	entry = hash_search(connection_cache, &user->umid, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->handle = NULL;
+		entry->invalidated = false;
+		entry->requests = 0;
+		entry->connects = 0;
+	}
+	else if (entry->invalidated)
+		close_handle(entry);
+
+	entry->serverid = user->serverid;
+	entry->userid = user->userid;
+	entry->invalidated = false;
+	entry->server_hashvalue = GetSysCacheHashValue1(FOREIGNSERVEROID,
+													ObjectIdGetDatum(user->serverid));
+	entry->mapping_hashvalue = GetSysCacheHashValue1(USERMAPPINGOID,
+													 ObjectIdGetDatum(user->umid));
+	return entry;
+}
+
+/* The entry's HTTP handle, opened on first use. */
+void *
+cf_connection_handle(CfConnection *conn)
+{
+	if (conn->handle == NULL)
+		conn->handle = cf_http_open();
+	return conn->handle;
+}
+
+void
+cf_connection_count(CfConnection *conn, long new_connects)
+{
+	conn->requests++;
+	conn->connects += new_connects;
+}
+
+PG_FUNCTION_INFO_V1(cloud_fdw_get_connections);
+
+/*
+ * One row per open handle: server, user, whether the options it was opened
+ * with are still current, and how many requests and connections it made.
+ */
+Datum
+cloud_fdw_get_connections(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HASH_SEQ_STATUS scan;
+	CfConnection *entry;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (connection_cache == NULL)
+		PG_RETURN_VOID();
+
+	hash_seq_init(&scan, connection_cache);
+	while ((entry = hash_seq_search(&scan)) != NULL)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false};
+		ForeignServer *server;
+		char	   *username;
+
+		if (entry->handle == NULL)
+			continue;
+		server = GetForeignServerExtended(entry->serverid, FSV_MISSING_OK);
+		if (server == NULL)
+			nulls[0] = true;
+		else
+			values[0] = CStringGetTextDatum(server->servername);
+		username = OidIsValid(entry->userid) ? GetUserNameFromId(entry->userid, true) : NULL;
+		if (username == NULL)
+			nulls[1] = true;
+		else
+			values[1] = CStringGetTextDatum(username);
+		values[2] = BoolGetDatum(!entry->invalidated);
+		values[3] = Int64GetDatum(entry->requests);
+		values[4] = Int64GetDatum(entry->connects);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(cloud_fdw_disconnect_all);
+
+/* Close every cached handle; true if there was one to close. */
+Datum
+cloud_fdw_disconnect_all(PG_FUNCTION_ARGS)
+{
+	HASH_SEQ_STATUS scan;
+	CfConnection *entry;
+	bool		closed = false;
+
+	if (connection_cache == NULL)
+		PG_RETURN_BOOL(false);
+
+	hash_seq_init(&scan, connection_cache);
+	while ((entry = hash_seq_search(&scan)) != NULL)
+	{
+		if (entry->handle != NULL)
+			closed = true;
+		close_handle(entry);
+	}
+	PG_RETURN_BOOL(closed);
+}

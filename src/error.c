@@ -1,0 +1,230 @@
+/*-------------------------------------------------------------------------
+ *
+ * error.c
+ *		  The one place where remote failures become PostgreSQL errors.
+ *
+ * Cloud APIs wrap their errors differently: Qoder sends
+ * {"type":"error","error":{"type","message"}}, Huawei services send
+ * {"error_code","error_msg"}, {"error":{"error_code","error_msg"}} or
+ * {"error":{"code","message"}}.  We look for a code and a message in the
+ * nested "error" object first, then at the top level, and fall back to the
+ * start of the raw body (gateways answer with HTML or nothing at all).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "mb/pg_wchar.h"
+#include "utils/memutils.h"
+
+#include "cloud_fdw.h"
+
+/* How much of a body that is not a JSON error envelope goes into DETAIL. */
+#define RAW_BODY_EXCERPT 200
+
+typedef struct CfRemoteError
+{
+	const char *code;			/* API's error type or code, or NULL */
+	const char *message;		/* API's message, or an excerpt of the body */
+	const char *request_id;
+} CfRemoteError;
+
+static const char *const code_keys[] = {"type", "error_code", "code"};
+static const char *const message_keys[] = {"message", "error_msg", "msg"};
+
+/* A member as text: strings as they are, numbers (IAM's codes) serialized. */
+static const char *
+member_text(const CfJson *object, const char *const *keys, int nkeys)
+{
+	for (int i = 0; i < nkeys; i++)
+	{
+		CfJson	   *value = cfj_get(object, keys[i]);
+		size_t		len;
+
+		if (cfj_type(value) == CFJ_STRING)
+			return cfj_string(value, &len);
+		if (cfj_type(value) == CFJ_NUMBER)
+			return cfj_serialize(value);
+	}
+	return NULL;
+}
+
+/* A printable, bounded excerpt of a body in the server encoding. */
+static char *
+body_excerpt(const char *body, size_t len)
+{
+	size_t		cut = Min(len, RAW_BODY_EXCERPT);
+	char	   *text;
+
+	cut = pg_mbcliplen(body, (int) cut, (int) cut);
+	text = pnstrdup(body, cut);
+	for (char *p = text; *p; p++)
+		if ((unsigned char) *p < ' ')
+			*p = ' ';
+	if (!pg_verifymbstr(text, strlen(text), true))
+		return pstrdup("(not valid text)");
+	return len > cut ? psprintf("%s...", text) : text;
+}
+
+static void
+parse_remote_error(const CfHttpResponse *resp, CfRemoteError *err)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "cloud_fdw error body",
+											  ALLOCSET_SMALL_SIZES);
+	CfJson	   *doc = cfj_try_parse(resp->body, resp->body_len, cxt);
+
+	memset(err, 0, sizeof(CfRemoteError));
+	err->request_id = resp->request_id;
+	if (cfj_type(doc) == CFJ_OBJECT)
+	{
+		CfJson	   *nested = cfj_get(doc, "error");
+		const CfJson *holder = cfj_type(nested) == CFJ_OBJECT ? nested : doc;
+
+		err->code = member_text(holder, code_keys, lengthof(code_keys));
+		err->message = member_text(holder, message_keys, lengthof(message_keys));
+		if (holder != doc && err->code == NULL && err->message == NULL)
+		{
+			err->code = member_text(doc, code_keys, lengthof(code_keys));
+			err->message = member_text(doc, message_keys, lengthof(message_keys));
+		}
+		if (err->request_id == NULL)
+			err->request_id = member_text(doc, (const char *[]) {"request_id"}, 1);
+	}
+	/* copy out before the document goes away */
+	err->code = err->code ? pstrdup(err->code) : NULL;
+	err->message = err->message ? pstrdup(err->message) : NULL;
+	err->request_id = err->request_id ? pstrdup(err->request_id) : NULL;
+	MemoryContextDelete(cxt);
+
+	if (err->code == NULL && err->message == NULL)
+		err->message = resp->body_len > 0
+			? body_excerpt(resp->body, resp->body_len)
+			: "(empty response body)";
+}
+
+static int
+sqlstate_for_status(long status)
+{
+	switch (status)
+	{
+		case 400:
+		case 422:
+			return ERRCODE_INVALID_PARAMETER_VALUE;
+		case 401:
+			return ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+		case 403:
+			return ERRCODE_INSUFFICIENT_PRIVILEGE;
+		case 404:
+		case 410:
+			return ERRCODE_UNDEFINED_OBJECT;
+		case 409:
+			return ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+		case 413:
+			return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		case 408:
+		case 504:
+			return ERRCODE_CONNECTION_FAILURE;
+		case 429:
+		case 503:
+			return ERRCODE_INSUFFICIENT_RESOURCES;
+	}
+	return ERRCODE_FDW_ERROR;
+}
+
+static const char *
+hint_for_status(long status)
+{
+	switch (status)
+	{
+		case 401:
+			return "Check the credentials in the user mapping.";
+		case 403:
+			return "The credentials in the user mapping lack permission for this request.";
+		case 429:
+		case 503:
+			return "The cloud API is throttling requests or unavailable; try again later.";
+	}
+	return NULL;
+}
+
+void
+cf_report_http_error(const CfHttpRequest *req, const CfHttpResponse *resp)
+{
+	CfRemoteError err;
+	const char *hint = hint_for_status(resp->status);
+	char	   *detail;
+
+	parse_remote_error(resp, &err);
+	if (err.code != NULL && err.message != NULL)
+		detail = psprintf("%s: %s", err.code, err.message);
+	else
+		detail = pstrdup(err.code ? err.code : err.message);
+	if (err.request_id != NULL)
+		detail = psprintf("%s (request id %s)", detail, err.request_id);
+
+	ereport(ERROR,
+			(errcode(sqlstate_for_status(resp->status)),
+			 errmsg("cloud API request failed with HTTP status %ld", resp->status),
+			 errdetail("%s", detail),
+			 hint ? errhint("%s", hint) : 0));
+}
+
+void
+cf_report_transfer_error(const CfHttpRequest *req, int curl_code, const char *curl_message)
+{
+	switch ((CURLcode) curl_code)
+	{
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_RESOLVE_PROXY:
+		case CURLE_COULDNT_CONNECT:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("could not connect to the cloud API"),
+					 errdetail("%s", curl_message)));
+			break;
+		case CURLE_OPERATION_TIMEDOUT:
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("cloud API request timed out"),
+					 errdetail("%s", curl_message),
+					 errhint("The server options \"connect_timeout\" and \"request_timeout\" set the limits.")));
+			break;
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_CACERT_BADFILE:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("could not establish a secure connection to the cloud API"),
+					 errdetail("%s", curl_message)));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("could not complete cloud API request"),
+					 errdetail("%s", curl_message)));
+			break;
+	}
+	pg_unreachable();
+}
+
+static void
+request_context(void *arg)
+{
+	const CfHttpRequest *req = (const CfHttpRequest *) arg;
+
+	errcontext("remote request %s %s", req->method, req->path);
+}
+
+/* Name the request in the CONTEXT of any error until the caller pops it. */
+void
+cf_push_request_context(ErrorContextCallback *callback, const CfHttpRequest *req)
+{
+	callback->callback = request_context;
+	callback->arg = (void *) req;
+	callback->previous = error_context_stack;
+	error_context_stack = callback;
+}

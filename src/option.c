@@ -1,0 +1,463 @@
+/*-------------------------------------------------------------------------
+ *
+ * option.c
+ *		  Options of cloud_fdw: one table says where each option may appear,
+ *		  the validator checks values, and the resolver merges server and
+ *		  table options (table options win).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/reloptions.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_foreign_data_wrapper.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "cloud_fdw.h"
+
+#define DEFAULT_CONNECT_TIMEOUT_MS	(10 * 1000)
+#define DEFAULT_REQUEST_TIMEOUT_MS	(60 * 1000)
+#define DEFAULT_MAX_RESPONSE_SIZE	(64 * 1024 * 1024)
+#define MAX_PAGE_SIZE_OPTION		10000
+
+typedef void (*CfOptionCheck) (DefElem *def);
+
+typedef struct CfOptionDef
+{
+	const char *name;
+	Oid			context;		/* catalog in which the option may appear */
+	bool		is_credential;	/* only ever in a user mapping */
+	CfOptionCheck check;		/* NULL: any string */
+} CfOptionDef;
+
+static void check_provider(DefElem *def);
+static void check_endpoint(DefElem *def);
+static void check_duration(DefElem *def);
+static void check_size(DefElem *def);
+static void check_page_size(DefElem *def);
+static void check_resource(DefElem *def);
+static void check_path(DefElem *def);
+
+static const CfOptionDef option_defs[] = {
+	{"provider", ForeignServerRelationId, false, check_provider},
+	{"endpoint", ForeignServerRelationId, false, check_endpoint},
+	{"endpoint", ForeignTableRelationId, false, check_endpoint},
+	{"connect_timeout", ForeignServerRelationId, false, check_duration},
+	{"request_timeout", ForeignServerRelationId, false, check_duration},
+	{"max_response_size", ForeignServerRelationId, false, check_size},
+	{"page_size", ForeignServerRelationId, false, check_page_size},
+	{"page_size", ForeignTableRelationId, false, check_page_size},
+	{"token", UserMappingRelationId, true, NULL},
+	{"resource", ForeignTableRelationId, false, check_resource},
+	{"path", AttributeRelationId, false, check_path},
+};
+
+/* Options that must be present in a catalog's option list. */
+static const struct
+{
+	Oid			context;
+	const char *name;
+}			required_options[] = {
+	{ForeignServerRelationId, "provider"},
+	{ForeignTableRelationId, "resource"},
+};
+
+static const CfOptionDef *
+find_option(const char *name, Oid context)
+{
+	for (int i = 0; i < lengthof(option_defs); i++)
+		if (option_defs[i].context == context &&
+			strcmp(option_defs[i].name, name) == 0)
+			return &option_defs[i];
+	return NULL;
+}
+
+static bool
+is_credential_option(const char *name)
+{
+	for (int i = 0; i < lengthof(option_defs); i++)
+		if (option_defs[i].is_credential && strcmp(option_defs[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static void report_invalid_option(const char *name, Oid context) pg_attribute_noreturn();
+
+static void
+report_invalid_option(const char *name, Oid context)
+{
+	StringInfoData valid;
+
+	initStringInfo(&valid);
+	for (int i = 0; i < lengthof(option_defs); i++)
+		if (option_defs[i].context == context)
+			appendStringInfo(&valid, "%s%s", valid.len > 0 ? ", " : "",
+							 option_defs[i].name);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+			 errmsg("invalid option \"%s\"", name),
+			 valid.len > 0
+			 ? errhint("Valid options in this context are: %s.", valid.data)
+			 : errhint("There are no valid options in this context.")));
+}
+
+PG_FUNCTION_INFO_V1(cloud_fdw_validator);
+
+/*
+ * Validate the generic options of a wrapper, server, user mapping, foreign
+ * table or column.  PostgreSQL hands over the complete list after CREATE or
+ * ALTER, so required options can be checked here too.
+ */
+Datum
+cloud_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		const CfOptionDef *opt = find_option(def->defname, catalog);
+
+		if (opt == NULL)
+		{
+			if (is_credential_option(def->defname))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("credential option \"%s\" is only allowed in a user mapping",
+								def->defname),
+						 errhint("Server, table and column options can be read by every user; "
+								 "put credentials in CREATE USER MAPPING.")));
+			report_invalid_option(def->defname, catalog);
+		}
+		if (opt->check)
+			opt->check(def);
+	}
+
+	for (int i = 0; i < lengthof(required_options); i++)
+	{
+		bool		found = false;
+
+		if (required_options[i].context != catalog)
+			continue;
+		foreach(lc, options)
+			if (strcmp(((DefElem *) lfirst(lc))->defname, required_options[i].name) == 0)
+				found = true;
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("option \"%s\" is required", required_options[i].name),
+					 catalog == ForeignServerRelationId
+					 ? errhint("Valid providers are: %s.", cf_provider_names())
+					 : errhint("Valid resources are: %s.", cf_resource_names(NULL))));
+	}
+
+	PG_RETURN_VOID();
+}
+
+static void report_invalid_value(DefElem *def, const char *expected) pg_attribute_noreturn();
+
+static void
+report_invalid_value(DefElem *def, const char *expected)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"%s\": \"%s\"",
+					def->defname, defGetString(def)),
+			 errdetail("%s", expected)));
+}
+
+static void
+check_provider(DefElem *def)
+{
+	if (cf_find_provider(defGetString(def)) == NULL)
+		report_invalid_value(def, psprintf("Valid providers are: %s.",
+										   cf_provider_names()));
+}
+
+static void
+check_resource(DefElem *def)
+{
+	if (!cf_resource_exists(defGetString(def)))
+		report_invalid_value(def, psprintf("Valid resources are: %s.",
+										   cf_resource_names(NULL)));
+}
+
+/*
+ * An endpoint is an http or https URL without credentials, query or
+ * fragment: requests append their own path and query to it.
+ */
+static void
+check_endpoint(DefElem *def)
+{
+	const char *url = defGetString(def);
+	const char *authority;
+	size_t		authority_len;
+
+	if (pg_strncasecmp(url, "https://", 8) == 0)
+		authority = url + 8;
+	else if (pg_strncasecmp(url, "http://", 7) == 0)
+		authority = url + 7;
+	else
+		report_invalid_value(def, "The endpoint must be an http:// or https:// URL.");
+
+	for (const char *p = url; *p; p++)
+		if ((unsigned char) *p <= ' ' || *p == 0x7f)
+			report_invalid_value(def, "The endpoint must not contain spaces or control characters.");
+	if (strpbrk(url, "?#") != NULL)
+		report_invalid_value(def, "The endpoint must not contain a query or a fragment.");
+
+	authority_len = strcspn(authority, "/");
+	if (authority_len == 0)
+		report_invalid_value(def, "The endpoint must name a host.");
+	if (memchr(authority, '@', authority_len) != NULL)
+		report_invalid_value(def, "The endpoint must not contain credentials; put them in a user mapping.");
+}
+
+static void
+check_duration(DefElem *def)
+{
+	int			ms;
+	const char *hint;
+
+	if (!parse_int(defGetString(def), &ms, GUC_UNIT_MS, &hint) || ms <= 0)
+		report_invalid_value(def, "The value must be a positive duration such as \"30s\" or \"500ms\".");
+}
+
+/* A size such as "64MB"; at most 1GB, what a palloc'd buffer can hold. */
+static void
+check_size(DefElem *def)
+{
+	int			kb;
+	const char *hint;
+
+	if (!parse_int(defGetString(def), &kb, GUC_UNIT_KB, &hint) ||
+		kb <= 0 || kb > (int) (MaxAllocSize / 1024))
+		report_invalid_value(def, "The value must be a size between 1kB and 1GB, such as \"64MB\".");
+}
+
+static void
+check_page_size(DefElem *def)
+{
+	int			size;
+
+	if (!parse_int(defGetString(def), &size, 0, NULL) ||
+		size < 1 || size > MAX_PAGE_SIZE_OPTION)
+		report_invalid_value(def, psprintf("The value must be an integer between 1 and %d.",
+										   MAX_PAGE_SIZE_OPTION));
+}
+
+/* A dotted path of non-empty keys: "config.networking.type". */
+static void
+check_path(DefElem *def)
+{
+	const char *path = defGetString(def);
+	bool		segment_empty = true;
+
+	for (const char *p = path; *p; p++)
+	{
+		if (*p == '.')
+		{
+			if (segment_empty)
+				break;
+			segment_empty = true;
+		}
+		else
+			segment_empty = false;
+	}
+	if (segment_empty)
+		report_invalid_value(def, "The path must be dot-separated JSON keys, such as \"config.networking.type\".");
+}
+
+static void
+apply_option(CfOptions *opts, DefElem *def)
+{
+	if (strcmp(def->defname, "endpoint") == 0)
+	{
+		char	   *url = pstrdup(defGetString(def));
+		size_t		len = strlen(url);
+
+		while (len > 0 && url[len - 1] == '/')
+			url[--len] = '\0';
+		opts->endpoint = url;
+	}
+	else if (strcmp(def->defname, "connect_timeout") == 0)
+		(void) parse_int(defGetString(def), &opts->connect_timeout_ms, GUC_UNIT_MS, NULL);
+	else if (strcmp(def->defname, "request_timeout") == 0)
+		(void) parse_int(defGetString(def), &opts->request_timeout_ms, GUC_UNIT_MS, NULL);
+	else if (strcmp(def->defname, "page_size") == 0)
+		(void) parse_int(defGetString(def), &opts->page_size, 0, NULL);
+	else if (strcmp(def->defname, "max_response_size") == 0)
+	{
+		int			kb;
+
+		(void) parse_int(defGetString(def), &kb, GUC_UNIT_KB, NULL);
+		opts->max_response_size = (size_t) kb * 1024;
+	}
+}
+
+/*
+ * Resolve the options of a foreign table: provider defaults, then server
+ * options, then table options.
+ */
+void
+cf_get_options(Oid foreigntableid, CfOptions *opts)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	ForeignServer *server = GetForeignServer(table->serverid);
+	const char *provider_name = NULL;
+	const char *resource_name = NULL;
+	ListCell   *lc;
+
+	memset(opts, 0, sizeof(CfOptions));
+	opts->serverid = server->serverid;
+	opts->server_name = server->servername;
+	opts->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+	opts->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+	opts->max_response_size = DEFAULT_MAX_RESPONSE_SIZE;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "provider") == 0)
+			provider_name = defGetString(def);
+		else
+			apply_option(opts, def);
+	}
+	foreach(lc, table->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "resource") == 0)
+			resource_name = defGetString(def);
+		else
+			apply_option(opts, def);
+	}
+
+	/* The validator guarantees both names exist; the pair may still not fit. */
+	opts->provider = cf_find_provider(provider_name);
+	opts->resource = cf_find_resource(opts->provider, resource_name);
+	if (opts->resource == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("provider \"%s\" of server \"%s\" has no resource \"%s\"",
+						provider_name, server->servername, resource_name),
+				 errhint("Resources of provider \"%s\" are: %s.",
+						 provider_name, cf_resource_names(opts->provider))));
+
+	if (opts->endpoint == NULL)
+		opts->endpoint = pstrdup(opts->provider->default_endpoint);
+	if (opts->page_size == 0 ||
+		opts->page_size > opts->resource->pagination->max_page_size)
+	{
+		if (opts->page_size != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("page_size %d exceeds the maximum of %d for resource \"%s\"",
+							opts->page_size, opts->resource->pagination->max_page_size,
+							opts->resource->name)));
+		opts->page_size = opts->resource->pagination->max_page_size;
+	}
+}
+
+/*
+ * Read the credentials of a user mapping.  Like postgres_fdw's password
+ * rule, only a superuser may use a mapping without one: otherwise a
+ * non-superuser could borrow whatever the server process can reach.
+ */
+void
+cf_get_credentials(UserMapping *user, const CfOptions *opts, CfCredentials *creds)
+{
+	ListCell   *lc;
+
+	memset(creds, 0, sizeof(CfCredentials));
+	foreach(lc, user->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "token") == 0)
+			creds->token = defGetString(def);
+	}
+
+	if (creds->token == NULL && !superuser_arg(user->userid))
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("credential is required"),
+				 errdetail("Non-superusers must give a token in the user mapping for server \"%s\".",
+						   opts->server_name)));
+}
+
+/* The JSON path of a column: its "path" option, else its name. */
+char *
+cf_column_path(Oid relid, AttrNumber attnum)
+{
+	ListCell   *lc;
+
+	foreach(lc, GetForeignColumnOptions(relid, attnum))
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "path") == 0)
+			return defGetString(def);
+	}
+	return get_attname(relid, attnum, false);
+}
+
+/* The column mapped to the resource's key, or InvalidAttrNumber. */
+AttrNumber
+cf_key_attnum(Relation rel, const CfResource *resource)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	const char *key_path = cf_key_column(resource)->path;
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (!att->attisdropped &&
+			strcmp(cf_column_path(RelationGetRelid(rel), att->attnum), key_path) == 0)
+			return att->attnum;
+	}
+	return InvalidAttrNumber;
+}
+
+/*
+ * The resource of a foreign table without raising errors, for callers such
+ * as information_schema that must not fail on a misconfigured table.
+ */
+const CfResource *
+cf_table_resource(Oid foreigntableid)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	ForeignServer *server = GetForeignServer(table->serverid);
+	const CfProvider *provider = NULL;
+	ListCell   *lc;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "provider") == 0)
+			provider = cf_find_provider(defGetString(def));
+	}
+	foreach(lc, table->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (provider != NULL && strcmp(def->defname, "resource") == 0)
+			return cf_find_resource(provider, defGetString(def));
+	}
+	return NULL;
+}
