@@ -52,8 +52,9 @@ SELECT name FROM qoder_environments
 -- Archived environments are not listed by the API, but can be got by id.
 SELECT name, status FROM qoder_environments WHERE id = 'env_019c226880c07a79af31c5d0c2a70152';
 
--- Types: text[], jsonb, boolean, timestamptz, numbers (from strings), and
--- NULL for what is missing.
+-- Types: text[], jsonb, boolean, timestamptz, date, varchar, integer and
+-- numeric (the API's metadata holds numbers as strings), and NULL for what
+-- is missing.
 CREATE FOREIGN TABLE qoder_types (
   id text,
   archived boolean,
@@ -61,12 +62,16 @@ CREATE FOREIGN TABLE qoder_types (
   apt text[] OPTIONS (path 'config.packages.apt'),
   networking jsonb OPTIONS (path 'config.networking'),
   cost_center text OPTIONS (path 'metadata.cost_center'),
+  max_runners integer OPTIONS (path 'metadata.max_runners'),
+  hourly_cost numeric(6,2) OPTIONS (path 'metadata.hourly_cost'),
   not_there integer OPTIONS (path 'config.no.such.field'),
   created date OPTIONS (path 'created_at'),
   kind varchar(20) OPTIONS (path 'type')
 ) SERVER regress_qoder OPTIONS (resource 'environments');
 SELECT * FROM qoder_types WHERE id = 'env_019be0ddcb5a737c9ff4c8e1b065359a';
 SELECT * FROM qoder_types WHERE id = 'env_019c226880c07a79af31c5d0c2a70152';
+SELECT max_runners * hourly_cost AS cost_at_full_load FROM qoder_types
+  WHERE id = 'env_019cd4ab02ce7811ae96659c6830218b';
 
 RESET cloud_fdw.trace;
 

@@ -1,0 +1,942 @@
+#!/usr/bin/env python3
+"""Self-test of test/mock_cloud.py.
+
+Starts the mock on a free port as a subprocess, exercises every route and
+mock option with urllib (http.client / raw sockets where the transport itself
+is under test), and prints one TAP-like line per check: ``ok - ...`` or
+``not ok - ...``, then ``N passed, N failed``.  Exits 1 when a check failed.
+
+    python3 test/test_mock_cloud.py
+"""
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True   # importing the mock must not leave __pycache__ in the tree
+import mock_cloud as mc  # noqa: E402  (the module under test, next to this file)
+
+FIXTURES = os.path.join(HERE, "fixtures")
+QODER_FIXTURE = json.load(open(os.path.join(FIXTURES, "qoder_environments.json"),
+                               encoding="utf-8"))["environments"]
+HW_FIXTURE = json.load(open(os.path.join(FIXTURES, "huawei.json"), encoding="utf-8"))
+
+ADMIN, READONLY = "pt-test-admin", "pt-test-readonly"
+APP1, APP2 = (app["id"] for app in HW_FIXTURE["codearts"]["applications"])
+CODEARTS_PROJECT = HW_FIXTURE["codearts"]["applications"][0]["project_id"]
+SEED_ENV = "env_019e3bb39b6774d8878cd0b9d237574b"
+ARCHIVED_ENV = next(e["id"] for e in QODER_FIXTURE if e["archived"])
+EP1 = "5aa119a8-d25b-45a7-8d1b-88e127885635"
+EP_DISABLED = next(p["id"] for p in HW_FIXTURE["enterprise_projects"] if p["status"] == 2)
+TEST_AK, TEST_SK = "HWTESTAK0000000000000", mc.HW_ACCESS_KEYS["HWTESTAK0000000000000"][0]
+TEMP_AK, TEMP_SK = "HWTEMPAK0000000000000", mc.HW_ACCESS_KEYS["HWTEMPAK0000000000000"][0]
+ISO_MICRO_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+APIGW_AKSK_FAIL = {"error_msg": "Incorrect IAM authentication information: verify aksk signature fail",
+                   "error_code": "APIGW.0301"}
+
+
+class Tap:
+    """Collects check results and prints them TAP-style."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, condition, description, detail=None):
+        if condition:
+            self.passed += 1
+            print(f"ok - {description}", flush=True)
+        else:
+            self.failed += 1
+            print(f"not ok - {description}", flush=True)
+            if detail is not None:
+                print(f"#   {str(detail)[:600]}", flush=True)
+        return bool(condition)
+
+
+T = Tap()
+
+
+class Mock:
+    """The mock server subprocess; always stopped by ``stop`` (also on test errors)."""
+
+    def __init__(self, workdir, name="mock"):
+        self.port_file = os.path.join(workdir, f"{name}.port")
+        self.log_file = os.path.join(workdir, f"{name}.log")
+        self.stderr_file = os.path.join(workdir, f"{name}.stderr")
+        with open(self.stderr_file, "wb") as stderr:
+            self.proc = subprocess.Popen(
+                [sys.executable, os.path.join(HERE, "mock_cloud.py"), "--port", "0",
+                 "--port-file", self.port_file, "--fixtures", FIXTURES, "--log", self.log_file],
+                stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 15
+        while not os.path.exists(self.port_file):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                raise RuntimeError("mock did not start: " + self.stderr())
+            time.sleep(0.05)
+        with open(self.port_file, encoding="ascii") as handle:
+            self.port = int(handle.read())
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def stop(self, signum=signal.SIGTERM, timeout=10):
+        """Signal the server and wait; returns (exit code, seconds taken)."""
+        if self.proc.poll() is not None:
+            return self.proc.returncode, 0.0
+        started = time.monotonic()
+        self.proc.send_signal(signum)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        return code, time.monotonic() - started
+
+    def stderr(self):
+        with open(self.stderr_file, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
+
+class Resp:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.body = body
+
+    @property
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+MOCK = None
+
+
+def call(method, path, body=None, headers=None, timeout=30):
+    """One request through urllib; HTTP errors come back as a Resp too."""
+    headers = dict(headers or {})
+    if body is not None and not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+        headers.setdefault("Content-Type", "application/json")
+    request = urllib.request.Request(MOCK.base + path, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return Resp(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return Resp(error.code, error.headers, error.read())
+
+
+def prefixed(opts, path):
+    return (f"/_mock/{opts}" if opts else "") + path
+
+
+def qoder(method, path, opts=None, token=ADMIN, body=None, headers=None, **kw):
+    headers = dict(headers or {})
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return call(method, prefixed(opts, "/api/v1/cloud" + path), body, headers, **kw)
+
+
+def hw(method, path, opts=None, token="hw-test-token", body=None, headers=None):
+    headers = dict(headers or {})
+    if token is not None:
+        headers["X-Auth-Token"] = token
+    return call(method, prefixed(opts, path), body, headers)
+
+
+def sdk_date(offset=timedelta()):
+    return (datetime.now(timezone.utc) + offset).strftime("%Y%m%dT%H%M%SZ")
+
+
+def signed(method, path, query="", body=b"", opts=None, ak=TEST_AK, sk=TEST_SK, scope=None,
+           extra=None, unsigned=None, date=None):
+    """Send an AK/SK-signed request: all of ``extra`` and the defaults are signed,
+    ``unsigned`` headers are added afterwards."""
+    full_path = prefixed(opts, path)
+    headers = {"Host": f"127.0.0.1:{MOCK.port}", "X-Sdk-Date": date or sdk_date(),
+               "Content-Type": "application/json"}
+    if scope == "domain":
+        headers["X-Domain-Id"] = mc.HW_DOMAIN["id"]
+    elif scope == "project":
+        headers["X-Project-Id"] = mc.HW_PROJECT["id"]
+    headers.update(extra or {})
+    headers["Authorization"] = mc.hw_sign(ak, sk, method, full_path, query, headers, body)
+    headers.update(unsigned or {})
+    return call(method, full_path + (f"?{query}" if query else ""), body if body else None,
+                headers)
+
+
+def records(tenant):
+    return call("GET", f"/_mock/control/requests?tenant={tenant}").json
+
+
+def qoder_error_ok(resp, status, error_type, param=None, message=None):
+    body = resp.json or {}
+    error = body.get("error") or {}
+    return (resp.status == status and body.get("type") == "error"
+            and error.get("type") == error_type
+            and (param is None or error.get("param") == param)
+            and (message is None or error.get("message") == message)
+            and isinstance(body.get("request_id"), str))
+
+
+def list_all(opts, query="limit=100", via="after_id"):
+    """Follow Qoder pagination; returns the ids in order."""
+    ids, cursor = [], None
+    for _ in range(5000):
+        extra = f"&{via}={cursor}" if cursor else ""
+        body = qoder("GET", f"/environments?{query}{extra}", opts).json
+        ids += [env["id"] for env in body["data"]]
+        if not body["has_more"]:
+            return ids
+        cursor = body["next_page"] if via == "page" else body["last_id"]
+    raise RuntimeError("pagination did not end")
+
+
+# ---------------------------------------------------------------------------
+# Phase 1: Qoder
+# ---------------------------------------------------------------------------
+
+
+def test_control_and_options():
+    T.check(call("GET", "/_mock/control/health").json == {"ok": True}, "control health")
+    T.check(call("GET", "/_mock/nosuch=1/api/v1/cloud/environments").status == 400,
+            "unknown mock option is rejected with 400")
+    T.check(call("GET", "/nowhere").status == 404, "unknown path is 404")
+
+
+def test_qoder_list():
+    visible = sorted((e["id"] for e in QODER_FIXTURE if not e["archived"]), reverse=True)
+    resp = qoder("GET", "/environments")
+    body = resp.json
+    T.check(resp.status == 200 and set(body) == {"data", "first_id", "last_id", "has_more"},
+            "list: Gen A envelope (no next_page)", body and set(body))
+    T.check([e["id"] for e in body["data"]] == visible and body["has_more"] is False,
+            "list: default limit 20 returns every non-archived env in descending id order")
+    T.check(body["first_id"] == visible[0] and body["last_id"] == visible[-1], "list: first/last id")
+    T.check(resp.headers.get("content-type", "").startswith("application/json")
+            and resp.headers.get("content-length") == str(len(resp.body)), "list: content headers")
+    env = body["data"][0]
+    T.check({"id", "type", "name", "description", "status", "archived", "archived_at", "config",
+             "metadata", "created_at", "updated_at"} <= set(env) and env["type"] == "environment",
+            "list: Environment has Gen A + Gen B fields")
+    T.check(list_all(None, "limit=3") == visible, "list: after_id paging with limit=3 sees all")
+    page = qoder("GET", f"/environments?limit=3&before_id={visible[3]}").json
+    T.check([e["id"] for e in page["data"]] == visible[:3] and page["has_more"] is False,
+            "list: before_id returns the newer page, newest first", page)
+    page = qoder("GET", f"/environments?limit=2&before_id={visible[5]}").json
+    T.check([e["id"] for e in page["data"]] == visible[3:5] and page["has_more"] is True,
+            "list: before_id has_more when more newer ones exist")
+    every = qoder("GET", "/environments?limit=100&include_archived=true").json["data"]
+    T.check(len(every) == len(QODER_FIXTURE) and ARCHIVED_ENV in [e["id"] for e in every],
+            "list: include_archived=true includes the archived env")
+    for bad in ("0", "101", "abc", "-1", "2.5"):
+        T.check(qoder_error_ok(qoder("GET", f"/environments?limit={bad}"), 400,
+                               "invalid_request_error", "limit"), f"list: limit={bad} is 400")
+    T.check(qoder_error_ok(qoder("GET", f"/environments?after_id={visible[0]}&before_id={visible[1]}"),
+                           400, "invalid_request_error"), "list: two cursors are 400")
+    T.check(qoder_error_ok(qoder("GET", "/environments?after_id=env_nope"), 400,
+                           "invalid_request_error", "after_id"), "list: unknown cursor is 400")
+    T.check(qoder("GET", "/environments?include_archived=maybe").status == 400,
+            "list: bad include_archived is 400")
+    gte = qoder("GET", "/environments?limit=100&created_at[gte]=2026-05-01T00:00:00Z").json["data"]
+    T.check(gte and all(e["created_at"] >= "2026-05-01" for e in gte)
+            and len(gte) == sum(1 for e in QODER_FIXTURE
+                                if not e["archived"] and e["created_at"] >= "2026-05-01"),
+            "list: created_at[gte] filter")
+    empty = qoder("GET", f"/environments?after_id={visible[-1]}").json
+    T.check(empty == {"data": [], "first_id": None, "last_id": None, "has_more": False},
+            "list: empty page shape")
+
+
+def test_qoder_get_and_auth():
+    resp = qoder("GET", f"/environments/{SEED_ENV}")
+    T.check(resp.status == 200 and resp.json["name"] == "doc-test-env"
+            and resp.json["config"]["packages"] == {"apt": ["curl"]}, "get: seed environment")
+    resp = qoder("GET", f"/environments/{ARCHIVED_ENV}")
+    T.check(resp.status == 200 and resp.json["status"] == "archived" and resp.json["archived"]
+            and resp.json["archived_at"], "get: archived environment by id")
+    T.check(qoder_error_ok(qoder("GET", "/environments/env_00000000000000000000000000000000"), 404,
+                           "not_found_error",
+                           message="Environment with the given ID does not exist"), "get: 404")
+    chinese = [e for e in QODER_FIXTURE if e["name"] == "文档构建环境"][0]
+    resp = qoder("GET", f"/environments/{chinese['id']}")
+    T.check(resp.json["name"] == "文档构建环境" and "中文" in resp.body.decode("utf-8"),
+            "get: unicode name served as UTF-8")
+    null_desc = [e for e in QODER_FIXTURE if e["description"] is None][0]
+    T.check(qoder("GET", f"/environments/{null_desc['id']}").json["description"] is None,
+            "get: null description")
+    auth_error = "Invalid API key or token."
+    T.check(qoder_error_ok(qoder("GET", "/environments", token=None), 401, "authentication_error",
+                           message=auth_error), "auth: missing bearer is 401")
+    T.check(qoder_error_ok(qoder("GET", "/environments", token="pt-wrong"), 401,
+                           "authentication_error", message=auth_error), "auth: unknown PAT is 401")
+    T.check(qoder_error_ok(qoder("GET", "/environments", token=None,
+                                 headers={"x-api-key": ADMIN}), 401, "authentication_error"),
+            "auth: x-api-key is 401")
+    T.check(qoder("GET", "/environments", token=READONLY).status == 200, "auth: read-only PAT may GET")
+    forbidden = "You do not have permission to access this resource."
+    for method in ("PUT", "POST"):
+        T.check(qoder_error_ok(qoder(method, f"/environments/{SEED_ENV}", token=READONLY,
+                                     body={"name": "x"}), 403, "permission_error", message=forbidden),
+                f"auth: read-only PAT {method} is 403")
+    resp = qoder("GET", "/environments/env_missing", headers={"x-request-id": "req-abc-123"})
+    T.check(resp.headers.get("x-request-id") == "req-abc-123" and resp.json["request_id"] == "req-abc-123",
+            "x-request-id is echoed in header and error body")
+    T.check(re.fullmatch(r"[0-9a-f-]{36}", qoder("GET", "/environments").headers.get("x-request-id", "")),
+            "x-request-id is generated (UUID) when not sent")
+    T.check(qoder("DELETE", f"/environments/{SEED_ENV}").status == 405, "unsupported method is 405")
+
+
+def test_qoder_update():
+    opts = "tenant=upd"
+    before = qoder("GET", f"/environments/{SEED_ENV}", opts).json
+    resp = qoder("PUT", f"/environments/{SEED_ENV}", opts, body={"description": "用于 API 文档测试的环境"})
+    env = resp.json
+    T.check(resp.status == 200 and env["description"] == "用于 API 文档测试的环境"
+            and env["name"] == before["name"] and env["config"] == before["config"],
+            "update: PUT changes only the sent field")
+    T.check(ISO_MICRO_RE.fullmatch(env["updated_at"]) and env["updated_at"] > before["updated_at"]
+            and env["created_at"] == before["created_at"], "update: updated_at set to now (ISO µs Z)")
+    resp = qoder("POST", f"/environments/{SEED_ENV}", opts, body={"name": "renamed-by-post"})
+    T.check(resp.status == 200 and resp.json["name"] == "renamed-by-post"
+            and resp.json["description"] == "用于 API 文档测试的环境", "update: POST works too")
+    T.check(qoder("GET", f"/environments/{SEED_ENV}", opts).json["name"] == "renamed-by-post",
+            "update: persisted")
+    T.check(qoder("GET", f"/environments/{SEED_ENV}").json["name"] == "doc-test-env",
+            "tenants: default tenant does not see tenant upd's change")
+    pipeline = [e for e in QODER_FIXTURE if e["name"] == "data-pipeline"][0]
+    resp = qoder("PUT", f"/environments/{pipeline['id']}", opts,
+                 body={"config": {"type": "cloud", "networking": {"type": "limited"}}})
+    config = resp.json["config"]
+    T.check(resp.status == 200 and config["networking"]["type"] == "limited"
+            and config["networking"]["allowed_hosts"] == pipeline["config"]["networking"]["allowed_hosts"]
+            and config["packages"] == pipeline["config"]["packages"],
+            "update: config is deep-merged (allowed_hosts and packages kept)")
+    resp = qoder("PUT", f"/environments/{pipeline['id']}", opts,
+                 body={"config": {"type": "cloud", "packages": {"npm": ["left-pad"]}}})
+    T.check(resp.json["config"]["packages"] == dict(pipeline["config"]["packages"], npm=["left-pad"]),
+            "update: nested packages merge")
+    resp = qoder("PUT", f"/environments/{pipeline['id']}", opts,
+                 body={"metadata": {"tier": None, "owner": "alice"}, "description": None})
+    T.check(resp.json["metadata"] == {"team": "data", "pii": "false", "owner": "alice"}
+            and resp.json["description"] is None, "update: metadata null deletes a key; description null clears")
+    bad_bodies = [
+        ({"config": {"networking": {"type": "limited"}}}, "config.type"),
+        ({"config": {"type": "self"}}, "config.type"),
+        ({"config": "cloud"}, "config"),
+        ({"config": {"type": "cloud", "networking": {"type": "open"}}}, "config.networking.type"),
+        ({"config": {"type": "cloud", "networking": {"allowed_hosts": "a.com"}}},
+         "config.networking.allowed_hosts"),
+        ({"config": {"type": "cloud", "networking": {"allow_package_managers": "yes"}}},
+         "config.networking.allow_package_managers"),
+        ({"config": {"type": "cloud", "packages": {"apt": [1, 2]}}}, "config.packages.apt"),
+        ({"config": {"type": "cloud", "packages": {"pip": "requests"}}}, "config.packages.pip"),
+        ({"id": "env_x"}, "id"), ({"status": "archived"}, "status"), ({"created_at": "x"}, "created_at"),
+        ({"name": ""}, "name"), ({"name": 5}, "name"), ({"name": "n" * 257}, "name"),
+        ({"description": "d" * 1025}, "description"),
+        ({"metadata": {"k": 1}}, "metadata.k"), ({"metadata": {"k": "v" * 513}}, "metadata.k"),
+        ({"metadata": {"k" * 65: "v"}}, "metadata"),
+        ({"metadata": {f"k{i}": "v" for i in range(17)}}, "metadata"),
+    ]
+    for body, param in bad_bodies:
+        T.check(qoder_error_ok(qoder("PUT", f"/environments/{SEED_ENV}", opts, body=body), 400,
+                               "invalid_request_error", param), f"update: 400 for {json.dumps(body)[:60]}")
+    missing = "config.type is required"
+    T.check(qoder("PUT", f"/environments/{SEED_ENV}", opts,
+                  body={"config": {"packages": {}}}).json["error"]["message"] == missing,
+            "update: message 'config.type is required'")
+    for raw in (b"not json", b"[1,2]", b""):
+        T.check(qoder_error_ok(qoder("PUT", f"/environments/{SEED_ENV}", opts, body=raw,
+                                     headers={"Content-Type": "application/json"}),
+                               400, "invalid_request_error", message="Request body must be valid JSON."),
+                f"update: body {raw!r} is 400 invalid JSON")
+    T.check(qoder_error_ok(qoder("PUT", "/environments/env_0123456789abcdef0123456789abcdef", opts,
+                                 body={"name": "x"}), 404, "not_found_error"), "update: unknown id is 404")
+    T.check(qoder("PUT", f"/environments/{SEED_ENV}", opts,
+                  body={"config": {"type": "cloud", "networking": "unrestricted"}}
+                  ).json["config"]["networking"]["type"] == "unrestricted",
+            "update: Gen A networking string shorthand accepted")
+
+
+def test_qoder_generations_and_rows():
+    opts = "tenant=genc,gen=c"
+    body = qoder("GET", "/environments?limit=4", opts).json
+    T.check("next_page" in body and body["next_page"] and body["next_page"] != body["last_id"],
+            "gen=c: next_page present and not equal to last_id")
+    visible = sorted((e["id"] for e in QODER_FIXTURE if not e["archived"]), reverse=True)
+    T.check(list_all(opts, "limit=4", via="page") == visible, "gen=c: page cursor walks all")
+    last = qoder("GET", f"/environments?limit=100", opts).json
+    T.check(last["next_page"] is None and last["has_more"] is False, "gen=c: next_page null on last page")
+    T.check(qoder_error_ok(qoder("GET", "/environments?page=garbage", opts), 400,
+                           "invalid_request_error", "page"), "gen=c: bad page cursor is 400")
+    T.check(qoder("GET", f"/environments?page={body['next_page']}&after_id={visible[0]}", opts).status == 400,
+            "gen=c: page + after_id is 400")
+    loop = "tenant=loop,cursor_loop=1"
+    first = qoder("GET", "/environments?limit=2", loop).json
+    second = qoder("GET", f"/environments?limit=2&after_id={first['last_id']}", loop).json
+    T.check(first["has_more"] and second["has_more"] and first["last_id"] == second["last_id"],
+            "cursor_loop: has_more forever with the same last_id")
+    loop_c = qoder("GET", "/environments?limit=2", loop + ",gen=c").json
+    again = qoder("GET", f"/environments?limit=2&page={loop_c['next_page']}", loop + ",gen=c").json
+    T.check(loop_c["next_page"] == again["next_page"], "cursor_loop: same next_page with gen=c")
+
+    started = time.monotonic()
+    big = "tenant=big,rows=100000"
+    page = qoder("GET", "/environments?limit=100", big).json
+    elapsed = time.monotonic() - started
+    T.check(len(page["data"]) == 100 and page["data"][0]["name"] == "env-100000" and page["has_more"],
+            f"rows=100000: first page newest first ({elapsed:.2f}s)")
+    T.check(elapsed < 3, "rows=100000: tenant creation + first page is fast")
+    ids = [e["id"] for e in page["data"]]
+    T.check(ids == sorted(ids, reverse=True) and all(re.fullmatch(r"env_[0-9a-f]{32}", i) for i in ids),
+            "rows: ids are env_+32 hex, time ordered")
+    middle = mc.synthetic_env_id(50000)
+    started = time.monotonic()
+    deep = qoder("GET", f"/environments?limit=100&after_id={middle}", big).json
+    T.check(deep["data"][0]["name"] == "env-050000" and deep["data"][-1]["name"] == "env-049901"
+            and time.monotonic() - started < 1, "rows: cursor deep in 100k rows is a fast bisect")
+    tail = qoder("GET", f"/environments?limit=100&after_id={mc.synthetic_env_id(50)}", big).json
+    T.check(len(tail["data"]) == 50 and tail["has_more"] is False, "rows: last page")
+    T.check(qoder("GET", f"/environments/{middle}", big).json["name"] == "env-050001", "rows: get by id")
+    upd = qoder("POST", f"/environments/{middle}", big, body={"metadata": {"touched": "yes"}}).json
+    T.check(upd["metadata"] == {"index": "50001", "touched": "yes"}
+            and qoder("GET", f"/environments/{middle}", big).json["metadata"]["touched"] == "yes",
+            "rows: synthetic rows are updatable")
+    T.check(len(list_all("tenant=mid,rows=2345")) == 2345, "rows=2345: full walk sees every row once")
+    T.check(qoder("GET", "/environments", "tenant=big,rows=5").json["data"][0]["name"] == "env-100000",
+            "rows: only honoured when the tenant is created")
+
+
+def test_faults():
+    started = time.monotonic()
+    resp = qoder("GET", "/environments?limit=1", "tenant=f,latency_ms=300")
+    T.check(resp.status == 200 and time.monotonic() - started >= 0.3, "latency_ms=300 delays the answer")
+    for status, error_type in ((503, "overloaded_error"), (429, "rate_limit_error"), (500, "api_error"),
+                               (502, "api_error"), (404, "not_found_error"), (418, "api_error")):
+        T.check(qoder_error_ok(qoder("GET", "/environments", f"tenant=f,status={status}"), status,
+                               error_type), f"status={status}: Qoder envelope type {error_type}")
+    resp = qoder("GET", "/environments", "tenant=f,status=429,retry_after=2,retry_after_ms=1500")
+    T.check(resp.headers.get("retry-after") == "2" and resp.headers.get("retry-after-ms") == "1500",
+            "retry_after / retry_after_ms headers")
+    opts = "tenant=f,status=503,fault_count=2"
+    statuses = [qoder("GET", "/environments", opts).status for _ in range(4)]
+    T.check(statuses == [503, 503, 200, 200], "fault_count=2: first two fault, then served", statuses)
+    opts = "tenant=f,status=500,fault_methods=PUT+POST"
+    T.check(qoder("GET", "/environments", opts).status == 200
+            and qoder("PUT", f"/environments/{SEED_ENV}", opts, body={"name": "a"}).status == 500
+            and qoder("POST", f"/environments/{SEED_ENV}", opts, body={"name": "a"}).status == 500,
+            "fault_methods=PUT+POST only faults writes")
+    T.check(qoder("GET", f"/environments/{SEED_ENV}", "tenant=f").json["name"] == "doc-test-env",
+            "faulted writes did not change data")
+    resp = qoder("GET", "/environments", "tenant=f,body=html")
+    T.check(resp.status == 502 and resp.headers["content-type"].startswith("text/html")
+            and resp.body == b"<html><body><h1>502 Bad Gateway</h1></body></html>", "body=html: 502 page")
+    T.check(qoder("GET", "/environments", "tenant=f,body=html,status=503").status == 503,
+            "body=html with status=503")
+    resp = qoder("GET", "/environments", "tenant=f,body=empty")
+    T.check(resp.status == 200 and resp.body == b"" and resp.headers.get("content-length") == "0",
+            "body=empty: 0-byte 200")
+    full = qoder("GET", "/environments", "tenant=f").body
+    resp = qoder("GET", "/environments", "tenant=f,body=truncated")
+    T.check(resp.status == 200 and resp.body == full[:len(full) // 2] and resp.json is None
+            and resp.headers["content-length"] == str(len(resp.body)), "body=truncated: half, framed")
+    T.check(qoder("GET", "/environments", "tenant=f,body=malformed").body == b'{"data": [ {"id": "env_x", }',
+            "body=malformed")
+    T.check(isinstance(qoder("GET", "/environments", "tenant=f,body=wrong_types").json["data"], str),
+            "body=wrong_types: data is a string")
+    single = qoder("GET", f"/environments/{SEED_ENV}", "tenant=f,body=wrong_types").json
+    T.check(isinstance(single["name"], int) and isinstance(single["config"], str),
+            "body=wrong_types on a single object flips field types")
+    no_env = qoder("GET", "/environments", "tenant=f,body=no_envelope").json
+    T.check(isinstance(no_env, list) and no_env and no_env[0]["type"] == "environment",
+            "body=no_envelope: top-level array")
+    resp = qoder("GET", "/environments", "tenant=f,body=nul")
+    T.check(b"\\u0000" in resp.body and "\x00" in resp.json["data"][0]["description"], "body=nul")
+    resp = qoder("GET", "/environments", "tenant=f,body=bad_utf8")
+    try:
+        resp.body.decode("utf-8")
+        decoded = True
+    except UnicodeDecodeError:
+        decoded = False
+    T.check(b"\xc3\x28" in resp.body and not decoded, "body=bad_utf8: raw 0xC3 0x28 in a string")
+    resp = qoder("GET", "/environments", "tenant=f,body=deep")
+    depth_ok = resp.body.count(b"[") >= 9999
+    try:
+        json.loads(resp.body)
+        depth_ok = False
+    except RecursionError:
+        pass
+    T.check(depth_ok, "body=deep: 10,000 levels")
+    started = time.monotonic()
+    resp = qoder("GET", "/environments?limit=2", "tenant=f,body=huge", timeout=120)
+    body = resp.json
+    T.check(resp.status == 200 and int(resp.headers["content-length"]) == len(resp.body)
+            and len(body["data"][0]["description"]) == mc.HUGE_BODY_BYTES and len(body["data"]) == 2,
+            f"body=huge: valid JSON with a 100 MB description ({time.monotonic() - started:.1f}s)")
+    del resp, body
+    T.check(qoder("PUT", f"/environments/{SEED_ENV}", "tenant=f,body=truncated", token=None,
+                  body={"name": "x"}).status == 401, "body=KIND leaves error answers alone")
+
+    try:
+        qoder("GET", "/environments", "tenant=hang,hang=1", timeout=1)
+        hung = False
+    except (TimeoutError, urllib.error.URLError):
+        hung = True
+    T.check(hung, "hang=1: no answer (client timed out)")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and records("hang")[0]["status"] is None:
+        time.sleep(0.1)
+    T.check(records("hang")[0]["status"] == 0, "hang=1: server noticed the disconnect (status 0)")
+    try:
+        qoder("GET", "/environments", "tenant=reset,reset=1", timeout=5)
+        reset = False
+    except (ConnectionError, http.client.HTTPException, urllib.error.URLError):
+        reset = True
+    T.check(reset, "reset=1: connection closed without a response")
+    statuses = []
+    for _ in range(2):
+        try:
+            statuses.append(qoder("GET", "/environments", "tenant=reset,reset=1,fault_count=1",
+                                  timeout=5).status)
+        except (ConnectionError, http.client.HTTPException, urllib.error.URLError):
+            statuses.append("reset")
+    T.check(statuses == ["reset", 200], "reset=1,fault_count=1: retry succeeds", statuses)
+
+
+def test_keepalive_and_log():
+    conn = http.client.HTTPConnection("127.0.0.1", MOCK.port, timeout=10)
+    statuses = []
+    for i in range(5):
+        conn.request("GET", "/_mock/tenant=ka/api/v1/cloud/environments?limit=1",
+                     headers={"Authorization": f"Bearer {ADMIN}"})
+        response = conn.getresponse()
+        response.read()
+        statuses.append(response.status)
+    conn.request("PUT", f"/_mock/tenant=ka/api/v1/cloud/environments/{SEED_ENV}",
+                 body=b'{"name":"ka"}', headers={"Authorization": f"Bearer {ADMIN}"})
+    response = conn.getresponse()
+    response.read()
+    statuses.append(response.status)
+    conn.close()
+    T.check(statuses == [200] * 6, "keep-alive: six requests on one connection")
+    T.check(call("GET", "/_mock/control/connections?tenant=ka").json ==
+            {"requests": 6, "distinct_client_ports": 1}, "control connections: 6 requests, 1 port")
+    log = records("ka")
+    record = log[-1]
+    T.check(set(record) >= {"seq", "tenant", "opts", "method", "path", "query", "headers", "body",
+                            "client_port", "status"}, "log record fields")
+    T.check(record["path"] == f"/api/v1/cloud/environments/{SEED_ENV}" and record["method"] == "PUT"
+            and record["body"] == '{"name":"ka"}' and record["status"] == 200
+            and record["opts"] == "tenant=ka" and log[0]["query"] == "limit=1"
+            and record["headers"].get("Authorization") == f"Bearer {ADMIN}", "log record content")
+    T.check([r["seq"] for r in log] == sorted(r["seq"] for r in log), "log seq increases")
+    faulted = records("f")
+    T.check(any(r["status"] == 503 for r in faulted), "faulted requests are logged")
+    with open(MOCK.log_file, encoding="utf-8") as handle:
+        lines = [json.loads(line) for line in handle]
+    T.check(any(line["tenant"] == "ka" and line["method"] == "PUT" for line in lines),
+            "--log file has JSON lines")
+    T.check(call("DELETE", "/_mock/control/requests").json["ok"] and records("ka") == [],
+            "DELETE /_mock/control/requests clears the log")
+    qoder("PUT", f"/environments/{SEED_ENV}", "tenant=rst", body={"name": "changed"})
+    qoder("GET", "/environments", "tenant=rst,status=503,fault_count=1")
+    T.check(call("POST", "/_mock/control/reset").json == {"ok": True}, "control reset answers ok")
+    T.check(qoder("GET", f"/environments/{SEED_ENV}", "tenant=rst").json["name"] == "doc-test-env"
+            and qoder("GET", "/environments", "tenant=rst,status=503,fault_count=1").status == 503,
+            "reset restores tenant data and fault counters")
+
+
+# ---------------------------------------------------------------------------
+# Phase 2: Huawei
+# ---------------------------------------------------------------------------
+
+
+def test_signer_vectors():
+    """KAT-1..KAT-4 (official) and D1-D3 (derived) of section 3.4 of the Huawei notes."""
+    empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    kat1_headers = {"content-type": "application/json", "host": "service.region.example.com",
+                    "x-sdk-date": "20191115T033655Z"}
+    canonical = mc.hw_canonical_request(
+        "GET", "/v1/77b6a44cba5143ab91d13ab9a8ff44fd/vpcs",
+        "limit=2&marker=13551d6b-755d-4757-b956-536f674975c0", kat1_headers,
+        ["content-type", "host", "x-sdk-date"], b"")
+    T.check(canonical == "GET\n/v1/77b6a44cba5143ab91d13ab9a8ff44fd/vpcs/\n"
+            "limit=2&marker=13551d6b-755d-4757-b956-536f674975c0\ncontent-type:application/json\n"
+            "host:service.region.example.com\nx-sdk-date:20191115T033655Z\n\n"
+            "content-type;host;x-sdk-date\n" + empty, "KAT-1 canonical request")
+    T.check(hashlib.sha256(canonical.encode()).hexdigest() ==
+            "b25362e603ee30f4f25e7858e8a7160fd36e803bb2dfe206278659d71a9bcd7a", "KAT-1 hashed canonical request")
+    vectors = [
+        ("KAT-1", "QTWAOYTTINDUT2QVKYUC", "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc", "GET",
+         "/v1/77b6a44cba5143ab91d13ab9a8ff44fd/vpcs", "limit=2&marker=13551d6b-755d-4757-b956-536f674975c0",
+         kat1_headers, b"",
+         "SDK-HMAC-SHA256 Access=QTWAOYTTINDUT2QVKYUC, SignedHeaders=content-type;host;x-sdk-date, "
+         "Signature=7be6668032f70418fcc22abc52071e57aff61b84a1d2381bb430d6870f4f6ebe"),
+        ("KAT-2", "AccessKey", "SecretKey", "GET", "/path", "limit=1", {"X-Sdk-Date": "20060102T150405Z"}, b"",
+         "SDK-HMAC-SHA256 Access=AccessKey, SignedHeaders=x-sdk-date, "
+         "Signature=5a2ce64c865e0e6046321c6f3d5a77ba8413eeaf355c3166c03d58d02ac79624"),
+        ("KAT-3", "AccessKey", "SecretKey", "POST", "/path", "key=value", {"X-Sdk-Date": "20060102T150405Z"},
+         b'{"Name":"test","Id":1}\n',
+         "SDK-HMAC-SHA256 Access=AccessKey, SignedHeaders=x-sdk-date, "
+         "Signature=cecc2af119b18ab70b4d094c0750f3b42c02f254903179a0fc2cc72fc9db4f59"),
+        ("KAT-4", "my ak", "my sk", "GET", "/resources", "size=1",
+         {"X-Sdk-Date": "20200608T023900Z", "Host": "service.endpoint.myhuaweicloud.com"}, b"",
+         "SDK-HMAC-SHA256 Access=my ak, SignedHeaders=host;x-sdk-date, "
+         "Signature=6d5bc610d3d4475346aae5cd7ed8d99585e60c0430a1d3d6e2f54e2bdd633701"),
+    ]
+    ak, sk, date = "AKEXAMPLE0000000000", "SKEXAMPLE0000000000000000000000000000000", "20240102T030405Z"
+    vectors += [
+        ("D1 CodeArts list", ak, sk, "GET", "/v1/applications/8ddf0566c1784da29faac80516fa8425/environments",
+         "project_id=55837d272adf4eee90319800e2da6961&page_index=1&page_size=100",
+         {"Host": "codearts-deploy.cn-north-4.myhuaweicloud.com",
+          "X-Project-Id": "0123456789abcdef0123456789abcdef", "Content-Type": "application/json",
+          "X-Sdk-Date": date}, b"",
+         f"SDK-HMAC-SHA256 Access={ak}, SignedHeaders=content-type;host;x-project-id;x-sdk-date, "
+         "Signature=e122b3723418981d162e60752e7c5389da89e93673127b20515068618e2a8c5f"),
+        ("D2 EPS update", ak, sk, "PUT", "/v1.0/enterprise-projects/5aa119a8-d25b-45a7-8d1b-88e127885635", "",
+         {"Host": "eps.myhuaweicloud.com", "X-Domain-Id": "fedcba9876543210fedcba9876543210",
+          "Content-Type": "application/json;charset=UTF-8", "X-Sdk-Date": date},
+         b'{"name":"ep_renamed","description":"d","type":"prod"}',
+         f"SDK-HMAC-SHA256 Access={ak}, SignedHeaders=content-type;host;x-domain-id;x-sdk-date, "
+         "Signature=e3f3deaacc265ecb2a55dd0439837afeb9b2e054e91cf49d55161aeebe51dc3b"),
+        ("D3 escaping", ak, sk, "GET", "/v1.0/enterprise-projects",
+         "name=" + quote("a b/ç", safe="") + "&limit=1000&offset=0&sort_dir=asc",
+         {"Host": "eps.myhuaweicloud.com", "X-Sdk-Date": date}, b"",
+         f"SDK-HMAC-SHA256 Access={ak}, SignedHeaders=host;x-sdk-date, "
+         "Signature=f85f5b6e41567f9dce02106c5eb1871fbb1d56b2b22550cdd4436796d00cde86"),
+    ]
+    for name, v_ak, v_sk, method, path, query, headers, body, expected in vectors:
+        got = mc.hw_sign(v_ak, v_sk, method, path, query, headers, body)
+        T.check(got == expected, f"signer {name}", got)
+    T.check(mc.hw_canonical_query("name=" + quote("a b/ç", safe="") + "&limit=1000&offset=0&sort_dir=asc")
+            == "limit=1000&name=a%20b%2F%C3%A7&offset=0&sort_dir=asc", "signer D3 canonical query")
+    T.check(hashlib.sha256(b'{"name":"ep_renamed","description":"d","type":"prod"}').hexdigest()
+            == "a6c4d4f279fb51d83e516cc1037c6809dabfaa058055ec5eb22a7e7f5f353b6a", "signer D2 body hash")
+
+
+def deploy_error_ok(resp, status, code):
+    body = resp.json or {}
+    return (resp.status == status and body.get("status") == "failed"
+            and body.get("error", {}).get("code") == code and body["error"].get("message"))
+
+
+def eps_error_ok(resp, status, code):
+    body = resp.json or {}
+    return (resp.status == status and set(body) == {"error"}
+            and body["error"].get("error_code") == code and body["error"].get("error_msg"))
+
+
+def test_codearts():
+    base = f"/v1/applications/{APP1}/environments"
+    query = f"?project_id={CODEARTS_PROJECT}"
+    fixture_envs = HW_FIXTURE["codearts"]["applications"][0]["environments"]
+    resp = hw("GET", base + query + "&page_size=100")
+    body = resp.json
+    by_time = [e["id"] for e in sorted(fixture_envs, key=lambda e: e["created_time"], reverse=True)]
+    T.check(resp.status == 200 and body["status"] == "success" and body["total"] == len(fixture_envs)
+            and [e["id"] for e in body["result"]] == by_time,
+            "codearts list: envelope, total, default CREATED_TIME DESC")
+    page = hw("GET", base + query + "&page_size=2&page_index=3").json
+    T.check(page["total"] == 5 and [e["id"] for e in page["result"]] == by_time[4:],
+            "codearts list: page_index/page_size")
+    named = hw("GET", base + query + "&name=" + quote("生产")).json
+    T.check(named["total"] == 1 and named["result"][0]["name"] == "生产环境", "codearts list: name filter")
+    sorted_names = [e["name"] for e in hw("GET", base + query + "&sort_key=NAME&sort_dir=ASC").json["result"]]
+    T.check(sorted_names == sorted(e["name"] for e in fixture_envs), "codearts list: sort NAME ASC")
+    for bad in ("", "&page_size=0", "&page_size=101", "&page_index=0", "&sort_key=COLOR", "&sort_dir=UP"):
+        q = (query if bad else "?") + bad
+        T.check(deploy_error_ok(hw("GET", base + q), 400, "DEV.CH.10001"),
+                f"codearts list: 400 DEV.CH.10001 for {bad or 'missing project_id'}")
+    T.check(deploy_error_ok(hw("GET", f"/v1/applications/{'0' * 32}/environments" + query), 404,
+                            "Deploy.00011020"), "codearts list: unknown application 404")
+    T.check(len(hw("GET", f"/v1/applications/{APP2}/environments" + query).json["result"]) == 3,
+            "codearts: second application")
+    seed = hw("GET", f"{base}/140ca97e701d4c4c93c5932d5bdb32ec").json
+    T.check(seed["status"] == "success" and set(seed["result"]) == {
+        "id", "name", "description", "os", "project_id", "nick_name", "deploy_type", "instance_count",
+        "created_time", "created_by", "permission"} and seed["result"]["created_time"] == "2023-06-20 16:53:29.0"
+        and set(seed["result"]["permission"]) == {"can_delete", "can_deploy", "can_edit", "can_manage", "can_view"},
+        "codearts show: seed fields")
+    T.check(deploy_error_ok(hw("GET", f"{base}/{'f' * 32}"), 404, "Deploy.00021438"),
+            "codearts show: unknown environment 404 Deploy.00021438")
+    target = f"{base}/{by_time[0]}"
+    resp = hw("PUT", target, "tenant=ca", body={"name": "win-batch_v3", "description": "新的描述"})
+    T.check(resp.status == 200 and resp.json == {"status": "success", "id": by_time[0]},
+            "codearts update: {status, id}")
+    shown = hw("GET", target, "tenant=ca").json["result"]
+    T.check(shown["name"] == "win-batch_v3" and shown["description"] == "新的描述"
+            and hw("GET", target).json["result"]["name"] == "win-batch.v2", "codearts update: persisted per tenant")
+    T.check(hw("PUT", target, "tenant=ca", body={"description": ""}).status == 200
+            and hw("GET", target, "tenant=ca").json["result"]["name"] == "win-batch_v3",
+            "codearts update: description only")
+    for body in ({"name": "ab"}, {"name": "bad name!"}, {"name": "n" * 129}, {"description": "d" * 501},
+                 {"name": 12}):
+        T.check(deploy_error_ok(hw("PUT", target, "tenant=ca", body=body), 400, "DEV.CH.10001"),
+                f"codearts update: 400 for {json.dumps(body)[:40]}")
+    T.check(deploy_error_ok(hw("PUT", target, "tenant=ca", body={"name": "dev"}), 400, "Deploy.00021443"),
+            "codearts update: duplicate name")
+    T.check(deploy_error_ok(hw("PUT", f"{base}/{'f' * 32}", "tenant=ca", body={"name": "abc"}), 404,
+                            "Deploy.00021438"), "codearts update: unknown environment")
+    big = hw("GET", base + query + "&page_size=100&page_index=3", "tenant=cabig,deploy_rows=250").json
+    T.check(big["total"] == 250 and len(big["result"]) == 50, "deploy_rows=250: total and last page")
+    T.check(deploy_error_ok(hw("GET", base + query, "tenant=f,status=400"), 400, "DEV.CH.10001"),
+            "codearts: injected status=400 uses the CodeArts envelope")
+    T.check(isinstance(hw("GET", base + query, "tenant=f,body=wrong_types").json["result"], str),
+            "codearts: body=wrong_types")
+
+
+def test_eps():
+    projects = HW_FIXTURE["enterprise_projects"]
+    resp = hw("GET", "/v1.0/enterprise-projects")
+    body = resp.json
+    newest_first = [p["id"] for p in sorted(projects, key=lambda p: p["created_at"], reverse=True)]
+    T.check(resp.status == 200 and body["total_count"] == len(projects)
+            and [p["id"] for p in body["enterprise_projects"]] == newest_first,
+            "eps list: envelope, created_at desc by default")
+    T.check({"id", "name", "description", "status", "created_at", "updated_at", "type", "delete_flag"}
+            == set(body["enterprise_projects"][0]), "eps list: EpDetail fields")
+    page = hw("GET", "/v1.0/enterprise-projects?limit=3&offset=2&sort_dir=asc").json
+    T.check(page["total_count"] == len(projects) and [p["id"] for p in page["enterprise_projects"]]
+            == newest_first[::-1][2:5], "eps list: limit/offset/asc")
+    T.check([p["name"] for p in hw("GET", "/v1.0/enterprise-projects?name=FINANCE").json["enterprise_projects"]]
+            and all("finance" in p["name"] for p in
+                    hw("GET", "/v1.0/enterprise-projects?name=FINANCE").json["enterprise_projects"]),
+            "eps list: name is a fuzzy match")
+    T.check([p["id"] for p in hw("GET", "/v1.0/enterprise-projects?status=2").json["enterprise_projects"]]
+            == [EP_DISABLED], "eps list: status filter")
+    T.check(all(p["type"] == "poc" for p in hw("GET", "/v1.0/enterprise-projects?type=poc").json["enterprise_projects"]),
+            "eps list: type filter")
+    T.check(hw("GET", "/v1.0/enterprise-projects?id=0").json["enterprise_projects"][0]["name"] == "default",
+            "eps list: id=0 is the default project")
+    updated = [p["updated_at"] for p in
+               hw("GET", "/v1.0/enterprise-projects?sort_key=updated_at&sort_dir=asc").json["enterprise_projects"]]
+    T.check(updated == sorted(updated), "eps list: sort_key=updated_at")
+    for query, code in (("limit=0", "EPS.0017"), ("limit=1001", "EPS.0017"), ("limit=x", "EPS.0017"),
+                        ("offset=-1", "EPS.0018"), ("status=3", "EPS.0002"), ("type=dev", "EPS.0002")):
+        T.check(eps_error_ok(hw("GET", f"/v1.0/enterprise-projects?{query}"), 400, code),
+                f"eps list: {query} is 400 {code}")
+    T.check(hw("GET", f"/v1.0/enterprise-projects/{EP1}").json["enterprise_project"]["name"]
+            == "enterprise_project1", "eps show")
+    T.check(eps_error_ok(hw("GET", "/v1.0/enterprise-projects/nope"), 404, "EPS.0005"), "eps show: 404 EPS.0005")
+    opts = "tenant=eps"
+    resp = hw("PUT", f"/v1.0/enterprise-projects/{EP1}", opts,
+              body={"name": "企业项目_1", "description": "描述2", "type": "poc"})
+    project = (resp.json or {}).get("enterprise_project", {})
+    T.check(resp.status == 200 and project.get("name") == "企业项目_1" and project["type"] == "poc"
+            and project["description"] == "描述2"
+            and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", project["updated_at"])
+            and project["updated_at"] > "2019", "eps update: 200 with EpDetail")
+    T.check(hw("GET", f"/v1.0/enterprise-projects/{EP1}").json["enterprise_project"]["name"] == "enterprise_project1",
+            "eps update: other tenants unchanged")
+    for body, status, code in (({"description": "x"}, 400, "EPS.0007"), ({"name": "DeFault"}, 400, "EPS.0007"),
+                               ({"name": "bad name"}, 400, "EPS.0007"), ({"name": "n" * 256}, 400, "EPS.0007"),
+                               ({"name": "ok", "description": "d" * 513}, 400, "EPS.0008"),
+                               ({"name": "ok", "type": "dev"}, 400, "EPS.0002"),
+                               ({"name": "marketing"}, 409, "EPS.0010")):
+        T.check(eps_error_ok(hw("PUT", f"/v1.0/enterprise-projects/{EP1}", opts, body=body), status, code),
+                f"eps update: {json.dumps(body, ensure_ascii=False)[:40]} is {status} {code}")
+    T.check(eps_error_ok(hw("PUT", "/v1.0/enterprise-projects/0", opts, body={"name": "x"}), 400, "EPS.0012"),
+            "eps update: default project is 400 EPS.0012")
+    T.check(eps_error_ok(hw("PUT", f"/v1.0/enterprise-projects/{EP_DISABLED}", opts, body={"name": "x"}), 400,
+                         "EPS.0014"), "eps update: disabled project is 400 EPS.0014")
+    T.check(eps_error_ok(hw("PUT", "/v1.0/enterprise-projects/nope", opts, body={"name": "x"}), 404, "EPS.0005"),
+            "eps update: unknown project 404")
+    action = f"/v1.0/enterprise-projects/{EP1}/action"
+    resp = hw("POST", action, opts, body={"action": "disable"})
+    T.check(resp.status == 204 and resp.body == b"", "eps action disable: 204 without body")
+    T.check(hw("GET", f"/v1.0/enterprise-projects/{EP1}", opts).json["enterprise_project"]["status"] == 2
+            and eps_error_ok(hw("PUT", f"/v1.0/enterprise-projects/{EP1}", opts, body={"name": "y"}), 400, "EPS.0014"),
+            "eps action: disabled project is status 2 and read-only")
+    T.check(hw("POST", action, opts, body={"action": "enable"}).status == 204
+            and hw("GET", f"/v1.0/enterprise-projects/{EP1}", opts).json["enterprise_project"]["status"] == 1,
+            "eps action enable")
+    T.check(eps_error_ok(hw("POST", action, opts, body={"action": "freeze"}), 400, "EPS.0013"),
+            "eps action: bad action is EPS.0013")
+    T.check(eps_error_ok(hw("POST", "/v1.0/enterprise-projects/0/action", opts, body={"action": "disable"}),
+                         400, "EPS.0015"), "eps action: default project is EPS.0015")
+    big = hw("GET", "/v1.0/enterprise-projects?offset=2000", "tenant=epsbig,eps_rows=2500").json
+    T.check(big["total_count"] == 2500 and len(big["enterprise_projects"]) == 500,
+            "eps_rows=2500: total and offset page")
+    T.check(eps_error_ok(hw("GET", "/v1.0/enterprise-projects", "tenant=f,status=500"), 500, "EPS.0000"),
+            "eps: injected status=500 uses the EPS envelope")
+    resp = hw("GET", "/v1.0/enterprise-projects", "tenant=f,status=429")
+    T.check(resp.status == 429 and resp.json["error_code"] == "APIGW.0308", "eps: injected 429 is a gateway error")
+    T.check(isinstance(hw("GET", "/v1.0/enterprise-projects", "tenant=f,body=wrong_types")
+                       .json["enterprise_projects"], str), "eps: body=wrong_types")
+
+
+def iam_body(scope, password="test-password", user="test-user", domain="test-domain"):
+    return {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": user, "password": password, "domain": {"name": domain}}}}, "scope": scope}}
+
+
+def test_iam_and_tokens():
+    resp = call("POST", "/_mock/tenant=iam/v3/auth/tokens", iam_body({"project": {"name": "cn-north-4"}}))
+    token = resp.headers.get("x-subject-token")
+    info = (resp.json or {}).get("token", {})
+    T.check(resp.status == 201 and token and info.get("methods") == ["password"]
+            and info["project"]["id"] == mc.HW_PROJECT["id"] and info["user"]["name"] == "test-user",
+            "iam: project-scoped token, 201 + X-Subject-Token")
+    lifetime = (datetime.fromisoformat(info["expires_at"]) - datetime.fromisoformat(info["issued_at"]))
+    T.check(lifetime == timedelta(hours=24) and ISO_MICRO_RE.fullmatch(info["expires_at"]), "iam: 24 h token")
+    resp = call("POST", "/v3/auth/tokens?nocatalog=true", iam_body({"domain": {"id": mc.HW_DOMAIN["id"]}}))
+    domain_token = resp.headers.get("x-subject-token")
+    T.check(resp.status == 201 and resp.json["token"]["domain"]["id"] == mc.HW_DOMAIN["id"]
+            and "catalog" not in resp.json["token"], "iam: domain-scoped token (nocatalog)")
+    T.check(call("POST", "/v3/auth/tokens", iam_body({"domain": {"name": "test-domain"}})).status == 201,
+            "iam: domain scope by name")
+    resp = call("POST", "/_mock/tenant=iam/v3/auth/tokens", iam_body({"domain": {"name": "test-domain"}},
+                                                                    password="wrong-password"))
+    T.check(resp.status == 401 and resp.json == {"error": {"code": 401, "message": "The username or password is wrong.",
+                                                           "title": "Unauthorized"}}, "iam: bad password 401")
+    T.check(call("POST", "/v3/auth/tokens", iam_body({"project": {"name": "xx"}})).status == 400,
+            "iam: unknown project scope 400")
+    logged = json.dumps(records("iam"))
+    T.check("test-password" not in logged and "wrong-password" not in logged and '\\"***\\"' in logged,
+            "iam: password redacted in the request log")
+    with open(MOCK.log_file, encoding="utf-8") as handle:
+        T.check("test-password" not in handle.read(), "iam: password redacted in the --log file")
+    envs = f"/v1/applications/{APP1}/environments?project_id={CODEARTS_PROJECT}"
+    T.check(hw("GET", envs, token=token).status == 200, "token: project token works for CodeArts")
+    T.check(hw("GET", "/v1.0/enterprise-projects", token=domain_token).status == 200,
+            "token: domain token works for EPS")
+    resp = hw("GET", "/v1.0/enterprise-projects", token=token)
+    T.check(resp.status == 401 and resp.json["error_code"] == "APIGW.0301", "token: project token refused by EPS")
+    T.check(hw("GET", envs, token=domain_token).status == 401, "token: domain token refused by CodeArts")
+    T.check(hw("GET", envs, token="forged").status == 401, "token: unknown token 401")
+    T.check(hw("GET", envs, token=None).status == 401, "no credentials 401")
+    short = call("POST", "/_mock/token_ttl_s=1/v3/auth/tokens", iam_body({"domain": {"name": "test-domain"}}))
+    short_token = short.headers.get("x-subject-token")
+    T.check(hw("GET", "/v1.0/enterprise-projects", token=short_token).status == 200, "token_ttl_s=1: valid at first")
+    time.sleep(1.3)
+    T.check(hw("GET", "/v1.0/enterprise-projects", token=short_token).status == 401, "token_ttl_s=1: expires")
+    T.check(call("POST", "/_mock/tenant=f,status=503/v3/auth/tokens", iam_body(None)).status == 503,
+            "iam: injected status")
+
+
+def test_aksk():
+    eps = "/v1.0/enterprise-projects"
+    T.check(signed("GET", eps, scope="domain").status == 200, "aksk: signed EPS list")
+    resp = signed("GET", eps, "name=" + quote("研发 中心/x") + "&limit=10&offset=0", scope="domain")
+    T.check(resp.status == 200, "aksk: escaped query verifies", resp.json)
+    T.check(signed("GET", f"/v1/applications/{APP1}/environments", f"project_id={CODEARTS_PROJECT}",
+                   scope="project").status == 200, "aksk: signed CodeArts list")
+    T.check(signed("GET", eps, opts="tenant=sig", scope="domain").status == 200,
+            "aksk: /_mock prefix is part of the signed path")
+    body = json.dumps({"name": "signed_name", "description": "d", "type": "prod"}).encode()
+    resp = signed("PUT", f"{eps}/{EP1}", body=body, opts="tenant=sig", scope="domain")
+    T.check(resp.status == 200 and resp.json["enterprise_project"]["name"] == "signed_name", "aksk: signed PUT with body")
+    resp = signed("PUT", f"{eps}/{EP1}", body=body, opts="tenant=sig", scope="domain",
+                  extra={"Content-Type": "application/json;charset=UTF-8"})
+    T.check(resp.status == 200, "aksk: content-type signed with charset")
+
+    def refused(resp):
+        body = resp.json or {}
+        return (resp.status == 401 and {k: body.get(k) for k in APIGW_AKSK_FAIL} == APIGW_AKSK_FAIL
+                and body.get("request_id"))
+
+    # tampering: sign one body, send another
+    headers = {"Host": f"127.0.0.1:{MOCK.port}", "X-Sdk-Date": sdk_date(), "Content-Type": "application/json",
+               "X-Domain-Id": mc.HW_DOMAIN["id"]}
+    headers["Authorization"] = mc.hw_sign(TEST_AK, TEST_SK, "PUT", f"{eps}/{EP1}", "", headers, body)
+    T.check(refused(call("PUT", f"{eps}/{EP1}", body + b" ", headers)), "aksk: tampered body refused (APIGW.0301)")
+    T.check(refused(signed("GET", eps, scope="domain", date=sdk_date(timedelta(minutes=-20)))),
+            "aksk: X-Sdk-Date 20 min old refused")
+    T.check(signed("GET", eps, scope="domain", date=sdk_date(timedelta(minutes=-10))).status == 200,
+            "aksk: X-Sdk-Date 10 min old accepted")
+    T.check(refused(signed("GET", eps)), "aksk: EPS without X-Domain-Id refused")
+    T.check(refused(signed("GET", f"/v1/applications/{APP1}/environments", f"project_id={CODEARTS_PROJECT}",
+                           scope="domain")), "aksk: CodeArts without X-Project-Id refused")
+    T.check(refused(signed("GET", eps, scope="domain", sk="wrong")), "aksk: wrong SK refused")
+    T.check(refused(signed("GET", eps, scope="domain", ak="UNKNOWNAK", sk=TEST_SK)), "aksk: unknown AK refused")
+    T.check(refused(signed("GET", eps, scope="domain", ak=TEMP_AK, sk=TEMP_SK)),
+            "aksk: temporary AK without security token refused")
+    T.check(signed("GET", eps, scope="domain", ak=TEMP_AK, sk=TEMP_SK,
+                   extra={"X-Security-Token": mc.HW_SECURITY_TOKEN}).status == 200,
+            "aksk: temporary AK with signed X-Security-Token")
+    T.check(refused(signed("GET", eps, scope="domain", ak=TEMP_AK, sk=TEMP_SK,
+                           unsigned={"X-Security-Token": mc.HW_SECURITY_TOKEN})),
+            "aksk: unsigned X-Security-Token refused")
+    # x-sdk-date present but not among the signed headers
+    headers = {"Host": f"127.0.0.1:{MOCK.port}", "X-Domain-Id": mc.HW_DOMAIN["id"]}
+    auth = mc.hw_sign(TEST_AK, TEST_SK, "GET", eps, "", dict(headers, **{"X-Sdk-Date": sdk_date()}))
+    headers.update({"X-Sdk-Date": sdk_date(), "Authorization": auth.replace("host;x-domain-id;x-sdk-date",
+                                                                            "host;x-domain-id")})
+    T.check(refused(call("GET", eps, headers=headers)), "aksk: unsigned x-sdk-date refused")
+    good = signed("GET", eps, scope="domain")
+    T.check(good.status == 200, "aksk: control request ok")
+    headers = {"Host": f"127.0.0.1:{MOCK.port}", "X-Sdk-Date": sdk_date(), "X-Domain-Id": mc.HW_DOMAIN["id"]}
+    auth = mc.hw_sign(TEST_AK, TEST_SK, "GET", eps, "", headers)
+    T.check(refused(call("GET", eps, headers=dict(headers, Authorization=auth.replace(", ", ",")))),
+            "aksk: malformed Authorization refused")
+    note = [r for r in records("default") if r.get("note", "").startswith("signature mismatch")]
+    T.check(note and "canonical request" in note[-1]["note"], "aksk: mismatch reason recorded in the log")
+
+
+def test_shutdown(workdir):
+    code, seconds = MOCK.stop(signal.SIGTERM)
+    T.check(code == 0 and seconds < 5, f"SIGTERM with a hung request: clean exit ({seconds:.2f}s)", code)
+    T.check("Traceback" not in MOCK.stderr(), "the server printed no traceback", MOCK.stderr()[-600:])
+    second = Mock(workdir, "second")
+    with open(second.port_file, encoding="ascii") as handle:
+        T.check(handle.read().strip() == str(second.port), "port file holds the port")
+    code, seconds = second.stop(signal.SIGINT)
+    T.check(code == 0 and seconds < 5, "SIGINT: clean exit", code)
+
+
+def start_hung_request():
+    """Open a connection whose request the mock will never answer (for the shutdown check)."""
+    sock = socket.create_connection(("127.0.0.1", MOCK.port))
+    sock.sendall(b"GET /_mock/tenant=hang2,hang=1/api/v1/cloud/environments HTTP/1.1\r\n"
+                 b"Host: x\r\nAuthorization: Bearer pt-test-admin\r\n\r\n")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not records("hang2"):
+        time.sleep(0.05)
+    return sock
+
+
+def main():
+    global MOCK
+    workdir = tempfile.mkdtemp(prefix="mock_cloud_test_")
+    MOCK = Mock(workdir)
+    hung = None
+    try:
+        for test in (test_control_and_options, test_qoder_list, test_qoder_get_and_auth, test_qoder_update,
+                     test_qoder_generations_and_rows, test_faults, test_keepalive_and_log,
+                     test_signer_vectors, test_codearts, test_eps, test_iam_and_tokens, test_aksk):
+            try:
+                test()
+            except Exception as error:  # a crashed group is one failure, the others still run
+                T.check(False, f"{test.__name__} ran to the end", repr(error))
+        hung = start_hung_request()
+        test_shutdown(workdir)
+    finally:
+        if hung is not None:
+            hung.close()
+        MOCK.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"{T.passed} passed, {T.failed} failed")
+    return 1 if T.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
