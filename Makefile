@@ -30,6 +30,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS knows nothing of headers: rebuild everything when one changes.
+$(OBJS): src/cloud_fdw.h src/cf_json.h
+
 .PHONY: test demo
 
 # The whole suite: installs missing packages, builds, runs pg_regress and the

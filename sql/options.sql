@@ -36,8 +36,8 @@ CREATE SERVER regress_qoder FOREIGN DATA WRAPPER cloud_fdw
            request_timeout '10s', max_response_size '8MB', page_size '50');
 ALTER SERVER regress_qoder OPTIONS (DROP provider);
 
--- User mappings take the token and nothing else.
-CREATE USER MAPPING FOR CURRENT_USER SERVER regress_qoder OPTIONS (password 'x');
+-- User mappings take credentials only.
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress_qoder OPTIONS (colour 'x');
 CREATE USER MAPPING FOR CURRENT_USER SERVER regress_qoder OPTIONS (token 'pt-test-admin');
 
 -- Tables: resource is required and must exist.
@@ -74,9 +74,16 @@ SELECT count(*) FROM regress_envs;
 \set VERBOSITY default
 ALTER FOREIGN TABLE regress_envs OPTIONS (DROP endpoint);
 
--- Non-superusers need a credential in their user mapping.
+-- A credential of another provider is refused when the mapping is used.
 CREATE ROLE regress_cloud_user;
 GRANT SELECT ON regress_envs TO regress_cloud_user;
+CREATE USER MAPPING FOR regress_cloud_user SERVER regress_qoder OPTIONS (password 'x');
+SET ROLE regress_cloud_user;
+SELECT count(*) FROM regress_envs;
+RESET ROLE;
+DROP USER MAPPING FOR regress_cloud_user SERVER regress_qoder;
+
+-- Non-superusers need a credential in their user mapping.
 CREATE USER MAPPING FOR regress_cloud_user SERVER regress_qoder;
 SET ROLE regress_cloud_user;
 SELECT count(*) FROM regress_envs;

@@ -27,10 +27,12 @@
 #include "optimizer/appendinfo.h"
 #include "optimizer/inherit.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/paths.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -52,21 +54,42 @@ PG_MODULE_MAGIC;
 /* Name of the row identity column UPDATE carries to find the remote item. */
 #define CF_KEY_JUNK_NAME "cloud_fdw_key"
 
+/* A qual that gives a call parameter its value: field = value, or IN. */
+typedef struct CfKeyQual
+{
+	const char *field;
+	Expr	   *value;			/* a scalar, or an array for "= ANY" */
+	bool		is_array;
+	RestrictInfo *rinfo;
+} CfKeyQual;
+
 /* Planner state of a foreign table. */
 typedef struct CfRelInfo
 {
 	CfOptions	opts;
-	Expr	   *key_expr;		/* key = key_expr is served by one get, or NULL */
+	char	  **paths;			/* JSON path of each column, by attnum - 1 */
+	int			natts;
 	Bitmapset  *attrs_used;		/* attribute numbers the query reads */
-	double		requests;		/* requests a scan is expected to make */
 } CfRelInfo;
 
 /* Indexes into a ForeignScan's fdw_private. */
 enum CfScanPrivate
 {
-	CF_SCAN_BY_KEY,				/* Integer: 1 when fdw_exprs holds the key */
-	CF_SCAN_ATTRS				/* IntList of attribute numbers to convert */
+	CF_SCAN_IS_GET,				/* Integer: get call (1) or list call (0) */
+	CF_SCAN_ATTRS,				/* IntList of attribute numbers to convert */
+	CF_SCAN_FIELDS,				/* List of String: field of each fdw_expr */
+	CF_SCAN_ARRAYS				/* IntList: whether each fdw_expr is an array */
 };
+
+/* A call parameter's value source during execution. */
+typedef struct CfScanKey
+{
+	const char *field;
+	ExprState  *expr;
+	bool		is_array;
+	Oid			type;			/* of the value, or of its elements */
+	List	   *values;			/* text values for this execution */
+} CfScanKey;
 
 typedef struct CfScanState
 {
@@ -74,15 +97,21 @@ typedef struct CfScanState
 	CfCredentials creds;
 	CfConnection *conn;
 	CfColumnMap *maps;
-	bool		by_key;
-	ExprState  *key_state;
+	const CfCall *call;
+	bool		is_get;
+	CfScanKey  *keys;
+	int			nkeys;
 	MemoryContext scancxt;		/* lives as long as the scan */
 	MemoryContext pagecxt;		/* one fetched page, reset per page */
+	CfParamValue *values;		/* the current combination of key values */
+	int			ncombos;		/* combinations of key values to request */
+	int			combo;
+	char	   *call_request;	/* of the current combination */
 	CfJson	   *items;			/* the current page's items */
 	int			nitems;
 	int			next_item;
 	bool		started;
-	bool		done;			/* no page left to fetch */
+	bool		pages_done;		/* no page left for this combination */
 	CfPageCursor cursor;
 } CfScanState;
 
@@ -93,7 +122,9 @@ typedef struct CfModifyState
 	CfConnection *conn;
 	CfColumnMap *maps;
 	List	   *target_attrs;	/* updated columns, shallow JSON paths first */
+	List	   *param_attrs;	/* columns whose old value fills call parameters */
 	AttrNumber	key_attno;		/* junk attribute with the item's key */
+	AttrNumber	key_column;		/* the table's column of the key */
 	AttrNumber	wholerow_attno; /* junk attribute with the old row */
 	MemoryContext rowcxt;		/* reset per row */
 	int64		applied;		/* rows this statement changed remotely */
@@ -177,46 +208,206 @@ cloud_fdw_handler(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
-/*
- * Is clause "key = expr" with expr computable before the scan starts?  Then
- * the scan can get the one item by its key instead of listing them all.
- * The operator must be the type's own equality under a deterministic
- * collation: a case-insensitive "=" could match items a get would miss.
- */
-static Expr *
-key_equality_value(PlannerInfo *root, RelOptInfo *baserel, Expr *clause,
-				   AttrNumber key_attnum)
+/* Whether any call of the resource takes a parameter for this field. */
+static bool
+is_param_field(const CfResource *resource, const char *field)
 {
-	OpExpr	   *op;
+	const CfCall *calls[] = {resource->list, resource->get};
+
+	for (int c = 0; c < lengthof(calls); c++)
+		for (int i = 0; i < calls[c]->nparams; i++)
+			if (strcmp(calls[c]->params[i].field, field) == 0)
+				return true;
+	return false;
+}
+
+/*
+ * Is clause "column = value" or "column = ANY(array)" on a call-parameter
+ * field, with a value computable before the scan (or per outer row, from
+ * the relations in "outer")?  The operator must be the type's own equality
+ * under a deterministic collation: a case-insensitive "=" could match items
+ * that a request for the exact value would miss.
+ */
+static bool
+match_key_qual(RelOptInfo *baserel, CfRelInfo *fpinfo, Expr *clause,
+			   Relids outer, CfKeyQual *qual)
+{
+	List	   *args;
+	Oid			opno;
+	Oid			inputcollid;
 	Node	   *left;
 	Node	   *right;
 	Node	   *value;
 	Var		   *var;
+	Relids		value_relids;
 	TypeCacheEntry *typentry;
 
-	if (!IsA(clause, OpExpr) || list_length(((OpExpr *) clause)->args) != 2)
-		return NULL;
-	op = (OpExpr *) clause;
-	left = strip_implicit_coercions(linitial(op->args));
-	right = strip_implicit_coercions(lsecond(op->args));
-
-	if (IsA(left, Var) && ((Var *) left)->varno == baserel->relid)
-		var = (Var *) left, value = lsecond(op->args);
-	else if (IsA(right, Var) && ((Var *) right)->varno == baserel->relid)
-		var = (Var *) right, value = linitial(op->args);
+	if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
+	{
+		args = ((OpExpr *) clause)->args;
+		opno = ((OpExpr *) clause)->opno;
+		inputcollid = ((OpExpr *) clause)->inputcollid;
+		qual->is_array = false;
+	}
+	else if (IsA(clause, ScalarArrayOpExpr) && ((ScalarArrayOpExpr *) clause)->useOr)
+	{
+		args = ((ScalarArrayOpExpr *) clause)->args;
+		opno = ((ScalarArrayOpExpr *) clause)->opno;
+		inputcollid = ((ScalarArrayOpExpr *) clause)->inputcollid;
+		qual->is_array = true;
+	}
 	else
-		return NULL;
+		return false;
 
-	if (var->varattno != key_attnum || var->varlevelsup != 0)
-		return NULL;
+	left = strip_implicit_coercions(linitial(args));
+	right = strip_implicit_coercions(lsecond(args));
+	if (IsA(left, Var) && ((Var *) left)->varno == baserel->relid)
+		var = (Var *) left, value = lsecond(args);
+	else if (!qual->is_array && IsA(right, Var) && ((Var *) right)->varno == baserel->relid)
+		var = (Var *) right, value = linitial(args);
+	else
+		return false;
+
+	if (var->varattno < 1 || var->varattno > fpinfo->natts || var->varlevelsup != 0 ||
+		fpinfo->paths[var->varattno - 1] == NULL ||
+		!is_param_field(fpinfo->opts.resource, fpinfo->paths[var->varattno - 1]))
+		return false;
 	typentry = lookup_type_cache(var->vartype, TYPECACHE_EQ_OPR);
-	if (op->opno != typentry->eq_opr)
-		return NULL;
-	if (OidIsValid(op->inputcollid) && !get_collation_isdeterministic(op->inputcollid))
-		return NULL;
-	if (contain_var_clause(value) || contain_volatile_functions(value))
-		return NULL;
-	return (Expr *) value;
+	if (opno != typentry->eq_opr)
+		return false;
+	if (OidIsValid(inputcollid) && !get_collation_isdeterministic(inputcollid))
+		return false;
+	if (contain_volatile_functions(value))
+		return false;
+	value_relids = pull_varnos(NULL, value);
+	if (!bms_is_subset(value_relids, outer) || bms_is_member(baserel->relid, value_relids))
+		return false;
+
+	qual->field = fpinfo->paths[var->varattno - 1];
+	qual->value = (Expr *) value;
+	return true;
+}
+
+/* The key quals among a list of RestrictInfos. */
+static List *
+key_quals(RelOptInfo *baserel, CfRelInfo *fpinfo, List *rinfos, Relids outer)
+{
+	List	   *quals = NIL;
+	ListCell   *lc;
+
+	foreach(lc, rinfos)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		CfKeyQual  *qual = palloc0(sizeof(CfKeyQual));
+
+		if (match_key_qual(baserel, fpinfo, rinfo->clause, outer, qual))
+		{
+			qual->rinfo = rinfo;
+			quals = lappend(quals, qual);
+		}
+	}
+	return quals;
+}
+
+/*
+ * Can the call be made with these quals?  Then *used gets the quals it
+ * takes, one per parameter, scalars preferred.  A list of values (IN) goes
+ * only to parameters that identify things exactly: path parameters and
+ * required ones, never to optional filters such as a fuzzy "name".
+ */
+static bool
+call_possible(const CfCall *call, List *quals, const CfOptions *opts, List **used)
+{
+	*used = NIL;
+	for (int i = 0; i < call->nparams; i++)
+	{
+		const CfCallParam *param = &call->params[i];
+		bool		arrays_ok = (param->in == CF_IN_PATH || param->required);
+		CfKeyQual  *best = NULL;
+		ListCell   *lc;
+
+		foreach(lc, quals)
+		{
+			CfKeyQual  *qual = (CfKeyQual *) lfirst(lc);
+
+			if (strcmp(qual->field, param->field) != 0 || (qual->is_array && !arrays_ok))
+				continue;
+			if (best == NULL || (best->is_array && !qual->is_array))
+				best = qual;
+		}
+		if (best != NULL)
+			*used = lappend(*used, best);
+		else if (param->required &&
+				 (param->table_option == NULL || cf_param_option(opts, param->table_option) == NULL))
+			return false;
+	}
+	return true;
+}
+
+/* The get call when the quals name whole items, else the list call, or NULL. */
+static const CfCall *
+choose_call(const CfResource *resource, List *quals, const CfOptions *opts, List **used)
+{
+	if (call_possible(resource->get, quals, opts, used))
+		return resource->get;
+	if (call_possible(resource->list, quals, opts, used))
+		return resource->list;
+	return NULL;
+}
+
+/* How many values a key qual is likely to give. */
+static double
+key_values_estimate(CfKeyQual *qual)
+{
+	if (!qual->is_array)
+		return 1;
+	if (IsA(qual->value, Const) && !((Const *) qual->value)->constisnull)
+		return Max(1, ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(((Const *) qual->value)->constvalue)),
+									 ARR_DIMS(DatumGetArrayTypeP(((Const *) qual->value)->constvalue))));
+	return 10;
+}
+
+/* Rows and cost of one execution of a scan that makes this call. */
+static void
+estimate_scan(PlannerInfo *root, RelOptInfo *baserel, CfRelInfo *fpinfo,
+			  const CfCall *call, List *used, List *all_rinfos,
+			  double *rows, Cost *startup_cost, Cost *total_cost)
+{
+	const CfResource *resource = fpinfo->opts.resource;
+	double		combos = 1;
+	double		requests;
+	double		items;
+	List	   *other = NIL;
+	ListCell   *lc;
+
+	foreach(lc, used)
+		combos *= key_values_estimate((CfKeyQual *) lfirst(lc));
+	foreach(lc, all_rinfos)
+	{
+		bool		is_key = false;
+		ListCell   *lu;
+
+		foreach(lu, used)
+			if (((CfKeyQual *) lfirst(lu))->rinfo == lfirst(lc))
+				is_key = true;
+		if (!is_key)
+			other = lappend(other, lfirst(lc));
+	}
+
+	if (call == resource->get)
+	{
+		items = combos;
+		requests = combos;
+	}
+	else
+	{
+		items = combos * resource->estimated_items;
+		requests = combos * Max(1, ceil(resource->estimated_items / fpinfo->opts.page_size));
+	}
+	*rows = clamp_row_est(items * clauselist_selectivity(root, other, baserel->relid,
+														 JOIN_INNER, NULL));
+	*startup_cost = CF_REQUEST_COST;
+	*total_cost = requests * CF_REQUEST_COST + items * cpu_tuple_cost;
 }
 
 static void
@@ -224,56 +415,176 @@ cloudGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 {
 	CfRelInfo  *fpinfo = palloc0(sizeof(CfRelInfo));
 	Relation	rel;
-	AttrNumber	key_attnum;
+	TupleDesc	tupdesc;
 	ListCell   *lc;
-	double		items;
+	List	   *used;
+	const CfCall *call;
+	Cost		startup_cost;
+	Cost		total_cost;
 
 	baserel->fdw_private = fpinfo;
 	cf_get_options(foreigntableid, &fpinfo->opts);
 
 	rel = table_open(foreigntableid, NoLock);
-	key_attnum = cf_key_attnum(rel, fpinfo->opts.resource);
+	tupdesc = RelationGetDescr(rel);
+	fpinfo->natts = tupdesc->natts;
+	fpinfo->paths = palloc0(sizeof(char *) * tupdesc->natts);
+	for (int i = 0; i < tupdesc->natts; i++)
+		if (!TupleDescAttr(tupdesc, i)->attisdropped)
+			fpinfo->paths[i] = cf_column_path(foreigntableid, i + 1);
 	table_close(rel, NoLock);
 
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid,
 				   &fpinfo->attrs_used);
 	foreach(lc, baserel->baserestrictinfo)
+		pull_varattnos((Node *) lfirst_node(RestrictInfo, lc)->clause, baserel->relid,
+					   &fpinfo->attrs_used);
+
+	call = choose_call(fpinfo->opts.resource,
+					   key_quals(baserel, fpinfo, baserel->baserestrictinfo, NULL),
+					   &fpinfo->opts, &used);
+	if (call != NULL)
+		estimate_scan(root, baserel, fpinfo, call, used, baserel->baserestrictinfo,
+					  &baserel->rows, &startup_cost, &total_cost);
+	else
+		baserel->rows = clamp_row_est(fpinfo->opts.resource->estimated_items);
+}
+
+/* Callback of generate_implied_equalities_for_column: is em our column? */
+static bool
+ec_member_is_column(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+					EquivalenceMember *em, void *arg)
+{
+	Var		   *var = (Var *) em->em_expr;
+
+	return IsA(var, Var) && var->varno == rel->relid && var->varlevelsup == 0 &&
+		var->varattno == *(AttrNumber *) arg;
+}
+
+/*
+ * Join clauses that could give a call parameter its value from the outer
+ * side of a nested loop: "e.application_id = a.id" makes one request per
+ * application instead of needing a constant.
+ */
+static List *
+join_key_clauses(PlannerInfo *root, RelOptInfo *baserel, CfRelInfo *fpinfo)
+{
+	List	   *clauses = NIL;
+	ListCell   *lc;
+
+	for (AttrNumber attnum = 1; attnum <= fpinfo->natts; attnum++)
+		if (fpinfo->paths[attnum - 1] != NULL &&
+			is_param_field(fpinfo->opts.resource, fpinfo->paths[attnum - 1]))
+			clauses = list_concat(clauses,
+								  generate_implied_equalities_for_column(root, baserel,
+																		 ec_member_is_column,
+																		 &attnum,
+																		 baserel->lateral_referencers));
+	foreach(lc, baserel->joininfo)
 	{
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
 
-		pull_varattnos((Node *) rinfo->clause, baserel->relid, &fpinfo->attrs_used);
-		if (fpinfo->key_expr == NULL && key_attnum != InvalidAttrNumber)
-			fpinfo->key_expr = key_equality_value(root, baserel, rinfo->clause,
-												  key_attnum);
+		if (join_clause_is_movable_to(rinfo, baserel))
+			clauses = lappend(clauses, rinfo);
 	}
+	return clauses;
+}
 
-	if (fpinfo->key_expr != NULL)
+/* No call can be made: say which values the query must give. */
+static void
+report_missing_keys(CfRelInfo *fpinfo, Oid foreigntableid)
+{
+	const CfResource *resource = fpinfo->opts.resource;
+	const CfCall *list = resource->list;
+	StringInfoData needed;
+	const char *first = NULL;
+	const char *option = NULL;
+
+	initStringInfo(&needed);
+	for (int i = 0; i < list->nparams; i++)
 	{
-		items = 1;
-		fpinfo->requests = 1;
+		const CfCallParam *param = &list->params[i];
+
+		if (!param->required ||
+			(param->table_option != NULL && cf_param_option(&fpinfo->opts, param->table_option) != NULL))
+			continue;
+		appendStringInfo(&needed, "%s\"%s\"", needed.len > 0 ? " and " : "", param->field);
+		if (first == NULL)
+			first = param->field;
+		if (option == NULL)
+			option = param->table_option;
 	}
-	else
-	{
-		items = fpinfo->opts.resource->estimated_items;
-		fpinfo->requests = Max(1, ceil(items / fpinfo->opts.page_size));
-	}
-	baserel->rows = clamp_row_est(items *
-								  clauselist_selectivity(root, baserel->baserestrictinfo,
-														 baserel->relid, JOIN_INNER, NULL));
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("foreign table \"%s\" needs a value for %s",
+					get_rel_name(foreigntableid), needed.data),
+			 errdetail("The cloud API lists resource \"%s\" only for a given %s.",
+					   resource->name, needed.data),
+			 option != NULL
+			 ? errhint("Add a condition such as WHERE %s = '...' (or IN, or a join on it); table option \"%s\" can give a fixed value.",
+					   first, option)
+			 : errhint("Add a condition such as WHERE %s = '...' (or IN, or a join on it).", first)));
 }
 
 static void
 cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	CfRelInfo  *fpinfo = (CfRelInfo *) baserel->fdw_private;
-	Cost		startup_cost = CF_REQUEST_COST;
-	Cost		total_cost = fpinfo->requests * CF_REQUEST_COST +
-		baserel->rows * cpu_tuple_cost;
+	const CfResource *resource = fpinfo->opts.resource;
+	List	   *quals = key_quals(baserel, fpinfo, baserel->baserestrictinfo, NULL);
+	List	   *used;
+	List	   *outers_done = NIL;
+	const CfCall *call = choose_call(resource, quals, &fpinfo->opts, &used);
+	double		rows;
+	Cost		startup_cost;
+	Cost		total_cost;
+	ListCell   *lc;
+	bool		have_path = false;
 
-	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 startup_cost, total_cost,
-									 NIL, NULL, NULL, NIL));
+	if (call != NULL)
+	{
+		estimate_scan(root, baserel, fpinfo, call, used, baserel->baserestrictinfo,
+					  &rows, &startup_cost, &total_cost);
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL, rows, startup_cost,
+										 total_cost, NIL, NULL, NULL, NIL));
+		have_path = true;
+	}
+
+	/* Parameterized paths: a get (or a list) per row of an outer relation. */
+	foreach(lc, join_key_clauses(root, baserel, fpinfo))
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		Relids		required_outer;
+		ParamPathInfo *ppi;
+		List	   *rinfos;
+		CfKeyQual	probe;
+
+		required_outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
+		required_outer = bms_del_member(required_outer, baserel->relid);
+		if (bms_is_empty(required_outer) ||
+			!match_key_qual(baserel, fpinfo, rinfo->clause, required_outer, &probe) ||
+			list_member(outers_done, required_outer))
+			continue;
+		outers_done = lappend(outers_done, required_outer);
+
+		ppi = get_baserel_parampathinfo(root, baserel, required_outer);
+		rinfos = list_concat_copy(baserel->baserestrictinfo, ppi->ppi_clauses);
+		call = choose_call(resource, key_quals(baserel, fpinfo, rinfos, required_outer),
+						   &fpinfo->opts, &used);
+		if (call == NULL)
+			continue;
+		estimate_scan(root, baserel, fpinfo, call, used, rinfos,
+					  &rows, &startup_cost, &total_cost);
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL, ppi->ppi_rows,
+										 startup_cost, total_cost, NIL,
+										 required_outer, NULL, NIL));
+		have_path = true;
+	}
+
+	if (!have_path)
+		report_missing_keys(fpinfo, foreigntableid);
 }
 
 /* The attribute numbers a scan must convert; a whole-row reference needs all. */
@@ -296,62 +607,89 @@ cloudGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 					Plan *outer_plan)
 {
 	CfRelInfo  *fpinfo = (CfRelInfo *) baserel->fdw_private;
+	Relids		outer = PATH_REQ_OUTER(&best_path->path);
+	List	   *used;
+	const CfCall *call;
 	List	   *fdw_exprs = NIL;
-	List	   *fdw_private;
+	List	   *fields = NIL;
+	List	   *arrays = NIL;
+	ListCell   *lc;
 
-	/* Every qual is checked locally: the key qual too, which costs nothing. */
+	call = choose_call(fpinfo->opts.resource,
+					   key_quals(baserel, fpinfo, scan_clauses, outer),
+					   &fpinfo->opts, &used);
+	if (call == NULL)
+		elog(ERROR, "no call of resource \"%s\" fits the chosen path",
+			 fpinfo->opts.resource->name);
+	foreach(lc, used)
+	{
+		CfKeyQual  *qual = (CfKeyQual *) lfirst(lc);
+
+		fdw_exprs = lappend(fdw_exprs, qual->value);
+		fields = lappend(fields, makeString(pstrdup(qual->field)));
+		arrays = lappend_int(arrays, qual->is_array);
+	}
+
+	/* Every qual is checked locally too, the key quals included: cheap. */
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
-	if (fpinfo->key_expr != NULL)
-		fdw_exprs = list_make1(fpinfo->key_expr);
-
-	fdw_private = list_make2(makeInteger(fpinfo->key_expr != NULL),
-							 retrieved_attrs(fpinfo->attrs_used,
-											 baserel->max_attr));
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
-							fdw_private, NIL, NIL, outer_plan);
+							list_make4(makeInteger(call == fpinfo->opts.resource->get),
+									   retrieved_attrs(fpinfo->attrs_used, fpinfo->natts),
+									   fields, arrays),
+							NIL, NIL, outer_plan);
 }
 
 /*
  * EXPLAIN VERBOSE shows the request a scan starts with, relative to the
- * endpoint.  A constant key is shown in the path, any other as {key}.
+ * endpoint: constant keys in place, others as {field}, listed under
+ * "Remote keys".
  */
 static void
 cloudExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
 	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
 	CfOptions	opts;
-	const CfResource *resource;
+	bool		is_get = intVal(list_nth(plan->fdw_private, CF_SCAN_IS_GET));
+	List	   *fields = (List *) list_nth(plan->fdw_private, CF_SCAN_FIELDS);
+	List	   *arrays = (List *) list_nth(plan->fdw_private, CF_SCAN_ARRAYS);
+	CfParamValue *values = palloc0(sizeof(CfParamValue) * Max(1, list_length(fields)));
+	int			nvalues = 0;
+	StringInfoData keys;
 	char	   *request;
 
 	if (!es->verbose)
 		return;
 	cf_get_options(RelationGetRelid(node->ss.ss_currentRelation), &opts);
-	resource = opts.resource;
 
-	if (intVal(list_nth(plan->fdw_private, CF_SCAN_BY_KEY)))
+	initStringInfo(&keys);
+	for (int i = 0; i < list_length(fields); i++)
 	{
-		Expr	   *key = linitial(plan->fdw_exprs);
+		Expr	   *expr = list_nth(plan->fdw_exprs, i);
+		const char *field = strVal(list_nth(fields, i));
 
-		if (IsA(key, Const) && !((Const *) key)->constisnull)
+		if (!list_nth_int(arrays, i) && IsA(expr, Const) && !((Const *) expr)->constisnull)
 		{
-			Const	   *c = (Const *) key;
 			Oid			outfunc;
 			bool		isvarlena;
 
-			getTypeOutputInfo(c->consttype, &outfunc, &isvarlena);
-			request = psprintf("GET %s", cf_item_path(resource->get_path,
-													  OidOutputFunctionCall(outfunc, c->constvalue)));
+			getTypeOutputInfo(((Const *) expr)->consttype, &outfunc, &isvarlena);
+			values[nvalues].field = field;
+			values[nvalues++].value = OidOutputFunctionCall(outfunc, ((Const *) expr)->constvalue);
 		}
 		else
-		{
-			request = psprintf("GET %s", resource->get_path);
-			ExplainPropertyText("Remote key", deparse_expression((Node *) key, NIL, false, false), es);
-		}
+			appendStringInfo(&keys, "%s%s %s %s", keys.len > 0 ? ", " : "", field,
+							 list_nth_int(arrays, i) ? "IN" : "=",
+							 deparse_expression((Node *) expr, NIL, false, false));
 	}
-	else
-		request = psprintf("GET %s?%s (all pages)", resource->list_path,
-						   cf_first_page_query(resource, opts.page_size));
-	ExplainPropertyText("Remote request", request, es);
+
+	request = cf_call_request(is_get ? opts.resource->get : opts.resource->list,
+							  values, nvalues, &opts, true);
+	if (!is_get)
+		request = psprintf("%s%c%s (all pages)", request, strchr(request, '?') ? '&' : '?',
+						   cf_first_page_query(opts.resource, opts.page_size));
+	ExplainPropertyText("Remote request", psprintf("GET %s", request), es);
+	if (keys.len > 0)
+		ExplainPropertyText("Remote keys", keys.data, es);
 }
 
 /* ----------------------------------------------------------------
@@ -378,6 +716,7 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
 	CfScanState *state;
 	UserMapping *user;
 	Bitmapset  *attrs = NULL;
+	List	   *fields;
 	ListCell   *lc;
 
 	/* Plain EXPLAIN makes no request and needs no credentials. */
@@ -395,9 +734,23 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
 		attrs = bms_add_member(attrs, lfirst_int(lc));
 	state->maps = cf_column_maps(rel, state->opts.resource, attrs);
 
-	state->by_key = intVal(list_nth(plan->fdw_private, CF_SCAN_BY_KEY));
-	if (state->by_key)
-		state->key_state = ExecInitExpr(linitial(plan->fdw_exprs), (PlanState *) node);
+	state->is_get = intVal(list_nth(plan->fdw_private, CF_SCAN_IS_GET));
+	state->call = state->is_get ? state->opts.resource->get : state->opts.resource->list;
+	fields = (List *) list_nth(plan->fdw_private, CF_SCAN_FIELDS);
+	state->nkeys = list_length(fields);
+	state->keys = palloc0(sizeof(CfScanKey) * Max(1, state->nkeys));
+	state->values = palloc0(sizeof(CfParamValue) * Max(1, state->nkeys));
+	for (int i = 0; i < state->nkeys; i++)
+	{
+		CfScanKey  *key = &state->keys[i];
+		Expr	   *expr = list_nth(plan->fdw_exprs, i);
+
+		key->field = strVal(list_nth(fields, i));
+		key->is_array = list_nth_int((List *) list_nth(plan->fdw_private, CF_SCAN_ARRAYS), i);
+		key->type = key->is_array ? get_element_type(exprType((Node *) expr)) : exprType((Node *) expr);
+		key->expr = ExecInitExpr(expr, (PlanState *) node);
+		state->values[i].field = key->field;
+	}
 
 	state->scancxt = CurrentMemoryContext;
 	state->pagecxt = AllocSetContextCreate(estate->es_query_cxt,
@@ -405,29 +758,100 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
 										   ALLOCSET_DEFAULT_SIZES);
 }
 
-/* The key value of a by-key scan; NULL when no item can match. */
-static char *
-evaluate_key(ForeignScanState *node, CfScanState *state)
+static int
+compare_strings(const ListCell *a, const ListCell *b)
+{
+	return strcmp((char *) lfirst(a), (char *) lfirst(b));
+}
+
+/*
+ * The distinct text values of a key for this execution.  NULLs match
+ * nothing; a path parameter cannot be empty, "." or "..", which would
+ * address the collection or its parent instead of an item.
+ */
+static List *
+evaluate_key(ForeignScanState *node, CfScanState *state, CfScanKey *key, bool in_path)
 {
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
-	Oid			keytype = exprType((Node *) state->key_state->expr);
 	Datum		value;
 	bool		isnull;
 	Oid			outfunc;
 	bool		isvarlena;
-	char	   *key;
+	List	   *values = NIL;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
 
-	value = ExecEvalExpr(state->key_state, econtext, &isnull);
+	value = ExecEvalExpr(key->expr, econtext, &isnull);
 	if (isnull)
-		return NULL;
-	getTypeOutputInfo(keytype, &outfunc, &isvarlena);
-	key = OidOutputFunctionCall(outfunc, value);
-	return cf_key_is_addressable(key) ? MemoryContextStrdup(state->scancxt, key) : NULL;
+		return NIL;
+	getTypeOutputInfo(key->type, &outfunc, &isvarlena);
+	if (!key->is_array)
+	{
+		elems = &value;
+		nulls = &isnull;
+		nelems = 1;
+	}
+	else
+	{
+		get_typlenbyvalalign(key->type, &typlen, &typbyval, &typalign);
+		deconstruct_array(DatumGetArrayTypeP(value), key->type, typlen, typbyval,
+						  typalign, &elems, &nulls, &nelems);
+	}
+
+	for (int i = 0; i < nelems; i++)
+	{
+		char	   *text;
+
+		if (nulls[i])
+			continue;
+		text = MemoryContextStrdup(state->scancxt, OidOutputFunctionCall(outfunc, elems[i]));
+		if (!in_path || cf_key_is_addressable(text))
+			values = lappend(values, text);
+	}
+	list_sort(values, compare_strings);
+	for (int i = list_length(values) - 1; i > 0; i--)
+		if (strcmp(list_nth(values, i), list_nth(values, i - 1)) == 0)
+			values = list_delete_nth_cell(values, i);
+	return values;
 }
 
-/* Fetch the next page (or the one item) into the page context. */
+static bool
+key_in_path(const CfCall *call, const char *field)
+{
+	for (int i = 0; i < call->nparams; i++)
+		if (strcmp(call->params[i].field, field) == 0)
+			return call->params[i].in == CF_IN_PATH;
+	return false;
+}
+
+/* Evaluate the keys: every combination of their values is one request set. */
 static void
-fetch_page(CfScanState *state, const char *path)
+start_scan(ForeignScanState *node, CfScanState *state)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->scancxt);
+
+	state->ncombos = 1;
+	for (int i = 0; i < state->nkeys; i++)
+	{
+		CfScanKey  *key = &state->keys[i];
+
+		key->values = evaluate_key(node, state, key, key_in_path(state->call, key->field));
+		state->ncombos *= list_length(key->values);
+	}
+	state->combo = -1;
+	state->pages_done = true;
+	state->nitems = 0;
+	state->next_item = 0;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Fetch a page (or the one item) of the current combination. */
+static void
+fetch_page(CfScanState *state)
 {
 	const CfResource *resource = state->opts.resource;
 	MemoryContext oldcxt;
@@ -435,7 +859,6 @@ fetch_page(CfScanState *state, const char *path)
 	CfHttpRequest req = {
 		.method = "GET",
 		.endpoint = state->opts.endpoint,
-		.path = path,
 		.creds = &state->creds,
 		.opts = &state->opts,
 	};
@@ -444,22 +867,24 @@ fetch_page(CfScanState *state, const char *path)
 
 	MemoryContextReset(state->pagecxt);
 	oldcxt = MemoryContextSwitchTo(state->pagecxt);
+	req.path = state->is_get ? state->call_request
+		: cf_page_request(state->call_request, &state->cursor);
 	cf_push_request_context(&errcallback, &req);
 
 	cf_send_request(state->conn, &req, &resp);
 	state->next_item = 0;
 	state->nitems = 0;
-	if (state->by_key && resp.status == 404)
-		state->done = true;		/* no such item: no row */
+	if (state->is_get && resp.status == 404)
+		state->pages_done = true;	/* no such item: no row */
 	else
 	{
 		if (resp.status < 200 || resp.status > 299)
 			cf_report_http_error(&req, &resp);
 		page = cfj_parse(resp.body, resp.body_len, state->pagecxt);
-		if (state->by_key)
+		if (state->is_get)
 		{
-			CfJson	   *item = resource->get_item_path
-				? cfj_get(page, resource->get_item_path) : page;
+			CfJson	   *item = state->call->item_path
+				? cfj_get(page, state->call->item_path) : page;
 
 			if (cfj_type(item) != CFJ_OBJECT)
 				ereport(ERROR,
@@ -467,7 +892,7 @@ fetch_page(CfScanState *state, const char *path)
 						 errmsg("get response holds no item object")));
 			state->items = cfj_new_array(state->pagecxt);
 			cfj_array_append(state->items, item);
-			state->done = true;
+			state->pages_done = true;
 		}
 		else
 		{
@@ -475,7 +900,7 @@ fetch_page(CfScanState *state, const char *path)
 			MemoryContextSwitchTo(state->scancxt);
 			cf_advance_cursor(resource, state->opts.page_size, page,
 							  cfj_array_length(state->items), &state->cursor);
-			state->done = (state->cursor.next_query == NULL);
+			state->pages_done = (state->cursor.next_query == NULL);
 		}
 		state->nitems = cfj_array_length(state->items);
 	}
@@ -484,28 +909,43 @@ fetch_page(CfScanState *state, const char *path)
 	MemoryContextSwitchTo(oldcxt);
 }
 
+/* Move to the next combination of key values; false when there is none. */
+static bool
+next_combination(CfScanState *state)
+{
+	MemoryContext oldcxt;
+	int			rest;
+
+	if (++state->combo >= state->ncombos)
+		return false;
+	rest = state->combo;
+	for (int i = state->nkeys - 1; i >= 0; i--)
+	{
+		int			n = list_length(state->keys[i].values);
+
+		state->values[i].value = list_nth(state->keys[i].values, rest % n);
+		rest /= n;
+	}
+	oldcxt = MemoryContextSwitchTo(state->scancxt);
+	state->call_request = cf_call_request(state->call, state->values, state->nkeys,
+										  &state->opts, false);
+	if (!state->is_get)
+		cf_first_page(state->opts.resource, state->opts.page_size, &state->cursor);
+	MemoryContextSwitchTo(oldcxt);
+	state->pages_done = false;
+	return true;
+}
+
 static TupleTableSlot *
 cloudIterateForeignScan(ForeignScanState *node)
 {
 	CfScanState *state = (CfScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
-	const CfResource *resource = state->opts.resource;
 
 	if (!state->started)
 	{
 		state->started = true;
-		if (state->by_key)
-		{
-			char	   *key = evaluate_key(node, state);
-
-			if (key == NULL)
-				state->done = true;
-			else
-				fetch_page(state, cf_item_path(resource->get_path, key));
-		}
-		else
-			fetch_page(state, psprintf("%s?%s", resource->list_path,
-									   cf_first_page_query(resource, state->opts.page_size)));
+		start_scan(node, state);
 	}
 
 	for (;;)
@@ -517,13 +957,14 @@ cloudIterateForeignScan(ForeignScanState *node)
 
 			MemoryContextReset(econtext->ecxt_per_tuple_memory);
 			oldcxt = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
-			cf_store_item(state->maps, cfj_array_get(state->items, state->next_item++), slot);
+			cf_store_item(state->maps, cfj_array_get(state->items, state->next_item++),
+						  state->values, state->nkeys, slot);
 			MemoryContextSwitchTo(oldcxt);
 			return slot;
 		}
-		if (state->done)
+		if (state->pages_done && !next_combination(state))
 			return ExecClearTuple(slot);
-		fetch_page(state, psprintf("%s?%s", resource->list_path, state->cursor.next_query));
+		fetch_page(state);
 	}
 }
 
@@ -533,12 +974,8 @@ cloudReScanForeignScan(ForeignScanState *node)
 	CfScanState *state = (CfScanState *) node->fdw_state;
 
 	state->started = false;
-	state->done = false;
 	state->nitems = 0;
 	state->next_item = 0;
-	state->cursor.next_query = NULL;
-	list_free_deep(state->cursor.seen);
-	state->cursor.seen = NIL;
 }
 
 static void
@@ -560,7 +997,7 @@ cloudIsForeignRelUpdatable(Relation rel)
 {
 	const CfResource *resource = cf_table_resource(RelationGetRelid(rel));
 
-	return (resource != NULL && resource->update_method != NULL) ? (1 << CMD_UPDATE) : 0;
+	return (resource != NULL && resource->update != NULL) ? (1 << CMD_UPDATE) : 0;
 }
 
 /* UPDATE finds the remote item by its key, carried as a junk column. */
@@ -598,9 +1035,23 @@ path_depth(const char *path)
 	return depth;
 }
 
+/* The column mapped to a field, or InvalidAttrNumber. */
+static AttrNumber
+field_attnum(Relation rel, const char *field)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+
+	for (int i = 0; i < tupdesc->natts; i++)
+		if (!TupleDescAttr(tupdesc, i)->attisdropped &&
+			strcmp(cf_column_path(RelationGetRelid(rel), i + 1), field) == 0)
+			return i + 1;
+	return InvalidAttrNumber;
+}
+
 /*
  * Check at plan time that every SET column is a field the API lets us
- * change, and order them so that shallower JSON paths are written first.
+ * change and that the row carries what the update call's path needs, and
+ * order the columns so that shallower JSON paths are written first.
  */
 static List *
 cloudPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
@@ -608,8 +1059,10 @@ cloudPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelatio
 {
 	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
 	CfOptions	opts;
+	const CfCall *update;
 	List	   *target_attrs = NIL;
 	Bitmapset  *updated;
+	Relation	rel;
 	int			col = -1;
 
 	if (plan->operation != CMD_UPDATE)
@@ -621,12 +1074,23 @@ cloudPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelatio
 				 errdetail("cloud_fdw only updates existing cloud resources.")));
 
 	cf_get_options(rte->relid, &opts);
-	if (opts.resource->update_method == NULL)
+	update = opts.resource->update;
+	if (update == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot update foreign table \"%s\"", get_rel_name(rte->relid)),
 				 errdetail("The cloud API offers no update call for resource \"%s\".",
 						   opts.resource->name)));
+	rel = table_open(rte->relid, NoLock);
+	for (int i = 0; i < update->nparams; i++)
+		if (update->params[i].in == CF_IN_PATH &&
+			field_attnum(rel, update->params[i].field) == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+					 errmsg("foreign table \"%s\" has no column for \"%s\", which updates of resource \"%s\" need",
+							get_rel_name(rte->relid), update->params[i].field, opts.resource->name),
+					 errhint("Add a column mapped to JSON path \"%s\".", update->params[i].field)));
+	table_close(rel, NoLock);
 
 	updated = get_rel_all_updated_cols(root, find_base_rel(root, resultRelation));
 	while ((col = bms_next_member(updated, col)) >= 0)
@@ -670,6 +1134,7 @@ cloudBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	EState	   *estate = mtstate->ps.state;
 	Relation	rel = rinfo->ri_RelationDesc;
 	Plan	   *subplan = outerPlanState(mtstate)->plan;
+	const CfResource *resource;
 	CfModifyState *state;
 	UserMapping *user;
 
@@ -679,12 +1144,23 @@ cloudBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	state = palloc0(sizeof(CfModifyState));
 	rinfo->ri_FdwState = state;
 	cf_get_options(RelationGetRelid(rel), &state->opts);
+	resource = state->opts.resource;
 	user = user_mapping_for(estate, rinfo->ri_RangeTableIndex, state->opts.serverid);
 	cf_get_credentials(user, &state->opts, &state->creds);
 	state->conn = cf_get_connection(user);
-	state->maps = cf_column_maps(rel, state->opts.resource, NULL);
+	state->maps = cf_column_maps(rel, resource, NULL);
 	state->target_attrs = (List *) linitial(fdw_private);
 
+	/* the old row fills the path parameters of the update and get calls */
+	for (AttrNumber attnum = 1; attnum <= RelationGetNumberOfAttributes(rel); attnum++)
+	{
+		const char *path = cf_column_map_path(state->maps, attnum);
+
+		if (path != NULL && is_param_field(resource, path))
+			state->param_attrs = lappend_int(state->param_attrs, attnum);
+	}
+
+	state->key_column = cf_key_attnum(rel, resource);
 	state->key_attno = ExecFindJunkAttributeInTlist(subplan->targetlist, CF_KEY_JUNK_NAME);
 	state->wholerow_attno = ExecFindJunkAttributeInTlist(subplan->targetlist, "wholerow");
 	if (!AttributeNumberIsValid(state->key_attno) ||
@@ -714,6 +1190,43 @@ update_context(void *arg)
 				   state->current_key, state->opts.resource->name, state->applied);
 }
 
+/* Send one write (or get) call of the row; returns the parsed answer or NULL. */
+static CfJson *
+row_call(CfModifyState *state, const CfCall *call, const CfParamValue *values,
+		 int nvalues, const char *body)
+{
+	ErrorContextCallback errcallback;
+	CfHttpRequest req = {
+		.method = call->method,
+		.endpoint = state->opts.endpoint,
+		.body = body,
+		.creds = &state->creds,
+		.opts = &state->opts,
+	};
+	CfHttpResponse resp;
+	CfJson	   *answer = NULL;
+
+	req.path = cf_call_request(call, values, nvalues, &state->opts, false);
+	cf_push_request_context(&errcallback, &req);
+	cf_send_request(state->conn, &req, &resp);
+	if (resp.status < 200 || resp.status > 299)
+		cf_report_http_error(&req, &resp);
+	if (resp.body_len > 0)
+		answer = cfj_parse(resp.body, resp.body_len, state->rowcxt);
+	error_context_stack = errcallback.previous;
+	return answer;
+}
+
+static void
+run_actions(CfModifyState *state, List *actions, const CfParamValue *values, int nvalues)
+{
+	ListCell   *lc;
+
+	foreach(lc, actions)
+		(void) row_call(state, state->opts.resource->action, values, nvalues,
+						((const CfFieldAction *) lfirst(lc))->body);
+}
+
 static TupleTableSlot *
 cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 					   TupleTableSlot *slot, TupleTableSlot *planSlot)
@@ -727,15 +1240,12 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	HeapTupleData oldtuple;
 	Datum	   *oldvalues;
 	bool	   *oldnulls;
-	CfJson	   *body;
-	ErrorContextCallback update_errcallback;
-	ErrorContextCallback request_errcallback;
-	CfHttpRequest req;
-	CfHttpResponse resp;
-	CfJson	   *answer;
-	CfJson	   *item;
-	Oid			outfunc;
-	bool		isvarlena;
+	CfRowUpdate update;
+	CfParamValue *values;
+	int			nvalues = 0;
+	ErrorContextCallback errcallback;
+	CfJson	   *item = NULL;
+	ListCell   *lc;
 
 	MemoryContextReset(state->rowcxt);
 	oldcxt = MemoryContextSwitchTo(state->rowcxt);
@@ -743,9 +1253,7 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	datum = ExecGetJunkAttribute(planSlot, state->key_attno, &isnull);
 	if (isnull)
 		elog(ERROR, "key of the row to update is null");
-	getTypeOutputInfo(TupleDescAttr(tupdesc, state->key_attno - 1)->atttypid,
-					  &outfunc, &isvarlena);
-	state->current_key = OidOutputFunctionCall(outfunc, datum);
+	state->current_key = cf_datum_to_text(state->maps, state->key_column, datum);
 
 	datum = ExecGetJunkAttribute(planSlot, state->wholerow_attno, &isnull);
 	if (isnull)
@@ -757,44 +1265,59 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	heap_deform_tuple(&oldtuple, tupdesc, oldvalues, oldnulls);
 	slot_getallattrs(slot);
 
-	body = cf_build_update_body(resource, state->maps, state->target_attrs,
-								tupdesc->natts, oldvalues, oldnulls,
-								slot->tts_values, slot->tts_isnull, state->rowcxt);
-	if (body == NULL)
+	cf_plan_row_update(resource, state->maps, state->target_attrs, tupdesc->natts,
+					   oldvalues, oldnulls, slot->tts_values, slot->tts_isnull,
+					   state->rowcxt, &update);
+	if (update.body == NULL && update.actions_before == NIL && update.actions_after == NIL)
 	{
 		/* nothing changed: nothing to send, and the row stays as it is */
 		MemoryContextSwitchTo(oldcxt);
 		return slot;
 	}
 
-	update_errcallback.callback = update_context;
-	update_errcallback.arg = state;
-	update_errcallback.previous = error_context_stack;
-	error_context_stack = &update_errcallback;
+	values = palloc0(sizeof(CfParamValue) * Max(1, list_length(state->param_attrs)));
+	foreach(lc, state->param_attrs)
+	{
+		AttrNumber	attnum = lfirst_int(lc);
 
-	memset(&req, 0, sizeof(req));
-	req.method = resource->update_method;
-	req.endpoint = state->opts.endpoint;
-	req.path = cf_item_path(resource->update_path, state->current_key);
-	req.body = cfj_serialize(body);
-	req.creds = &state->creds;
-	req.opts = &state->opts;
-	cf_push_request_context(&request_errcallback, &req);
+		if (oldnulls[attnum - 1])
+			continue;
+		values[nvalues].field = cf_column_map_path(state->maps, attnum);
+		values[nvalues++].value = cf_datum_to_text(state->maps, attnum, oldvalues[attnum - 1]);
+	}
 
-	cf_send_request(state->conn, &req, &resp);
-	if (resp.status < 200 || resp.status > 299)
-		cf_report_http_error(&req, &resp);
+	errcallback.callback = update_context;
+	errcallback.arg = state;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	run_actions(state, update.actions_before, values, nvalues);
+	if (update.body != NULL)
+	{
+		CfJson	   *answer = row_call(state, resource->update, values, nvalues,
+									  cfj_serialize(update.body));
+
+		if (resource->update->returns_item && update.actions_after == NIL)
+			item = resource->update->item_path
+				? cfj_get(answer, resource->update->item_path) : answer;
+	}
+	run_actions(state, update.actions_after, values, nvalues);
 	state->applied++;
 
-	answer = cfj_parse(resp.body, resp.body_len, state->rowcxt);
-	item = resource->update_item_path ? cfj_get(answer, resource->update_item_path) : answer;
+	/* the row comes back from the API: the update's answer, or a get */
+	if (item == NULL)
+	{
+		CfJson	   *answer = row_call(state, resource->get, values, nvalues, NULL);
+
+		item = resource->get->item_path ? cfj_get(answer, resource->get->item_path) : answer;
+	}
 	if (cfj_type(item) != CFJ_OBJECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("update response holds no item object")));
-	cf_store_item(state->maps, item, slot);
+				 errmsg("the cloud API's answer holds no item object")));
+	cf_store_item(state->maps, item, values, nvalues, slot);
 
-	error_context_stack = update_errcallback.previous;
+	error_context_stack = errcallback.previous;
 	MemoryContextSwitchTo(oldcxt);
 	return slot;
 }
@@ -813,12 +1336,14 @@ cloudExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 						  List *fdw_private, int subplan_index, ExplainState *es)
 {
 	CfOptions	opts;
+	const CfCall *update;
 
 	if (!es->verbose)
 		return;
 	cf_get_options(RelationGetRelid(rinfo->ri_RelationDesc), &opts);
+	update = opts.resource->update;
 	ExplainPropertyText("Remote request",
-						psprintf("%s %s (changed columns of each row)",
-								 opts.resource->update_method, opts.resource->update_path),
+						psprintf("%s %s (changed columns of each row)", update->method,
+								 cf_call_request(update, NULL, 0, &opts, true)),
 						es);
 }

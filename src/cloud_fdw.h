@@ -22,16 +22,27 @@
  * ----------------------------------------------------------------
  */
 
-/* How requests prove who is calling. */
+/* How requests prove who is calling; the user mapping's options choose within a style. */
 typedef enum CfAuthStyle
 {
-	CF_AUTH_BEARER				/* Authorization: Bearer <token> */
+	CF_AUTH_BEARER,				/* Authorization: Bearer <token> */
+	CF_AUTH_HUAWEI				/* X-Auth-Token, AK/SK signing, or an IAM token */
 } CfAuthStyle;
+
+/* What an authenticated request is scoped to (Huawei: regional or global). */
+typedef enum CfScope
+{
+	CF_SCOPE_NONE,
+	CF_SCOPE_PROJECT,			/* a region's IAM project: X-Project-Id */
+	CF_SCOPE_DOMAIN				/* the account: X-Domain-Id */
+} CfScope;
 
 /* How a list endpoint hands out its pages. */
 typedef enum CfPageStyle
 {
-	CF_PAGE_CURSOR				/* has_more + opaque next page or last id */
+	CF_PAGE_CURSOR,				/* has_more + opaque next page or last id */
+	CF_PAGE_OFFSET,				/* limit + offset (from 0), total count */
+	CF_PAGE_NUMBER				/* page size + page number (from 1), total count */
 } CfPageStyle;
 
 typedef struct CfPagination
@@ -40,23 +51,36 @@ typedef struct CfPagination
 	const char *items_path;		/* the array of items in a list response */
 	const char *limit_param;	/* query parameter for the page size */
 	int			max_page_size;
+	/* CF_PAGE_CURSOR */
 	const char *has_more_path;	/* boolean: another page follows */
 	const char *next_page_path; /* opaque cursor, preferred when present */
 	const char *next_page_param;
 	const char *last_id_path;	/* fallback cursor: the last item's id */
 	const char *after_id_param;
+	/* CF_PAGE_OFFSET and CF_PAGE_NUMBER */
+	const char *position_param; /* offset, or page number */
+	const char *total_path;		/* number of items in all pages */
 } CfPagination;
 
 typedef struct CfProvider
 {
 	const char *name;			/* value of the server option "provider" */
-	const char *default_endpoint;
 	CfAuthStyle auth;
 } CfProvider;
 
 /* Column flags */
-#define CF_COL_KEY			0x01	/* identifies an item: get by id, row identity */
+#define CF_COL_KEY			0x01	/* identifies an item: row identity of UPDATE */
 #define CF_COL_UPDATABLE	0x02	/* the update call accepts this field */
+
+/* Rules the API puts on a text field, checked before anything is sent. */
+typedef struct CfTextRule
+{
+	int			min_chars;
+	int			max_chars;
+	const char *allowed_ascii;	/* besides letters and digits; NULL: anything */
+	bool		allow_non_ascii;	/* CJK and other non-ASCII characters */
+	const char *forbidden;		/* a value refused in any letter case, or NULL */
+} CfTextRule;
 
 typedef struct CfColumn
 {
@@ -64,26 +88,69 @@ typedef struct CfColumn
 	const char *path;			/* dotted JSON path inside an item */
 	const char *type;			/* SQL type in IMPORT FOREIGN SCHEMA */
 	int			flags;
+	const CfTextRule *rule;		/* checked on update, or NULL */
+	const char *zone;			/* time zone of timestamps sent without one */
 } CfColumn;
 
-/* A field the API wants in every update body that sends "when_path". */
+/* Where a call parameter goes. */
+typedef enum CfParamIn
+{
+	CF_IN_PATH,					/* fills {name} in the path */
+	CF_IN_QUERY					/* name=value in the query string */
+} CfParamIn;
+
+/*
+ * A value a call takes from the query: from a qual "column = value" (or
+ * IN, or a join) on the column mapped to "field", else from a table option.
+ */
+typedef struct CfCallParam
+{
+	const char *field;
+	CfParamIn	in;
+	const char *name;
+	bool		required;
+	const char *table_option;	/* supplies the value when no qual does */
+} CfCallParam;
+
+typedef struct CfCall
+{
+	const char *method;
+	const char *path;			/* with {placeholders} */
+	const CfCallParam *params;
+	int			nparams;
+	const char *item_path;		/* the item in the response; NULL: the body */
+	bool		returns_item;	/* false: get the item again after the call */
+} CfCall;
+
+/* A field the API wants in an update body: always, or with when_path. */
 typedef struct CfRequiredField
 {
-	const char *when_path;
+	const char *when_path;		/* NULL: in every body */
 	const char *path;
-	const char *default_value;	/* used when the row does not carry it */
+	const char *default_value;	/* when the row does not carry it; NULL: error */
 } CfRequiredField;
+
+/* A field changed through a call of its own, such as enable/disable. */
+typedef struct CfFieldAction
+{
+	const char *field;
+	const char *value;			/* the field's new value, as text */
+	const char *body;			/* JSON body of the action call */
+	bool		before_update;	/* run before the update call, not after */
+} CfFieldAction;
 
 typedef struct CfResource
 {
 	const char *name;			/* value of the table option "resource" */
 	const CfProvider *provider;
-	const char *list_path;
-	const char *get_path;		/* {placeholders} name key columns */
-	const char *get_item_path;	/* item inside a get response; NULL: the body */
-	const char *update_method;	/* NULL: the resource cannot be updated */
-	const char *update_path;
-	const char *update_item_path;
+	const char *default_endpoint;	/* may contain {region} */
+	CfScope		scope;
+	const CfCall *list;
+	const CfCall *get;
+	const CfCall *update;		/* NULL: the resource cannot be updated */
+	const CfCall *action;		/* the call of field actions, or NULL */
+	const CfFieldAction *actions;
+	int			nactions;
 	const CfPagination *pagination;
 	const CfColumn *columns;
 	int			ncolumns;
@@ -97,6 +164,11 @@ extern const CfResource *cf_find_resource(const CfProvider *provider, const char
 extern bool cf_resource_exists(const char *name);
 extern char *cf_provider_names(void);
 extern char *cf_resource_names(const CfProvider *provider);
+extern List *cf_provider_resources(const CfProvider *provider);
+extern bool cf_is_param_option(const char *name);
+extern char *cf_param_option_names(void);
+extern char *cf_action_values(const CfResource *resource, const char *field);
+extern const CfColumn *cf_find_column(const CfResource *resource, const char *path);
 extern const CfColumn *cf_key_column(const CfResource *resource);
 extern const CfColumn *cf_governing_column(const CfResource *resource, const char *path);
 
@@ -113,6 +185,11 @@ typedef struct CfOptions
 	const CfProvider *provider;
 	const CfResource *resource;
 	char	   *endpoint;		/* base URL without trailing slash */
+	char	   *region;
+	char	   *iam_endpoint;
+	char	   *domain_id;
+	char	   *iam_project_id;
+	List	   *param_options;	/* table options that supply call parameters */
 	int			connect_timeout_ms;
 	int			request_timeout_ms;
 	int			page_size;
@@ -122,14 +199,26 @@ typedef struct CfOptions
 /* Credentials of one user mapping; never logged, never shown. */
 typedef struct CfCredentials
 {
-	char	   *token;
+	char	   *token;			/* Qoder bearer token */
+	char	   *auth_token;		/* Huawei: X-Auth-Token */
+	char	   *security_token; /* Huawei: temporary credentials */
+	char	   *access_key;		/* Huawei: AK/SK signing */
+	char	   *secret_key;
+	char	   *user;			/* Huawei: IAM password login */
+	char	   *password;
+	char	   *domain_name;
+	char	   *project;		/* IAM project name to scope to; default: region */
+	char	   *domain_id;		/* X-Domain-Id of AK/SK requests to global services */
+	char	   *iam_project_id; /* X-Project-Id of AK/SK requests to regional ones */
 } CfCredentials;
 
 extern Datum cloud_fdw_validator(PG_FUNCTION_ARGS);
 extern void cf_get_options(Oid foreigntableid, CfOptions *opts);
 extern void cf_get_credentials(UserMapping *user, const CfOptions *opts,
 							   CfCredentials *creds);
+extern const char *cf_param_option(const CfOptions *opts, const char *name);
 extern char *cf_column_path(Oid relid, AttrNumber attnum);
+extern char *cf_column_option(Oid relid, AttrNumber attnum, const char *name);
 extern AttrNumber cf_key_attnum(Relation rel, const CfResource *resource);
 extern const CfResource *cf_table_resource(Oid foreigntableid);
 
@@ -194,24 +283,43 @@ extern void cf_push_request_context(ErrorContextCallback *callback,
  */
 typedef struct CfColumnMap CfColumnMap;
 
+/* The value a call parameter gets, by the field it stands for. */
+typedef struct CfParamValue
+{
+	const char *field;
+	const char *value;
+} CfParamValue;
+
 typedef struct CfPageCursor
 {
-	char	   *next_query;		/* query for the next page; NULL when done */
+	char	   *next_query;		/* paging query of the next page; NULL: done */
 	List	   *seen;			/* cursors already followed, to stop loops */
+	int64		position;		/* offset, or page number, of the next page */
 } CfPageCursor;
 
+/* What one updated row sends. */
+typedef struct CfRowUpdate
+{
+	CfJson	   *body;			/* of the update call; NULL: no update call */
+	List	   *actions_before; /* CfFieldAction, before the update call */
+	List	   *actions_after;	/* CfFieldAction, after it */
+} CfRowUpdate;
+
 extern bool cf_key_is_addressable(const char *key);
-extern char *cf_item_path(const char *template, const char *key_value);
+extern char *cf_call_request(const CfCall *call, const CfParamValue *values,
+							 int nvalues, const CfOptions *opts, bool explain);
+extern char *cf_page_request(const char *call_request, const CfPageCursor *cursor);
+extern void cf_first_page(const CfResource *resource, int page_size, CfPageCursor *cursor);
 extern char *cf_first_page_query(const CfResource *resource, int page_size);
 extern void cf_advance_cursor(const CfResource *resource, int page_size,
 							  const CfJson *page, int nitems,
 							  CfPageCursor *cursor);
 extern CfJson *cf_page_items(const CfResource *resource, const CfJson *page);
-extern CfJson *cf_build_update_body(const CfResource *resource, CfColumnMap *maps,
-									List *target_attrs, int natts,
-									Datum *oldvalues, bool *oldnulls,
-									Datum *newvalues, bool *newnulls,
-									MemoryContext owner);
+extern void cf_plan_row_update(const CfResource *resource, CfColumnMap *maps,
+							   List *target_attrs, int natts,
+							   Datum *oldvalues, bool *oldnulls,
+							   Datum *newvalues, bool *newnulls,
+							   MemoryContext owner, CfRowUpdate *update);
 
 /* ----------------------------------------------------------------
  * Conversion between JSON and column values (convert.c)
@@ -219,7 +327,10 @@ extern CfJson *cf_build_update_body(const CfResource *resource, CfColumnMap *map
  */
 extern CfColumnMap *cf_column_maps(Relation rel, const CfResource *resource,
 								   Bitmapset *attrs);
-extern void cf_store_item(CfColumnMap *maps, CfJson *item, TupleTableSlot *slot);
+extern void cf_store_item(CfColumnMap *maps, CfJson *item, const CfParamValue *fallback,
+						  int nfallback, TupleTableSlot *slot);
+extern char *cf_datum_to_text(CfColumnMap *maps, AttrNumber attnum, Datum value);
+extern const char *cf_column_map_name(CfColumnMap *maps, AttrNumber attnum);
 extern CfJson *cf_datum_to_json(CfColumnMap *maps, AttrNumber attnum,
 								Datum value, bool isnull, MemoryContext owner);
 extern bool cf_datums_equal(CfColumnMap *maps, AttrNumber attnum, Datum a, Datum b);

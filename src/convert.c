@@ -49,6 +49,7 @@ typedef struct CfTypeConv
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
+	const char *zone;			/* CF_KIND_DATETIME: zone of zoneless strings */
 	struct CfTypeConv *element; /* CF_KIND_ARRAY only */
 } CfTypeConv;
 
@@ -159,6 +160,9 @@ cf_column_maps(Relation rel, const CfResource *resource, Bitmapset *attrs)
 		col->used = (attrs == NULL || bms_is_member(att->attnum, attrs));
 		if (col->used)
 			init_type_conv(&col->type, att->atttypid, att->atttypmod);
+		col->type.zone = cf_column_option(RelationGetRelid(rel), att->attnum, "timezone");
+		if (col->type.zone == NULL && cf_find_column(resource, col->path) != NULL)
+			col->type.zone = cf_find_column(resource, col->path)->zone;
 	}
 	return maps;
 }
@@ -222,6 +226,22 @@ server_json_text(const CfJson *value)
 	return pg_any_to_server(text, strlen(text), PG_UTF8);
 }
 
+/*
+ * Whether a timestamp string is "yyyy-mm-dd hh:mm[:ss[.f]]" with no zone
+ * after it, as CodeArts sends them.
+ */
+static bool
+lacks_zone(const char *text)
+{
+	const char *p = text + strspn(text, "0123456789-");
+
+	if (*p != ' ' && *p != 'T')
+		return false;
+	p++;
+	p += strspn(p, "0123456789:.");
+	return *p == '\0';
+}
+
 static Datum json_to_datum(const CfTypeConv *conv, const CfJson *value, bool *isnull);
 
 static Datum
@@ -273,6 +293,8 @@ json_to_datum(const CfTypeConv *conv, const CfJson *value, bool *isnull)
 			if (type != CFJ_STRING)
 				report_mismatch(conv, type);
 			text = server_string(value);
+			if (conv->zone != NULL && lacks_zone(text))
+				text = psprintf("%s %s", text, conv->zone);
 			break;
 		case CF_KIND_ARRAY:
 			if (type != CFJ_ARRAY)
@@ -291,11 +313,14 @@ json_to_datum(const CfTypeConv *conv, const CfJson *value, bool *isnull)
 }
 
 /*
- * Store the used columns of one item into a virtual tuple.  Values are
+ * Store the used columns of one item into a virtual tuple.  A field the item
+ * lacks takes its value from the request's parameters, if one was sent for
+ * it (CodeArts environments do not repeat their application).  Values are
  * allocated in the current memory context.
  */
 void
-cf_store_item(CfColumnMap *maps, CfJson *item, TupleTableSlot *slot)
+cf_store_item(CfColumnMap *maps, CfJson *item, const CfParamValue *fallback,
+			  int nfallback, TupleTableSlot *slot)
 {
 	ErrorContextCallback errcallback;
 
@@ -315,6 +340,19 @@ cf_store_item(CfColumnMap *maps, CfJson *item, TupleTableSlot *slot)
 			continue;
 		maps->current = col;
 		maps->current_value = cfj_get(item, col->path);
+		if (maps->current_value == NULL && !cfj_has(item, col->path))
+		{
+			for (int f = 0; f < nfallback; f++)
+				if (strcmp(fallback[f].field, col->path) == 0)
+				{
+					slot->tts_values[i] = InputFunctionCall((FmgrInfo *) &col->type.input,
+															(char *) fallback[f].value,
+															col->type.ioparam,
+															col->type.typmod);
+					slot->tts_isnull[i] = false;
+				}
+			continue;
+		}
 		slot->tts_values[i] = json_to_datum(&col->type, maps->current_value,
 											&slot->tts_isnull[i]);
 	}
@@ -389,6 +427,19 @@ cf_datums_equal(CfColumnMap *maps, AttrNumber attnum, Datum a, Datum b)
 	const CfTypeConv *conv = &maps->columns[attnum - 1].type;
 
 	return datum_image_eq(a, b, conv->typbyval, conv->typlen);
+}
+
+/* A column value as text, through the type's output function. */
+char *
+cf_datum_to_text(CfColumnMap *maps, AttrNumber attnum, Datum value)
+{
+	return OutputFunctionCall(&maps->columns[attnum - 1].type.output, value);
+}
+
+const char *
+cf_column_map_name(CfColumnMap *maps, AttrNumber attnum)
+{
+	return maps->columns[attnum - 1].name;
 }
 
 /* The JSON path of a column, NULL for a dropped one. */

@@ -20,6 +20,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/lsyscache.h"
+#include "pgtime.h"
 #include "utils/rel.h"
 
 #include "cloud_fdw.h"
@@ -27,6 +28,7 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS	(10 * 1000)
 #define DEFAULT_REQUEST_TIMEOUT_MS	(60 * 1000)
 #define DEFAULT_MAX_RESPONSE_SIZE	(64 * 1024 * 1024)
+#define DEFAULT_IAM_ENDPOINT		"https://iam.myhuaweicloud.com"
 #define MAX_PAGE_SIZE_OPTION		10000
 
 typedef void (*CfOptionCheck) (DefElem *def);
@@ -46,20 +48,43 @@ static void check_size(DefElem *def);
 static void check_page_size(DefElem *def);
 static void check_resource(DefElem *def);
 static void check_path(DefElem *def);
+static void check_timezone(DefElem *def);
+
+static void check_region(DefElem *def);
 
 static const CfOptionDef option_defs[] = {
 	{"provider", ForeignServerRelationId, false, check_provider},
 	{"endpoint", ForeignServerRelationId, false, check_endpoint},
-	{"endpoint", ForeignTableRelationId, false, check_endpoint},
+	{"region", ForeignServerRelationId, false, check_region},
+	{"iam_endpoint", ForeignServerRelationId, false, check_endpoint},
+	{"domain_id", ForeignServerRelationId, false, NULL},
+	{"iam_project_id", ForeignServerRelationId, false, NULL},
 	{"connect_timeout", ForeignServerRelationId, false, check_duration},
 	{"request_timeout", ForeignServerRelationId, false, check_duration},
 	{"max_response_size", ForeignServerRelationId, false, check_size},
 	{"page_size", ForeignServerRelationId, false, check_page_size},
-	{"page_size", ForeignTableRelationId, false, check_page_size},
+	/* Qoder */
 	{"token", UserMappingRelationId, true, NULL},
+	/* Huawei Cloud: one of a token, an AK/SK pair, or an IAM user */
+	{"auth_token", UserMappingRelationId, true, NULL},
+	{"security_token", UserMappingRelationId, true, NULL},
+	{"access_key", UserMappingRelationId, true, NULL},
+	{"secret_key", UserMappingRelationId, true, NULL},
+	{"user", UserMappingRelationId, true, NULL},
+	{"password", UserMappingRelationId, true, NULL},
+	{"domain_name", UserMappingRelationId, true, NULL},
+	{"project", UserMappingRelationId, false, NULL},
+	{"domain_id", UserMappingRelationId, false, NULL},
+	{"iam_project_id", UserMappingRelationId, false, NULL},
 	{"resource", ForeignTableRelationId, false, check_resource},
+	{"endpoint", ForeignTableRelationId, false, check_endpoint},
+	{"page_size", ForeignTableRelationId, false, check_page_size},
 	{"path", AttributeRelationId, false, check_path},
+	{"timezone", AttributeRelationId, false, check_timezone},
 };
+
+/* Table options that supply a call parameter are declared by the registry. */
+static const CfOptionDef param_option_def = {NULL, ForeignTableRelationId, false, NULL};
 
 /* Options that must be present in a catalog's option list. */
 static const struct
@@ -78,6 +103,8 @@ find_option(const char *name, Oid context)
 		if (option_defs[i].context == context &&
 			strcmp(option_defs[i].name, name) == 0)
 			return &option_defs[i];
+	if (context == ForeignTableRelationId && cf_is_param_option(name))
+		return &param_option_def;
 	return NULL;
 }
 
@@ -99,9 +126,12 @@ report_invalid_option(const char *name, Oid context)
 
 	initStringInfo(&valid);
 	for (int i = 0; i < lengthof(option_defs); i++)
-		if (option_defs[i].context == context)
+		if (option_defs[i].context == context &&
+			strstr(psprintf(", %s, ", valid.data), psprintf(", %s, ", option_defs[i].name)) == NULL)
 			appendStringInfo(&valid, "%s%s", valid.len > 0 ? ", " : "",
 							 option_defs[i].name);
+	if (context == ForeignTableRelationId)
+		appendStringInfo(&valid, ", %s", cf_param_option_names());
 
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
@@ -225,6 +255,24 @@ check_endpoint(DefElem *def)
 		report_invalid_value(def, "The endpoint must not contain credentials; put them in a user mapping.");
 }
 
+/* Region names such as "cn-north-4": they go into host names. */
+static void
+check_region(DefElem *def)
+{
+	const char *region = defGetString(def);
+
+	if (region[0] == '\0' || strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region))
+		report_invalid_value(def, "A region is lower-case letters, digits and \"-\", such as \"cn-north-4\".");
+}
+
+/* A time zone PostgreSQL knows, for timestamps the API sends without one. */
+static void
+check_timezone(DefElem *def)
+{
+	if (pg_tzset(defGetString(def)) == NULL)
+		report_invalid_value(def, "The value must be a time zone name such as \"UTC\" or \"Asia/Shanghai\".");
+}
+
 static void
 check_duration(DefElem *def)
 {
@@ -283,33 +331,63 @@ check_path(DefElem *def)
 static void
 apply_option(CfOptions *opts, DefElem *def)
 {
+	const char *value = defGetString(def);
+
 	if (strcmp(def->defname, "endpoint") == 0)
 	{
-		char	   *url = pstrdup(defGetString(def));
+		char	   *url = pstrdup(value);
 		size_t		len = strlen(url);
 
 		while (len > 0 && url[len - 1] == '/')
 			url[--len] = '\0';
 		opts->endpoint = url;
 	}
+	else if (strcmp(def->defname, "region") == 0)
+		opts->region = pstrdup(value);
+	else if (strcmp(def->defname, "iam_endpoint") == 0)
+		opts->iam_endpoint = pstrdup(value);
+	else if (strcmp(def->defname, "domain_id") == 0)
+		opts->domain_id = pstrdup(value);
+	else if (strcmp(def->defname, "iam_project_id") == 0)
+		opts->iam_project_id = pstrdup(value);
 	else if (strcmp(def->defname, "connect_timeout") == 0)
-		(void) parse_int(defGetString(def), &opts->connect_timeout_ms, GUC_UNIT_MS, NULL);
+		(void) parse_int(value, &opts->connect_timeout_ms, GUC_UNIT_MS, NULL);
 	else if (strcmp(def->defname, "request_timeout") == 0)
-		(void) parse_int(defGetString(def), &opts->request_timeout_ms, GUC_UNIT_MS, NULL);
+		(void) parse_int(value, &opts->request_timeout_ms, GUC_UNIT_MS, NULL);
 	else if (strcmp(def->defname, "page_size") == 0)
-		(void) parse_int(defGetString(def), &opts->page_size, 0, NULL);
+		(void) parse_int(value, &opts->page_size, 0, NULL);
 	else if (strcmp(def->defname, "max_response_size") == 0)
 	{
 		int			kb;
 
-		(void) parse_int(defGetString(def), &kb, GUC_UNIT_KB, NULL);
+		(void) parse_int(value, &kb, GUC_UNIT_KB, NULL);
 		opts->max_response_size = (size_t) kb * 1024;
 	}
+	else if (cf_is_param_option(def->defname))
+		opts->param_options = lappend(opts->param_options, def);
+}
+
+/* Fill {region} of an endpoint template; a regional endpoint needs a region. */
+static char *
+expand_region(const char *template, const CfOptions *opts, const char *what)
+{
+	const char *placeholder = strstr(template, "{region}");
+
+	if (placeholder == NULL)
+		return pstrdup(template);
+	if (opts->region == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("server \"%s\" needs option \"region\" for %s",
+						opts->server_name, what),
+				 errhint("Set the region, such as OPTIONS (ADD region 'cn-north-4'), or an endpoint.")));
+	return psprintf("%.*s%s%s", (int) (placeholder - template), template,
+					opts->region, placeholder + strlen("{region}"));
 }
 
 /*
- * Resolve the options of a foreign table: provider defaults, then server
- * options, then table options.
+ * Resolve the options of a foreign table: provider and resource defaults,
+ * then server options, then table options.
  */
 void
 cf_get_options(Oid foreigntableid, CfOptions *opts)
@@ -318,6 +396,7 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 	ForeignServer *server = GetForeignServer(table->serverid);
 	const char *provider_name = NULL;
 	const char *resource_name = NULL;
+	const CfPagination *pg;
 	ListCell   *lc;
 
 	memset(opts, 0, sizeof(CfOptions));
@@ -358,50 +437,136 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 						 provider_name, cf_resource_names(opts->provider))));
 
 	if (opts->endpoint == NULL)
-		opts->endpoint = pstrdup(opts->provider->default_endpoint);
-	if (opts->page_size == 0 ||
-		opts->page_size > opts->resource->pagination->max_page_size)
+		opts->endpoint = expand_region(opts->resource->default_endpoint, opts,
+									   psprintf("resource \"%s\"", resource_name));
+	if (opts->iam_endpoint == NULL)
+		opts->iam_endpoint = pstrdup(DEFAULT_IAM_ENDPOINT);
+
+	pg = opts->resource->pagination;
+	if (opts->page_size > pg->max_page_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("page_size %d exceeds the maximum of %d for resource \"%s\"",
+						opts->page_size, pg->max_page_size, opts->resource->name)));
+	if (opts->page_size == 0)
+		opts->page_size = pg->max_page_size;
+}
+
+/* The value of a table option that supplies a call parameter, or NULL. */
+const char *
+cf_param_option(const CfOptions *opts, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, opts->param_options)
 	{
-		if (opts->page_size != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-					 errmsg("page_size %d exceeds the maximum of %d for resource \"%s\"",
-							opts->page_size, opts->resource->pagination->max_page_size,
-							opts->resource->name)));
-		opts->page_size = opts->resource->pagination->max_page_size;
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, name) == 0)
+			return defGetString(def);
 	}
+	return NULL;
+}
+
+static void
+report_unused_credential(const CfOptions *opts, const char *name, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+			 errmsg("user mapping option \"%s\" is not used by provider \"%s\"",
+					name, opts->provider->name),
+			 errdetail("%s", detail)));
 }
 
 /*
- * Read the credentials of a user mapping.  Like postgres_fdw's password
- * rule, only a superuser may use a mapping without one: otherwise a
+ * Read the credentials of a user mapping and check that they make one
+ * authentication style of the provider.  Like postgres_fdw's password rule,
+ * only a superuser may use a mapping without credentials: otherwise a
  * non-superuser could borrow whatever the server process can reach.
  */
 void
 cf_get_credentials(UserMapping *user, const CfOptions *opts, CfCredentials *creds)
 {
 	ListCell   *lc;
+	bool		huawei = (opts->provider->auth == CF_AUTH_HUAWEI);
+	int			styles;
 
 	memset(creds, 0, sizeof(CfCredentials));
+	creds->domain_id = opts->domain_id;
+	creds->iam_project_id = opts->iam_project_id;
 	foreach(lc, user->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
+		const char *name = def->defname;
+		char	   *value = defGetString(def);
 
-		if (strcmp(def->defname, "token") == 0)
-			creds->token = defGetString(def);
+		if (strcmp(name, "token") == 0)
+			creds->token = value;
+		else if (strcmp(name, "auth_token") == 0)
+			creds->auth_token = value;
+		else if (strcmp(name, "security_token") == 0)
+			creds->security_token = value;
+		else if (strcmp(name, "access_key") == 0)
+			creds->access_key = value;
+		else if (strcmp(name, "secret_key") == 0)
+			creds->secret_key = value;
+		else if (strcmp(name, "user") == 0)
+			creds->user = value;
+		else if (strcmp(name, "password") == 0)
+			creds->password = value;
+		else if (strcmp(name, "domain_name") == 0)
+			creds->domain_name = value;
+		else if (strcmp(name, "project") == 0)
+			creds->project = value;
+		else if (strcmp(name, "domain_id") == 0)
+			creds->domain_id = value;
+		else if (strcmp(name, "iam_project_id") == 0)
+			creds->iam_project_id = value;
+
+		if (!huawei && strcmp(name, "token") != 0)
+			report_unused_credential(opts, name, "Qoder user mappings take a \"token\".");
+		if (huawei && strcmp(name, "token") == 0)
+			report_unused_credential(opts, name,
+									 "Huawei Cloud user mappings take \"auth_token\", "
+									 "\"access_key\" and \"secret_key\", or \"user\", \"password\" and \"domain_name\".");
 	}
 
-	if (creds->token == NULL && !superuser_arg(user->userid))
+	styles = (creds->auth_token != NULL) +
+		(creds->access_key != NULL || creds->secret_key != NULL) +
+		(creds->user != NULL || creds->password != NULL || creds->domain_name != NULL);
+	if (styles > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("user mapping for server \"%s\" mixes authentication styles",
+						opts->server_name),
+				 errhint("Give either \"auth_token\", or \"access_key\" and \"secret_key\", "
+						 "or \"user\", \"password\" and \"domain_name\".")));
+	if ((creds->access_key != NULL) != (creds->secret_key != NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("user mapping for server \"%s\" needs both \"access_key\" and \"secret_key\"",
+						opts->server_name)));
+	if ((creds->user != NULL || creds->password != NULL || creds->domain_name != NULL) &&
+		(creds->user == NULL || creds->password == NULL || creds->domain_name == NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("user mapping for server \"%s\" needs \"user\", \"password\" and \"domain_name\" together",
+						opts->server_name)));
+
+	if (creds->token == NULL && styles == 0 && !superuser_arg(user->userid))
 		ereport(ERROR,
 				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
 				 errmsg("credential is required"),
-				 errdetail("Non-superusers must give a token in the user mapping for server \"%s\".",
-						   opts->server_name)));
+				 huawei
+				 ? errdetail("Non-superusers must give credentials in the user mapping for server \"%s\".",
+							 opts->server_name)
+				 : errdetail("Non-superusers must give a token in the user mapping for server \"%s\".",
+							 opts->server_name)));
 }
 
-/* The JSON path of a column: its "path" option, else its name. */
+/* A column option's value, or NULL. */
 char *
-cf_column_path(Oid relid, AttrNumber attnum)
+cf_column_option(Oid relid, AttrNumber attnum, const char *name)
 {
 	ListCell   *lc;
 
@@ -409,10 +574,19 @@ cf_column_path(Oid relid, AttrNumber attnum)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
 
-		if (strcmp(def->defname, "path") == 0)
+		if (strcmp(def->defname, name) == 0)
 			return defGetString(def);
 	}
-	return get_attname(relid, attnum, false);
+	return NULL;
+}
+
+/* The JSON path of a column: its "path" option, else its name. */
+char *
+cf_column_path(Oid relid, AttrNumber attnum)
+{
+	char	   *path = cf_column_option(relid, attnum, "path");
+
+	return path ? path : get_attname(relid, attnum, false);
 }
 
 /* The column mapped to the resource's key, or InvalidAttrNumber. */

@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 
 #include "cloud_fdw.h"
 
@@ -21,7 +22,6 @@
  */
 static const CfProvider qoder_provider = {
 	.name = "qoder",
-	.default_endpoint = "https://openapi.qoder.sh/api/v1/cloud",
 	.auth = CF_AUTH_BEARER,
 };
 
@@ -61,6 +61,32 @@ static const CfColumn qoder_environment_columns[] = {
 	{"updated_at", "updated_at", "timestamptz", 0},
 };
 
+static const CfCallParam qoder_environment_key[] = {
+	{"id", CF_IN_PATH, "id", true},
+};
+
+static const CfCall qoder_environment_list = {
+	.method = "GET",
+	.path = "/environments",
+};
+
+static const CfCall qoder_environment_get = {
+	.method = "GET",
+	.path = "/environments/{id}",
+	.params = qoder_environment_key,
+	.nparams = lengthof(qoder_environment_key),
+	.returns_item = true,
+};
+
+/* The seed document's verb; newer API generations also accept POST. */
+static const CfCall qoder_environment_update = {
+	.method = "PUT",
+	.path = "/environments/{id}",
+	.params = qoder_environment_key,
+	.nparams = lengthof(qoder_environment_key),
+	.returns_item = true,
+};
+
 /* The update document: "config.type" (fixed "cloud") whenever config is sent. */
 static const CfRequiredField qoder_environment_required[] = {
 	{"config", "config.type", "cloud"},
@@ -69,12 +95,11 @@ static const CfRequiredField qoder_environment_required[] = {
 static const CfResource qoder_environments = {
 	.name = "environments",
 	.provider = &qoder_provider,
-	.list_path = "/environments",
-	.get_path = "/environments/{id}",
-	.get_item_path = NULL,
-	.update_method = "PUT",
-	.update_path = "/environments/{id}",
-	.update_item_path = NULL,
+	.default_endpoint = "https://openapi.qoder.sh/api/v1/cloud",
+	.scope = CF_SCOPE_NONE,
+	.list = &qoder_environment_list,
+	.get = &qoder_environment_get,
+	.update = &qoder_environment_update,
 	.pagination = &qoder_pagination,
 	.columns = qoder_environment_columns,
 	.ncolumns = lengthof(qoder_environment_columns),
@@ -84,15 +109,221 @@ static const CfResource qoder_environments = {
 };
 
 /* ----------------------------------------------------------------
+ * Huawei Cloud
+ * ----------------------------------------------------------------
+ */
+static const CfProvider huawei_provider = {
+	.name = "huaweicloud",
+	.auth = CF_AUTH_HUAWEI,
+};
+
+/*
+ * CodeArts Deploy environments of an application: regional, project-scoped.
+ * The list needs the application (in the path) and its CodeArts project
+ * (not the IAM project) in the query; items do not repeat the application.
+ */
+static const CfPagination deploy_pagination = {
+	.style = CF_PAGE_NUMBER,
+	.items_path = "result",
+	.limit_param = "page_size",
+	.max_page_size = 100,
+	.position_param = "page_index",
+	.total_path = "total",
+};
+
+/* Names: 3-128 characters, CJK, letters, digits, "-", "_" and ".". */
+static const CfTextRule deploy_name_rule = {3, 128, "-_.", true, NULL};
+static const CfTextRule deploy_description_rule = {0, 500, NULL, true, NULL};
+
+static const CfColumn deploy_environment_columns[] = {
+	{"application_id", "application_id", "text", 0},
+	{"id", "id", "text", CF_COL_KEY},
+	{"name", "name", "text", CF_COL_UPDATABLE, &deploy_name_rule},
+	{"description", "description", "text", CF_COL_UPDATABLE, &deploy_description_rule},
+	{"os", "os", "text", 0},
+	{"project_id", "project_id", "text", 0},
+	{"nick_name", "nick_name", "text", 0},
+	{"deploy_type", "deploy_type", "integer", 0},
+	{"instance_count", "instance_count", "integer", 0},
+	{"created_time", "created_time", "timestamptz", 0, NULL, "UTC"},
+	{"created_by_id", "created_by.user_id", "text", 0},
+	{"created_by_name", "created_by.user_name", "text", 0},
+	{"can_view", "permission.can_view", "boolean", 0},
+	{"can_edit", "permission.can_edit", "boolean", 0},
+	{"can_delete", "permission.can_delete", "boolean", 0},
+	{"can_deploy", "permission.can_deploy", "boolean", 0},
+	{"can_manage", "permission.can_manage", "boolean", 0},
+	{"created_by", "created_by", "jsonb", 0},
+	{"permission", "permission", "jsonb", 0},
+};
+
+static const CfCallParam deploy_list_params[] = {
+	{"application_id", CF_IN_PATH, "application_id", true},
+	{"project_id", CF_IN_QUERY, "project_id", true, "codearts_project_id"},
+};
+
+static const CfCallParam deploy_item_params[] = {
+	{"application_id", CF_IN_PATH, "application_id", true},
+	{"id", CF_IN_PATH, "environment_id", true},
+};
+
+static const CfCall deploy_environment_list = {
+	.method = "GET",
+	.path = "/v1/applications/{application_id}/environments",
+	.params = deploy_list_params,
+	.nparams = lengthof(deploy_list_params),
+};
+
+static const CfCall deploy_environment_get = {
+	.method = "GET",
+	.path = "/v1/applications/{application_id}/environments/{environment_id}",
+	.params = deploy_item_params,
+	.nparams = lengthof(deploy_item_params),
+	.item_path = "result",
+	.returns_item = true,
+};
+
+/* Answers {"status":"success","id":...}: the row is got again afterwards. */
+static const CfCall deploy_environment_update = {
+	.method = "PUT",
+	.path = "/v1/applications/{application_id}/environments/{environment_id}",
+	.params = deploy_item_params,
+	.nparams = lengthof(deploy_item_params),
+	.returns_item = false,
+};
+
+static const CfResource deploy_environments = {
+	.name = "deploy_environments",
+	.provider = &huawei_provider,
+	.default_endpoint = "https://codearts-deploy.{region}.myhuaweicloud.com",
+	.scope = CF_SCOPE_PROJECT,
+	.list = &deploy_environment_list,
+	.get = &deploy_environment_get,
+	.update = &deploy_environment_update,
+	.pagination = &deploy_pagination,
+	.columns = deploy_environment_columns,
+	.ncolumns = lengthof(deploy_environment_columns),
+	.estimated_items = 20,
+};
+
+/*
+ * Enterprise projects (EPS): a global service, domain-scoped.  "name" is a
+ * fuzzy filter of the list call; PostgreSQL rechecks every qual anyway.
+ */
+static const CfPagination eps_pagination = {
+	.style = CF_PAGE_OFFSET,
+	.items_path = "enterprise_projects",
+	.limit_param = "limit",
+	.max_page_size = 1000,
+	.position_param = "offset",
+	.total_path = "total_count",
+};
+
+/* Names: 1-255 characters, CJK, letters, digits, "_" and "-", not "default". */
+static const CfTextRule eps_name_rule = {1, 255, "_-", true, "default"};
+static const CfTextRule eps_description_rule = {0, 512, NULL, true, NULL};
+
+static const CfColumn enterprise_project_columns[] = {
+	{"id", "id", "text", CF_COL_KEY},
+	{"name", "name", "text", CF_COL_UPDATABLE, &eps_name_rule},
+	{"description", "description", "text", CF_COL_UPDATABLE, &eps_description_rule},
+	{"status", "status", "integer", CF_COL_UPDATABLE},
+	{"type", "type", "text", CF_COL_UPDATABLE},
+	{"created_at", "created_at", "timestamptz", 0},
+	{"updated_at", "updated_at", "timestamptz", 0},
+	{"delete_flag", "delete_flag", "boolean", 0},
+};
+
+static const CfCallParam eps_list_params[] = {
+	{"id", CF_IN_QUERY, "id", false},
+	{"name", CF_IN_QUERY, "name", false},
+	{"status", CF_IN_QUERY, "status", false},
+	{"type", CF_IN_QUERY, "type", false},
+};
+
+static const CfCallParam eps_item_params[] = {
+	{"id", CF_IN_PATH, "id", true},
+};
+
+static const CfCall eps_list = {
+	.method = "GET",
+	.path = "/v1.0/enterprise-projects",
+	.params = eps_list_params,
+	.nparams = lengthof(eps_list_params),
+};
+
+static const CfCall eps_get = {
+	.method = "GET",
+	.path = "/v1.0/enterprise-projects/{id}",
+	.params = eps_item_params,
+	.nparams = lengthof(eps_item_params),
+	.item_path = "enterprise_project",
+	.returns_item = true,
+};
+
+static const CfCall eps_update = {
+	.method = "PUT",
+	.path = "/v1.0/enterprise-projects/{id}",
+	.params = eps_item_params,
+	.nparams = lengthof(eps_item_params),
+	.item_path = "enterprise_project",
+	.returns_item = true,
+};
+
+/* Status is changed by enable/disable, not by the update call. */
+static const CfCall eps_action = {
+	.method = "POST",
+	.path = "/v1.0/enterprise-projects/{id}/action",
+	.params = eps_item_params,
+	.nparams = lengthof(eps_item_params),
+};
+
+/*
+ * A disabled project cannot be modified (EPS.0014): enable it before the
+ * update call, disable it after.
+ */
+static const CfFieldAction eps_status_actions[] = {
+	{"status", "1", "{\"action\":\"enable\"}", true},
+	{"status", "2", "{\"action\":\"disable\"}", false},
+};
+
+/* The update call wants the name in every body. */
+static const CfRequiredField eps_required[] = {
+	{NULL, "name", NULL},
+};
+
+static const CfResource enterprise_projects = {
+	.name = "enterprise_projects",
+	.provider = &huawei_provider,
+	.default_endpoint = "https://eps.myhuaweicloud.com",
+	.scope = CF_SCOPE_DOMAIN,
+	.list = &eps_list,
+	.get = &eps_get,
+	.update = &eps_update,
+	.action = &eps_action,
+	.actions = eps_status_actions,
+	.nactions = lengthof(eps_status_actions),
+	.pagination = &eps_pagination,
+	.columns = enterprise_project_columns,
+	.ncolumns = lengthof(enterprise_project_columns),
+	.required_fields = eps_required,
+	.nrequired_fields = lengthof(eps_required),
+	.estimated_items = 50,
+};
+
+/* ----------------------------------------------------------------
  * The tables the engine reads
  * ----------------------------------------------------------------
  */
 static const CfProvider *const providers[] = {
 	&qoder_provider,
+	&huawei_provider,
 };
 
 static const CfResource *const resources[] = {
 	&qoder_environments,
+	&deploy_environments,
+	&enterprise_projects,
 };
 
 const CfProvider *
@@ -148,6 +379,77 @@ cf_resource_names(const CfProvider *provider)
 			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
 							 resources[i]->name);
 	return buf.data;
+}
+
+/* The resources of a provider, in declaration order, for IMPORT FOREIGN SCHEMA. */
+List *
+cf_provider_resources(const CfProvider *provider)
+{
+	List	   *result = NIL;
+
+	for (int i = 0; i < lengthof(resources); i++)
+		if (resources[i]->provider == provider)
+			result = lappend(result, (void *) resources[i]);
+	return result;
+}
+
+/* Whether a table option name supplies a call parameter of some resource. */
+bool
+cf_is_param_option(const char *name)
+{
+	for (int i = 0; i < lengthof(resources); i++)
+	{
+		const CfCall *list = resources[i]->list;
+
+		for (int p = 0; p < list->nparams; p++)
+			if (list->params[p].table_option != NULL &&
+				strcmp(list->params[p].table_option, name) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* Comma-separated names of the table options that supply call parameters. */
+char *
+cf_param_option_names(void)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < lengthof(resources); i++)
+	{
+		const CfCall *list = resources[i]->list;
+
+		for (int p = 0; p < list->nparams; p++)
+			if (list->params[p].table_option != NULL)
+				appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
+								 list->params[p].table_option);
+	}
+	return buf.data;
+}
+
+/* Comma-separated values a field with action calls can be set to. */
+char *
+cf_action_values(const CfResource *resource, const char *field)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < resource->nactions; i++)
+		if (strcmp(resource->actions[i].field, field) == 0)
+			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
+							 resource->actions[i].value);
+	return buf.data;
+}
+
+/* The declared field at exactly this path, or NULL. */
+const CfColumn *
+cf_find_column(const CfResource *resource, const char *path)
+{
+	for (int i = 0; i < resource->ncolumns; i++)
+		if (strcmp(resource->columns[i].path, path) == 0)
+			return &resource->columns[i];
+	return NULL;
 }
 
 const CfColumn *

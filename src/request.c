@@ -10,6 +10,7 @@
 
 #include "access/htup_details.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "nodes/pg_list.h"
 
 #include "cloud_fdw.h"
@@ -49,23 +50,6 @@ cf_key_is_addressable(const char *key)
 	return key[0] != '\0' && strcmp(key, ".") != 0 && strcmp(key, "..") != 0;
 }
 
-/* Fill the {placeholder} of a path template with the encoded key value. */
-char *
-cf_item_path(const char *template, const char *key_value)
-{
-	StringInfoData buf;
-	const char *open = strchr(template, '{');
-	const char *close = open ? strchr(open, '}') : NULL;
-
-	if (close == NULL)
-		elog(ERROR, "path template \"%s\" has no placeholder", template);
-	initStringInfo(&buf);
-	appendBinaryStringInfo(&buf, template, open - template);
-	append_encoded(&buf, key_value);
-	appendStringInfoString(&buf, close + 1);
-	return buf.data;
-}
-
 static void
 append_param(StringInfo buf, const char *name, const char *value)
 {
@@ -76,15 +60,127 @@ append_param(StringInfo buf, const char *name, const char *value)
 	append_encoded(buf, value);
 }
 
-/* The query string of the first list page. */
+static const char *
+param_value(const CfCallParam *param, const CfParamValue *values, int nvalues,
+			const CfOptions *opts)
+{
+	for (int i = 0; i < nvalues; i++)
+		if (strcmp(values[i].field, param->field) == 0)
+			return values[i].value;
+	if (param->table_option != NULL)
+		return cf_param_option(opts, param->table_option);
+	return NULL;
+}
+
+/*
+ * The path of a call with its parameters filled in: {placeholders} with
+ * encoded values, and the query parameters that have a value appended.  A
+ * value shown as "{field}" is left for EXPLAIN, which describes requests
+ * before their values are known.
+ */
 char *
-cf_first_page_query(const CfResource *resource, int page_size)
+cf_call_request(const CfCall *call, const CfParamValue *values, int nvalues,
+				const CfOptions *opts, bool explain)
+{
+	StringInfoData path;
+	StringInfoData query;
+	const char *p = call->path;
+
+	initStringInfo(&path);
+	initStringInfo(&query);
+	while (*p)
+	{
+		const char *open = strchr(p, '{');
+		const char *close = open ? strchr(open, '}') : NULL;
+
+		if (close == NULL)
+		{
+			appendStringInfoString(&path, p);
+			break;
+		}
+		appendBinaryStringInfo(&path, p, open - p);
+		for (int i = 0; i < call->nparams; i++)
+		{
+			const CfCallParam *param = &call->params[i];
+			const char *value;
+
+			if (param->in != CF_IN_PATH ||
+				strncmp(param->name, open + 1, close - open - 1) != 0 ||
+				param->name[close - open - 1] != '\0')
+				continue;
+			value = param_value(param, values, nvalues, opts);
+			if (value == NULL && !explain)
+				elog(ERROR, "no value for path parameter \"%s\"", param->name);
+			if (value == NULL)
+				appendStringInfo(&path, "{%s}", param->field);
+			else
+				append_encoded(&path, value);
+		}
+		p = close + 1;
+	}
+
+	for (int i = 0; i < call->nparams; i++)
+	{
+		const CfCallParam *param = &call->params[i];
+		const char *value;
+
+		if (param->in != CF_IN_QUERY)
+			continue;
+		value = param_value(param, values, nvalues, opts);
+		if (value != NULL)
+			append_param(&query, param->name, value);
+		else if (explain && param->required)
+			appendStringInfo(&query, "%s%s={%s}", query.len > 0 ? "&" : "",
+							 param->name, param->field);
+	}
+	if (query.len > 0)
+		appendStringInfo(&path, "?%s", query.data);
+	return path.data;
+}
+
+/* The request for a list page: the call's path and query, plus paging. */
+char *
+cf_page_request(const char *call_request, const CfPageCursor *cursor)
+{
+	return psprintf("%s%c%s", call_request,
+					strchr(call_request, '?') ? '&' : '?', cursor->next_query);
+}
+
+static void
+set_page_query(const CfPagination *pg, int page_size, CfPageCursor *cursor,
+			   const char *cursor_param, const char *cursor_value)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	append_param(&buf, resource->pagination->limit_param, psprintf("%d", page_size));
-	return buf.data;
+	append_param(&buf, pg->limit_param, psprintf("%d", page_size));
+	if (pg->style != CF_PAGE_CURSOR)
+		append_param(&buf, pg->position_param, psprintf(INT64_FORMAT, cursor->position));
+	else if (cursor_param != NULL)
+		append_param(&buf, cursor_param, cursor_value);
+	cursor->next_query = buf.data;
+}
+
+/* Position the cursor on the first page of a listing. */
+void
+cf_first_page(const CfResource *resource, int page_size, CfPageCursor *cursor)
+{
+	const CfPagination *pg = resource->pagination;
+
+	list_free_deep(cursor->seen);
+	cursor->seen = NIL;
+	cursor->position = (pg->style == CF_PAGE_NUMBER) ? 1 : 0;
+	set_page_query(pg, page_size, cursor, NULL, NULL);
+}
+
+/* The page paging query parameters of the first page, for EXPLAIN. */
+char *
+cf_first_page_query(const CfResource *resource, int page_size)
+{
+	CfPageCursor cursor = {0};
+
+	cf_first_page(resource, page_size, &cursor);
+	return cursor.next_query;
 }
 
 /* The array of items of a list page; anything else is a broken response. */
@@ -119,34 +215,29 @@ string_member(const CfJson *page, const char *path)
 }
 
 /*
- * Work out the next page from the page just read.  The API says whether more
- * follow (has_more) and how to get them: the opaque next_page cursor when it
- * sends one, else after_id=last_id.  A cursor seen before would loop forever
- * (and silently repeat rows), so it is an error.
+ * Cursor pages: the API says whether more follow (has_more) and how to get
+ * them: the opaque next_page cursor when it sends one, else after_id =
+ * last_id.  A cursor seen before would loop forever (and silently repeat
+ * rows), so it is an error.
  */
-void
-cf_advance_cursor(const CfResource *resource, int page_size, const CfJson *page,
+static void
+advance_by_cursor(const CfPagination *pg, int page_size, const CfJson *page,
 				  int nitems, CfPageCursor *cursor)
 {
-	const CfPagination *pg = resource->pagination;
 	CfJson	   *has_more = cfj_get(page, pg->has_more_path);
 	const char *next_page = string_member(page, pg->next_page_path);
 	const char *last_id = string_member(page, pg->last_id_path);
-	const char *param;
 	const char *value;
-	StringInfoData buf;
 	ListCell   *lc;
 
 	if (next_page != NULL && next_page[0] == '\0')
 		next_page = NULL;
-
 	if (cfj_type(has_more) == CFJ_BOOL ? !cfj_bool(has_more) : next_page == NULL)
 	{
 		cursor->next_query = NULL;
 		return;
 	}
 
-	param = next_page ? pg->next_page_param : pg->after_id_param;
 	value = next_page ? next_page : last_id;
 	if (value == NULL || value[0] == '\0')
 		ereport(ERROR,
@@ -154,7 +245,6 @@ cf_advance_cursor(const CfResource *resource, int page_size, const CfJson *page,
 				 errmsg("list response announces more pages but gives no cursor"),
 				 errdetail("Neither \"%s\" nor \"%s\" is set on a page of %d items.",
 						   pg->next_page_path, pg->last_id_path, nitems)));
-
 	foreach(lc, cursor->seen)
 		if (strcmp((char *) lfirst(lc), value) == 0)
 			ereport(ERROR,
@@ -163,11 +253,53 @@ cf_advance_cursor(const CfResource *resource, int page_size, const CfJson *page,
 					 errdetail("The cloud API returned a page cursor it had returned before; "
 							   "following it would repeat rows without end.")));
 	cursor->seen = lappend(cursor->seen, pstrdup(value));
+	set_page_query(pg, page_size, cursor,
+				   next_page ? pg->next_page_param : pg->after_id_param, value);
+}
 
-	initStringInfo(&buf);
-	append_param(&buf, pg->limit_param, psprintf("%d", page_size));
-	append_param(&buf, param, value);
-	cursor->next_query = buf.data;
+/*
+ * Counted pages (offset or page number): done at the total the API reports,
+ * or, if it reports none, at the first short page.  An empty page always
+ * ends the listing, so a wrong total cannot make it run forever.
+ */
+static void
+advance_by_count(const CfPagination *pg, int page_size, const CfJson *page,
+				 int nitems, CfPageCursor *cursor)
+{
+	CfJson	   *total = cfj_get(page, pg->total_path);
+	int64		fetched;
+
+	if (pg->style == CF_PAGE_NUMBER)
+	{
+		fetched = (cursor->position - 1) * page_size + nitems;
+		cursor->position++;
+	}
+	else
+	{
+		fetched = cursor->position + nitems;
+		cursor->position = fetched;
+	}
+
+	if (nitems == 0 ||
+		(cfj_type(total) == CFJ_NUMBER
+		 ? fetched >= (int64) strtod(cfj_serialize(total), NULL)
+		 : nitems < page_size))
+		cursor->next_query = NULL;
+	else
+		set_page_query(pg, page_size, cursor, NULL, NULL);
+}
+
+/* Work out the next page from the page just read. */
+void
+cf_advance_cursor(const CfResource *resource, int page_size, const CfJson *page,
+				  int nitems, CfPageCursor *cursor)
+{
+	const CfPagination *pg = resource->pagination;
+
+	if (pg->style == CF_PAGE_CURSOR)
+		advance_by_cursor(pg, page_size, page, nitems, cursor);
+	else
+		advance_by_count(pg, page_size, page, nitems, cursor);
 }
 
 /* The value of a column of the old row at a path, or NULL if none covers it. */
@@ -203,47 +335,131 @@ old_row_value(CfColumnMap *maps, int natts, const char *path,
 	return NULL;
 }
 
+/* A field that changes through an action call, or NULL. */
+static const CfFieldAction *
+field_action(const CfResource *resource, const char *field, const char *value, bool *has_actions)
+{
+	*has_actions = false;
+	for (int i = 0; i < resource->nactions; i++)
+	{
+		if (strcmp(resource->actions[i].field, field) != 0)
+			continue;
+		*has_actions = true;
+		if (value != NULL && strcmp(resource->actions[i].value, value) == 0)
+			return &resource->actions[i];
+	}
+	return NULL;
+}
+
+/* Whether a character may appear under a text rule. */
+static bool
+rule_allows(const CfTextRule *rule, const char *c, int len)
+{
+	if (len > 1 || (unsigned char) *c >= 0x80)
+		return rule->allow_non_ascii;
+	if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9'))
+		return true;
+	return rule->allowed_ascii == NULL || strchr(rule->allowed_ascii, *c) != NULL;
+}
+
+/* The API's rules for a text field, checked before anything is sent. */
+static void
+check_text_rule(const CfTextRule *rule, const char *column, const char *value)
+{
+	int			nchars = pg_mbstrlen(value);
+
+	if (nchars < rule->min_chars || nchars > rule->max_chars)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for column \"%s\"", column),
+				 errdetail("The value has %d characters; the cloud API accepts %d to %d.",
+						   nchars, rule->min_chars, rule->max_chars)));
+	for (const char *c = value; *c; c += pg_mblen(c))
+		if (!rule_allows(rule, c, pg_mblen(c)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for column \"%s\"", column),
+					 errdetail("The cloud API does not accept the character \"%.*s\"; it accepts letters, digits%s%s%s.",
+							   pg_mblen(c), c,
+							   rule->allow_non_ascii ? ", CJK characters" : "",
+							   rule->allowed_ascii ? " and " : "",
+							   rule->allowed_ascii ? psprintf("\"%s\"", rule->allowed_ascii) : "")));
+	if (rule->forbidden != NULL && pg_strcasecmp(value, rule->forbidden) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for column \"%s\"", column),
+				 errdetail("The cloud API reserves \"%s\" in any letter case.", rule->forbidden)));
+}
+
 /*
- * The partial update body of one row: the updated columns whose value
- * changed, at their JSON paths (shallow paths first, so that a jsonb column
- * and a column inside it combine), jsonb objects as merge patches against
- * the old value, plus the fields the API requires alongside them.  NULL when
- * nothing changed: then nothing is sent.
+ * What to send for one updated row.  The body holds the updated columns
+ * whose value changed, at their JSON paths (shallow paths first, so that a
+ * jsonb column and a column inside it combine), jsonb objects as merge
+ * patches against the old value, plus the fields the API requires alongside
+ * them.  Fields with action calls (EPS status) become actions instead.
+ * Nothing changed: no body and no action, and nothing is sent.
  */
-CfJson *
-cf_build_update_body(const CfResource *resource, CfColumnMap *maps,
-					 List *target_attrs, int natts,
-					 Datum *oldvalues, bool *oldnulls,
-					 Datum *newvalues, bool *newnulls, MemoryContext owner)
+void
+cf_plan_row_update(const CfResource *resource, CfColumnMap *maps,
+				   List *target_attrs, int natts,
+				   Datum *oldvalues, bool *oldnulls,
+				   Datum *newvalues, bool *newnulls,
+				   MemoryContext owner, CfRowUpdate *update)
 {
 	CfJson	   *body = cfj_new_object(owner);
 	bool		changed = false;
 	ListCell   *lc;
 
+	memset(update, 0, sizeof(CfRowUpdate));
 	foreach(lc, target_attrs)
 	{
 		AttrNumber	attnum = lfirst_int(lc);
 		int			i = attnum - 1;
+		const char *path = cf_column_map_path(maps, attnum);
+		const CfColumn *decl = cf_find_column(resource, path);
+		const CfFieldAction *action;
+		bool		has_actions;
 		CfJson	   *value;
 
 		if (oldnulls[i] == newnulls[i] &&
 			(newnulls[i] || cf_datums_equal(maps, attnum, oldvalues[i], newvalues[i])))
 			continue;
 
+		action = field_action(resource, path,
+							  newnulls[i] ? NULL : cf_datum_to_text(maps, attnum, newvalues[i]),
+							  &has_actions);
+		if (has_actions)
+		{
+			if (action == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for column \"%s\"", cf_column_map_name(maps, attnum)),
+						 errdetail("Resource \"%s\" can set \"%s\" only to: %s.",
+								   resource->name, path, cf_action_values(resource, path))));
+			if (action->before_update)
+				update->actions_before = lappend(update->actions_before, (void *) action);
+			else
+				update->actions_after = lappend(update->actions_after, (void *) action);
+			continue;
+		}
+
+		if (decl != NULL && decl->rule != NULL && !newnulls[i])
+			check_text_rule(decl->rule, cf_column_map_name(maps, attnum),
+							cf_datum_to_text(maps, attnum, newvalues[i]));
+
 		value = cf_datum_to_json(maps, attnum, newvalues[i], newnulls[i], owner);
 		if (cf_column_map_is_json(maps, attnum) && !oldnulls[i])
 			value = cfj_merge_diff(cf_datum_to_json(maps, attnum, oldvalues[i], false, owner),
 								   value, owner);
-		if (!cfj_set_path(body, cf_column_map_path(maps, attnum), value, owner))
+		if (!cfj_set_path(body, path, value, owner))
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("more than one updated column writes the JSON field \"%s\"",
-							cf_column_map_path(maps, attnum)),
+					 errmsg("more than one updated column writes the JSON field \"%s\"", path),
 					 errhint("Update either the jsonb column or the columns mapped inside it, not both.")));
 		changed = true;
 	}
 	if (!changed)
-		return NULL;
+		return;
 
 	for (int r = 0; r < resource->nrequired_fields; r++)
 	{
@@ -252,14 +468,20 @@ cf_build_update_body(const CfResource *resource, CfColumnMap *maps,
 		bool		found;
 
 		/* a null or scalar "config" is the API's to judge, not ours */
-		if (cfj_type(cfj_get(body, rf->when_path)) != CFJ_OBJECT ||
+		if ((rf->when_path != NULL && cfj_type(cfj_get(body, rf->when_path)) != CFJ_OBJECT) ||
 			cfj_has(body, rf->path))
 			continue;
 		value = old_row_value(maps, natts, rf->path, oldvalues, oldnulls, owner, &found);
+		if (!found && rf->default_value == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+					 errmsg("an update of resource \"%s\" must send field \"%s\"",
+							resource->name, rf->path),
+					 errhint("Add a column mapped to JSON path \"%s\" to the foreign table.", rf->path)));
 		if (!found)
 			value = cfj_new_string(rf->default_value, strlen(rf->default_value), owner);
 		if (!cfj_set_path(body, rf->path, value, owner))
 			elog(ERROR, "could not add required field \"%s\"", rf->path);
 	}
-	return body;
+	update->body = body;
 }
