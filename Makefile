@@ -2,11 +2,14 @@
 
 MODULE_big = cloud_fdw
 OBJS = \
+	src/auth.o \
 	src/cloud_fdw.o \
 	src/connection.o \
 	src/convert.o \
 	src/error.o \
 	src/http.o \
+	src/huawei_sign.o \
+	src/import.o \
 	src/json.o \
 	src/option.o \
 	src/registry.o \
@@ -17,7 +20,7 @@ EXTVERSION = 1.0
 DATA = cloud_fdw--$(EXTVERSION).sql
 PGFILEDESC = "cloud_fdw - foreign-data wrapper for cloud REST APIs"
 
-REGRESS = options select update errors
+REGRESS = options select update errors huawei_sign huawei huawei_auth
 REGRESS_OPTS = --inputdir=. --load-extension=cloud_fdw
 
 PKG_CONFIG ?= pkg-config

@@ -32,3 +32,13 @@ CREATE FUNCTION cloud_fdw_disconnect_all()
 RETURNS bool
 AS 'MODULE_PATHNAME'
 LANGUAGE C STRICT PARALLEL RESTRICTED;
+
+-- The Authorization header Huawei Cloud's SDK-HMAC-SHA256 (AK/SK) signing
+-- gives a request; every header in "signed_headers" ("Name: value") is
+-- signed, and one must be X-Sdk-Date.  For checking signatures by hand.
+CREATE FUNCTION cloud_fdw_huawei_signature(
+    method text, url text, signed_headers text[], body text,
+    access_key text, secret_key text)
+RETURNS text
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;

@@ -200,6 +200,8 @@ cloud_fdw_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignModify = cloudEndForeignModify;
 	routine->ExplainForeignModify = cloudExplainForeignModify;
 
+	routine->ImportForeignSchema = cf_import_foreign_schema;
+
 	PG_RETURN_POINTER(routine);
 }
 
@@ -661,6 +663,12 @@ cloudExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		return;
 	cf_get_options(RelationGetRelid(node->ss.ss_currentRelation), &opts);
 
+	/*
+	 * Key values that are not constants are deparsed in the context EXPLAIN
+	 * set up for this node when it showed the Filter, which always holds the
+	 * key quals: they are rechecked locally.
+	 */
+	Assert(fields == NIL || plan->scan.plan.qual != NIL);
 	initStringInfo(&keys);
 	for (int i = 0; i < list_length(fields); i++)
 	{
@@ -679,7 +687,7 @@ cloudExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		else
 			appendStringInfo(&keys, "%s%s %s %s", keys.len > 0 ? ", " : "", field,
 							 list_nth_int(arrays, i) ? "IN" : "=",
-							 deparse_expression((Node *) expr, NIL, false, false));
+							 deparse_expression((Node *) expr, es->deparse_cxt, true, false));
 	}
 
 	request = cf_call_request(is_get ? opts.resource->get : opts.resource->list,

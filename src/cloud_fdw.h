@@ -13,7 +13,9 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "nodes/execnodes.h"
+#include "nodes/parsenodes.h"
 #include "utils/relcache.h"
+#include "utils/timestamp.h"
 
 #include "cf_json.h"
 
@@ -244,6 +246,8 @@ typedef struct CfHttpRequest
 	const char *body;			/* NULL: no body */
 	const CfCredentials *creds;
 	const CfOptions *opts;
+	bool		anonymous;		/* send no credentials (an IAM login) */
+	bool		secret_body;	/* never show the body (it holds a password) */
 } CfHttpRequest;
 
 typedef struct CfHttpResponse
@@ -252,7 +256,10 @@ typedef struct CfHttpResponse
 	char	   *body;			/* NUL-terminated, palloc'd */
 	size_t		body_len;
 	char	   *request_id;		/* x-request-id header, or NULL */
+	char	   *subject_token;	/* X-Subject-Token header (IAM), or NULL */
 } CfHttpResponse;
+
+#define CF_JSON_CONTENT_TYPE "application/json"
 
 extern bool cloud_fdw_trace;
 
@@ -262,9 +269,32 @@ extern void cf_http_close(void *handle);
 extern void cf_send_request(CfConnection *conn, const CfHttpRequest *req,
 							CfHttpResponse *resp);
 
-/* connection.c's bookkeeping around a request (used by http.c) */
+/* connection.c's bookkeeping around a request (used by http.c, auth.c) */
 extern void *cf_connection_handle(CfConnection *conn);
 extern void cf_connection_count(CfConnection *conn, long new_connects);
+extern const char *cf_connection_get_token(CfConnection *conn, CfScope scope,
+										   TimestampTz *expires);
+extern void cf_connection_set_token(CfConnection *conn, CfScope scope,
+									const char *token, TimestampTz expires);
+
+/* ----------------------------------------------------------------
+ * IMPORT FOREIGN SCHEMA (import.c)
+ * ----------------------------------------------------------------
+ */
+extern List *cf_import_foreign_schema(ImportForeignSchemaStmt *stmt, Oid serverOid);
+
+/* ----------------------------------------------------------------
+ * Authentication (auth.c, huawei_sign.c)
+ * ----------------------------------------------------------------
+ */
+extern List *cf_auth_headers(CfConnection *conn, const CfHttpRequest *req,
+							 const char *url, bool *cached_token);
+extern void cf_auth_forget_token(CfConnection *conn, const CfHttpRequest *req);
+extern char *cf_huawei_authorization(const char *method, const char *path,
+									 const char *query, List *headers,
+									 const char *body, size_t body_len,
+									 const char *access_key, const char *secret_key);
+extern Datum cloud_fdw_huawei_signature(PG_FUNCTION_ARGS);
 
 /* ----------------------------------------------------------------
  * Remote errors (error.c): the one place mapping them to SQLSTATEs

@@ -36,9 +36,29 @@ struct CfConnection
 	uint32		mapping_hashvalue;
 	int64		requests;		/* sent through the current handle */
 	int64		connects;		/* TCP/TLS connections it opened */
+	char	   *tokens[CF_SCOPE_DOMAIN + 1];	/* IAM tokens by scope */
+	TimestampTz token_expires[CF_SCOPE_DOMAIN + 1];
 };
 
 static HTAB *connection_cache = NULL;
+
+/* Forget a cached IAM token (token NULL), or remember a new one. */
+void
+cf_connection_set_token(CfConnection *conn, CfScope scope, const char *token,
+						TimestampTz expires)
+{
+	if (conn->tokens[scope] != NULL)
+		pfree(conn->tokens[scope]);
+	conn->tokens[scope] = token ? MemoryContextStrdup(TopMemoryContext, token) : NULL;
+	conn->token_expires[scope] = expires;
+}
+
+const char *
+cf_connection_get_token(CfConnection *conn, CfScope scope, TimestampTz *expires)
+{
+	*expires = conn->token_expires[scope];
+	return conn->tokens[scope];
+}
 
 static void
 close_handle(CfConnection *entry)
@@ -52,6 +72,9 @@ close_handle(CfConnection *entry)
 	}
 	entry->requests = 0;
 	entry->connects = 0;
+	/* tokens were bought with the old credentials */
+	for (int scope = 0; scope <= CF_SCOPE_DOMAIN; scope++)
+		cf_connection_set_token(entry, scope, NULL, 0);
 }
 
 /* Syscache callback: hashvalue 0 means "everything may have changed". */
@@ -102,6 +125,7 @@ cf_get_connection(UserMapping *user)
 		entry->invalidated = false;
 		entry->requests = 0;
 		entry->connects = 0;
+		memset(entry->tokens, 0, sizeof(entry->tokens));
 	}
 	else if (entry->invalidated)
 		close_handle(entry);

@@ -43,6 +43,7 @@ typedef struct CfTransfer
 	bool		too_large;
 	bool		out_of_memory;
 	char		request_id[CF_REQUEST_ID_MAX];
+	char	   *subject_token;	/* IAM's X-Subject-Token */
 } CfTransfer;
 
 bool		cloud_fdw_trace = false;
@@ -127,27 +128,49 @@ collect_body(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* The value of header line "name: value" if it is the named header, or NULL. */
+static const char *
+header_value(const char *line, size_t n, const char *name, size_t *len)
+{
+	size_t		namelen = strlen(name);
+	const char *value;
+
+	if (n <= namelen || pg_strncasecmp(line, name, namelen) != 0 || line[namelen] != ':')
+		return NULL;
+	value = line + namelen + 1;
+	*len = n - namelen - 1;
+	while (*len > 0 && (*value == ' ' || *value == '\t'))
+		value++, (*len)--;
+	while (*len > 0 && (value[*len - 1] == '\r' || value[*len - 1] == '\n' ||
+						value[*len - 1] == ' '))
+		(*len)--;
+	return value;
+}
+
 static size_t
 collect_header(char *line, size_t size, size_t nitems, void *arg)
 {
 	CfTransfer *t = (CfTransfer *) arg;
 	size_t		n = size * nitems;
-	static const char name[] = "x-request-id:";
-	size_t		namelen = sizeof(name) - 1;
+	const char *value;
+	size_t		len;
 
-	if (n > namelen && pg_strncasecmp(line, name, namelen) == 0)
+	if ((value = header_value(line, n, "x-request-id", &len)) != NULL)
 	{
-		const char *value = line + namelen;
-		size_t		len = n - namelen;
-
-		while (len > 0 && (*value == ' ' || *value == '\t'))
-			value++, len--;
-		while (len > 0 && (value[len - 1] == '\r' || value[len - 1] == '\n' ||
-						   value[len - 1] == ' '))
-			len--;
 		len = Min(len, CF_REQUEST_ID_MAX - 1);
 		memcpy(t->request_id, value, len);
 		t->request_id[len] = '\0';
+	}
+	else if ((value = header_value(line, n, "x-subject-token", &len)) != NULL)
+	{
+		t->subject_token = MemoryContextAllocExtended(t->cxt, len + 1, MCXT_ALLOC_NO_OOM);
+		if (t->subject_token == NULL)
+		{
+			t->out_of_memory = true;
+			return 0;
+		}
+		memcpy(t->subject_token, value, len);
+		t->subject_token[len] = '\0';
 	}
 	return n;
 }
@@ -180,21 +203,27 @@ add_header(struct curl_slist *headers, const char *name, const char *value)
 }
 
 static struct curl_slist *
-build_headers(const CfHttpRequest *req)
+build_headers(CfConnection *conn, const CfHttpRequest *req, const char *url,
+			  bool *cached_token)
 {
 	struct curl_slist *headers = NULL;
+	List	   *auth = cf_auth_headers(conn, req, url, cached_token);
+	ListCell   *lc;
 
 	headers = add_header(headers, "Accept", "application/json");
 	if (req->body != NULL)
-		headers = add_header(headers, "Content-Type", "application/json");
+		headers = add_header(headers, "Content-Type", CF_JSON_CONTENT_TYPE);
 	/* a body is small: waiting for "100 Continue" would cost a round trip */
 	headers = add_header(headers, "Expect", "");
-	if (req->creds->token != NULL)
+	foreach(lc, auth)
 	{
-		char	   *bearer = psprintf("Bearer %s", req->creds->token);
+		const char *line = (const char *) lfirst(lc);
+		const char *colon = strchr(line, ':');
+		char	   *name = pnstrdup(line, colon - line);
 
-		headers = add_header(headers, "Authorization", bearer);
-		pfree(bearer);
+		/* the signer signed exactly this Content-Type: do not send two */
+		if (pg_strcasecmp(name, "Content-Type") != 0)
+			headers = add_header(headers, name, colon + 2);
 	}
 	return headers;
 }
@@ -262,32 +291,29 @@ run_transfer(CfHandle *handle)
 	return CURLE_RECV_ERROR;
 }
 
-/*
- * Send one request and wait for the whole response.  Transport failures are
- * raised here; the HTTP status is left to the caller, which knows whether a
- * 404 means "no such row" or an error.
- */
-void
-cf_send_request(CfConnection *conn, const CfHttpRequest *req, CfHttpResponse *resp)
+/* One transfer: headers built, request sent, the whole response read. */
+static void
+perform(CfConnection *conn, const CfHttpRequest *req, const char *url,
+		CfHttpResponse *resp, bool *cached_token)
 {
 	CfHandle   *handle = (CfHandle *) cf_connection_handle(conn);
 	CfTransfer	transfer;
 	char		errbuf[CURL_ERROR_SIZE] = "";
-	char	   *url = psprintf("%s%s", req->endpoint, req->path);
 	struct curl_slist *volatile headers = NULL;
 	CURLcode	result = CURLE_OK;
 	long		new_connects = 0;
-
-	if (cloud_fdw_trace)
-		ereport(NOTICE,
-				(errmsg("cloud_fdw: %s %s%s%s", req->method, req->path,
-						req->body ? " " : "", req->body ? req->body : "")));
 
 	memset(&transfer, 0, sizeof(transfer));
 	transfer.cxt = CurrentMemoryContext;
 	transfer.limit = req->opts->max_response_size;
 
-	headers = build_headers(req);
+	/* after the headers: an IAM login they need is traced before this request */
+	headers = build_headers(conn, req, url, cached_token);
+	if (cloud_fdw_trace)
+		ereport(NOTICE,
+				(errmsg("cloud_fdw: %s %s%s%s", req->method, req->path,
+						req->body ? " " : "",
+						req->body ? (req->secret_body ? "(body not shown: it holds credentials)" : req->body) : "")));
 	set_transfer_options(handle->easy, req, url, headers, &transfer, errbuf);
 	if (curl_multi_add_handle(handle->multi, handle->easy) != CURLM_OK)
 	{
@@ -333,5 +359,26 @@ cf_send_request(CfConnection *conn, const CfHttpRequest *req, CfHttpResponse *re
 	resp->body = transfer.body;
 	resp->body_len = transfer.len;
 	resp->request_id = transfer.request_id[0] ? pstrdup(transfer.request_id) : NULL;
+	resp->subject_token = transfer.subject_token;
+}
+
+/*
+ * Send one request and wait for the whole response.  Transport failures are
+ * raised here; the HTTP status is left to the caller, which knows whether a
+ * 404 means "no such row" or an error.  A cached IAM token that the API
+ * refuses (401) is replaced once.
+ */
+void
+cf_send_request(CfConnection *conn, const CfHttpRequest *req, CfHttpResponse *resp)
+{
+	char	   *url = psprintf("%s%s", req->endpoint, req->path);
+	bool		cached_token;
+
+	perform(conn, req, url, resp, &cached_token);
+	if (resp->status == 401 && cached_token)
+	{
+		cf_auth_forget_token(conn, req);
+		perform(conn, req, url, resp, &cached_token);
+	}
 	pfree(url);
 }
