@@ -66,3 +66,46 @@ SELECT server_name, requests, connections_opened FROM cloud_fdw_get_connections(
 SELECT t.owner, e.name, e.networking_type, e.metadata->>'owner' AS owner_tag
   FROM qoder_environments e JOIN teams t ON t.env_id = e.id
  ORDER BY t.owner;
+
+-- Huawei Cloud: enterprise projects and CodeArts Deploy environments,
+-- tables written by IMPORT FOREIGN SCHEMA from the registry.  The user
+-- mapping holds an AK/SK pair: every request is signed (SDK-HMAC-SHA256).
+\set hw_endpoint :mock_url '/_mock/tenant=demo'
+CREATE SERVER hw FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'huaweicloud', region 'cn-north-4', endpoint :'hw_endpoint',
+           domain_id 'd0000000000000000000000000000001');
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw
+  OPTIONS (access_key 'HWTESTAK0000000000000',
+           secret_key 'HWTESTSK00000000000000000000000000000000',
+           iam_project_id 'p0000000000000000000000000000001');
+CREATE SCHEMA cloud;
+IMPORT FOREIGN SCHEMA huaweicloud FROM SERVER hw INTO cloud
+  OPTIONS (codearts_project_id '55837d272adf4eee90319800e2da6961');
+
+CREATE TABLE cost_centres (ep_id text, centre text, budget numeric);
+INSERT INTO cost_centres VALUES
+  ('e88f40a2-3bd4-4e94-b114-f27eab195b47', 'CC-100 finance', 50000),
+  ('5622276a-4637-4f37-89a4-62ce0fa030a0', 'CC-100 finance',  5000),
+  ('7c213c12-8f4c-4fc3-a9f0-665958282d8a', 'CC-200 data',    30000),
+  ('64ffc604-9b70-4769-bb05-816fac0e36d5', 'CC-300 research', 80000);
+
+\echo '== 7. Enterprise projects per cost centre =='
+SELECT c.centre, count(*) AS projects, sum(c.budget) AS budget,
+       string_agg(p.name, ', ' ORDER BY p.name) AS names
+  FROM cloud.enterprise_projects p JOIN cost_centres c ON c.ep_id = p.id
+ GROUP BY c.centre ORDER BY c.centre;
+
+\echo '== 8. Deployment environments of two applications, hosts per OS =='
+SELECT os, count(*) AS environments, sum(instance_count) AS hosts
+  FROM cloud.deploy_environments
+ WHERE application_id IN ('43943381f7764c52baae8e697720873f', '8ddf0566c1784da29faac80516fa8425')
+ GROUP BY os ORDER BY os;
+
+\echo '== 9. Describe every project of a cost centre; bodies hold the name, which the API requires =='
+SET cloud_fdw.trace = on;
+UPDATE cloud.enterprise_projects p
+   SET description = 'budget owner: ' || c.centre
+  FROM cost_centres c
+ WHERE c.ep_id = p.id
+RETURNING p.name, p.description;
+RESET cloud_fdw.trace;

@@ -82,4 +82,62 @@ tap.ok("secrets_envs" in log, "the server log did record the session (debug5, lo
 tap.ok(token not in log, "the token is nowhere in the server log")
 
 run_psql("DROP SERVER secrets_srv CASCADE;")
+
+# Huawei Cloud: the secret key signs but never travels; the IAM password
+# travels only to IAM; the token IAM returns is a credential too.
+hw_tenant = "secrets-hw-" + secrets.token_hex(4)
+hw_endpoint = f"{mock_url}/_mock/tenant={hw_tenant}"
+secret_key = "HWTESTSK00000000000000000000000000000000"
+password = "test-password"
+result = run_psql(f"""
+CREATE SERVER secrets_hw FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'huaweicloud', region 'cn-north-4', endpoint '{hw_endpoint}',
+           iam_endpoint '{hw_endpoint}', domain_id 'd0000000000000000000000000000001');
+CREATE USER MAPPING FOR CURRENT_USER SERVER secrets_hw
+  OPTIONS (access_key 'HWTESTAK0000000000000', secret_key '{secret_key}');
+CREATE FOREIGN TABLE secrets_eps (id text, name text, description text) SERVER secrets_hw
+  OPTIONS (resource 'enterprise_projects');
+CREATE ROLE secrets_iam_user LOGIN;
+GRANT SELECT, UPDATE ON secrets_eps TO secrets_iam_user;
+CREATE USER MAPPING FOR secrets_iam_user SERVER secrets_hw
+  OPTIONS (user 'test-user', password '{password}', domain_name 'test-domain');
+""")
+tap.ok(result.returncode == 0, "set up a Huawei server with AK/SK and IAM password mappings",
+       diag=result.stderr)
+hw_session = """
+\\set ON_ERROR_STOP 0
+SET client_min_messages = debug5;
+SET log_min_messages = debug5;
+SET log_statement = 'all';
+SET cloud_fdw.trace = on;
+SELECT count(*) FROM secrets_eps;
+UPDATE secrets_eps SET description = 'x' WHERE name = 'marketing';
+EXPLAIN (VERBOSE, ANALYZE) SELECT * FROM secrets_eps;
+SET ROLE secrets_iam_user;
+SELECT count(*) FROM secrets_eps;
+SELECT count(*) FROM secrets_eps WHERE id = '0';
+UPDATE secrets_eps SET description = 'y' WHERE name = 'marketing';
+RESET ROLE;
+"""
+result = run_psql(hw_session)
+hw_output = result.stdout + result.stderr
+tap.ok(hw_output.count("POST /v3/auth/tokens") == 1 and hw_output.count("NOTICE:  cloud_fdw: PUT") == 2,
+       "signed requests and one IAM login worked", diag=hw_output[-2000:])
+with urllib.request.urlopen(f"{mock_url}/_mock/control/requests?tenant={hw_tenant}") as r:
+    hw_received = json.load(r)
+iam_tokens = set()
+for req in hw_received:
+    for name, value in req["headers"].items():
+        if name.lower() == "x-auth-token":
+            iam_tokens.add(value)
+wire = json.dumps(hw_received)
+tap.ok(len(iam_tokens) == 1, "the IAM token was used by the API requests", diag=iam_tokens)
+tap.ok(secret_key not in wire, "the secret key never left the server (only signatures did)")
+log = open(os.environ["PG_LOG"], encoding="utf-8", errors="replace").read()
+for name, value in [("secret key", secret_key), ("password", password)] + \
+        [("IAM token", t) for t in iam_tokens]:
+    tap.ok(value not in hw_output, f"the {name} is in no result, error, NOTICE or EXPLAIN")
+    tap.ok(value not in log, f"the {name} is nowhere in the server log")
+
+run_psql("DROP SERVER secrets_hw CASCADE; DROP ROLE secrets_iam_user;")
 sys.exit(tap.exit_code())
