@@ -21,6 +21,14 @@ IMPORT FOREIGN SCHEMA huaweicloud FROM SERVER hw INTO cloud
 SELECT foreign_table_name, option_name, option_value
   FROM information_schema.foreign_table_options
  WHERE foreign_table_schema = 'cloud' ORDER BY 1, 2;
+-- LIMIT TO and EXCEPT pick resources.
+CREATE SCHEMA only_eps;
+IMPORT FOREIGN SCHEMA huaweicloud LIMIT TO (enterprise_projects) FROM SERVER hw INTO only_eps;
+CREATE SCHEMA no_eps;
+IMPORT FOREIGN SCHEMA huaweicloud EXCEPT (enterprise_projects) FROM SERVER hw INTO no_eps;
+SELECT foreign_table_schema, foreign_table_name FROM information_schema.foreign_tables
+ WHERE foreign_table_schema IN ('only_eps', 'no_eps') ORDER BY 1, 2;
+DROP SCHEMA only_eps, no_eps CASCADE;
 
 SET cloud_fdw.trace = on;
 SET timezone = 'UTC';
@@ -47,7 +55,13 @@ SELECT application_id, name FROM cloud.deploy_environments
                           '8ddf0566c1784da29faac80516fa8425')
    AND name LIKE 'prod%' ORDER BY name;
 
--- Application and id: one get.
+-- CodeArts' own error envelope: an unknown application.
+SELECT count(*) FROM cloud.deploy_environments WHERE application_id = 'ffffffffffffffffffffffffffffffff';
+
+-- Application and id: one get; an unknown id is no row.
+SELECT name FROM cloud.deploy_environments
+ WHERE application_id = '43943381f7764c52baae8e697720873f'
+   AND id = 'ffffffffffffffffffffffffffffffff';
 SELECT name, description, created_by, permission FROM cloud.deploy_environments
  WHERE application_id = '43943381f7764c52baae8e697720873f'
    AND id = '140ca97e701d4c4c93c5932d5bdb32ec';

@@ -83,6 +83,16 @@ SELECT count(*) FROM regress_envs;
 RESET ROLE;
 DROP USER MAPPING FOR regress_cloud_user SERVER regress_qoder;
 
+-- Regional endpoints need the server's region.
+CREATE SERVER regress_hw FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'huaweicloud');
+CREATE FOREIGN TABLE regress_deploy (id text, application_id text) SERVER regress_hw
+  OPTIONS (resource 'deploy_environments', codearts_project_id 'p1');
+SELECT * FROM regress_deploy WHERE application_id = 'a1';
+-- A resource of another provider.
+CREATE FOREIGN TABLE regress_wrong (id text) SERVER regress_hw OPTIONS (resource 'environments');
+SELECT * FROM regress_wrong;
+DROP SERVER regress_hw CASCADE;
+
 -- Non-superusers need a credential in their user mapping.
 CREATE USER MAPPING FOR regress_cloud_user SERVER regress_qoder;
 SET ROLE regress_cloud_user;
