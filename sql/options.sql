@@ -26,6 +26,10 @@ CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qode
 CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', request_timeout '-5s');
 CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', max_response_size '2GB');
 CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', page_size '0');
+CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', concurrency '65');
+CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', rate_limit '-1');
+CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', request_latency 'slow');
+CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', region 'CN North');
 
 -- Credentials belong in user mappings only.
 CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', token 'pt-not-here');
@@ -45,6 +49,7 @@ CREATE FOREIGN TABLE regress_t (id text) SERVER regress_qoder;
 CREATE FOREIGN TABLE regress_t (id text) SERVER regress_qoder OPTIONS (resource 'vpcs');
 CREATE FOREIGN TABLE regress_t (id text) SERVER regress_qoder OPTIONS (resource 'environments', token 'pt-no');
 CREATE FOREIGN TABLE regress_t (id text) SERVER regress_qoder OPTIONS (resource 'environments', provider 'qoder');
+CREATE FOREIGN TABLE regress_t (id text) SERVER regress_qoder OPTIONS (resource 'environments', estimated_items 'many');
 
 -- Columns: path is a dotted JSON path.
 CREATE FOREIGN TABLE regress_t (id text OPTIONS (path '')) SERVER regress_qoder OPTIONS (resource 'environments');

@@ -46,10 +46,13 @@
 PG_MODULE_MAGIC;
 
 /*
- * Planner cost of one HTTP round trip, in the planner's units (a sequential
- * page read is 1.0): a request to a cloud API takes tens of milliseconds.
+ * Planner cost units per millisecond of waiting for a cloud API: a
+ * sequential page read (1.0) takes about a tenth of a millisecond.
  */
-#define CF_REQUEST_COST 500.0
+#define CF_COST_PER_MS 10.0
+
+/* Executions of at most this many rows are kept to replay on rescans. */
+#define CF_REPLAY_MAX_ITEMS 1000
 
 /* Name of the row identity column UPDATE carries to find the remote item. */
 #define CF_KEY_JUNK_NAME "cloud_fdw_key"
@@ -78,7 +81,8 @@ enum CfScanPrivate
 	CF_SCAN_IS_GET,				/* Integer: get call (1) or list call (0) */
 	CF_SCAN_ATTRS,				/* IntList of attribute numbers to convert */
 	CF_SCAN_FIELDS,				/* List of String: field of each fdw_expr */
-	CF_SCAN_ARRAYS				/* IntList: whether each fdw_expr is an array */
+	CF_SCAN_ARRAYS,				/* IntList: whether each fdw_expr is an array */
+	CF_SCAN_LIMIT				/* Integer: rows the query needs at most, or 0 */
 };
 
 /* A call parameter's value source during execution. */
@@ -91,6 +95,16 @@ typedef struct CfScanKey
 	List	   *values;			/* text values for this execution */
 } CfScanKey;
 
+/* What a scan did, for EXPLAIN ANALYZE. */
+typedef struct CfScanStats
+{
+	int64		requests;
+	int64		pages;
+	int64		bytes;
+	int64		replays;		/* executions served from the replay cache */
+	instr_time	http_time;		/* waiting for responses */
+} CfScanStats;
+
 typedef struct CfScanState
 {
 	CfOptions	opts;
@@ -101,18 +115,35 @@ typedef struct CfScanState
 	bool		is_get;
 	CfScanKey  *keys;
 	int			nkeys;
-	MemoryContext scancxt;		/* lives as long as the scan */
+	MemoryContext execcxt;		/* one execution (reset on rescan) */
 	MemoryContext pagecxt;		/* one fetched page, reset per page */
 	CfParamValue *values;		/* the current combination of key values */
 	int			ncombos;		/* combinations of key values to request */
 	int			combo;
 	char	   *call_request;	/* of the current combination */
 	CfJson	   *items;			/* the current page's items */
+	int		   *item_combos;	/* a get batch: each item's combination */
 	int			nitems;
 	int			next_item;
 	bool		started;
 	bool		pages_done;		/* no page left for this combination */
 	CfPageCursor cursor;
+
+	/*
+	 * The rows of the last execution, kept while they are few, so that a
+	 * rescan with the same key values (the inner side of a nested loop)
+	 * replays them instead of asking again.
+	 */
+	MemoryContext replaycxt;
+	List	   *replay_keys;	/* key values of the recorded execution */
+	CfJson	   *replay_items;
+	int		   *replay_combos;
+	int			nreplay;
+	bool		recording;		/* this execution is being recorded */
+	bool		replay_complete;	/* the recording holds a whole execution */
+	bool		replaying;
+
+	CfScanStats stats;
 } CfScanState;
 
 typedef struct CfModifyState
@@ -128,8 +159,27 @@ typedef struct CfModifyState
 	AttrNumber	wholerow_attno; /* junk attribute with the old row */
 	MemoryContext rowcxt;		/* reset per row */
 	int64		applied;		/* rows this statement changed remotely */
+	int64		requests;
 	const char *current_key;
+
+	/*
+	 * Without RETURNING or triggers nobody looks at the rows the API sends
+	 * back, so update calls need not be waited for one by one: up to
+	 * "concurrency" of them are on their way at once.
+	 */
+	bool		async;
+	struct CfPendingWrite *pending;
+	int			npending;
 } CfModifyState;
+
+/* An update call on its way, with what it needs until it is finished. */
+typedef struct CfPendingWrite
+{
+	int			slot;
+	MemoryContext cxt;
+	CfHttpRequest req;
+	char	   *key;
+} CfPendingWrite;
 
 void		_PG_init(void);
 
@@ -209,6 +259,16 @@ cloud_fdw_handler(PG_FUNCTION_ARGS)
  * Planning
  * ----------------------------------------------------------------
  */
+
+/* Whether the call's parameter for a field matches loosely (EPS "name"). */
+static bool
+param_is_fuzzy(const CfCall *call, const char *field)
+{
+	for (int i = 0; i < call->nparams; i++)
+		if (strcmp(call->params[i].field, field) == 0)
+			return call->params[i].fuzzy;
+	return false;
+}
 
 /* Whether any call of the resource takes a parameter for this field. */
 static bool
@@ -376,8 +436,9 @@ estimate_scan(PlannerInfo *root, RelOptInfo *baserel, CfRelInfo *fpinfo,
 			  double *rows, Cost *startup_cost, Cost *total_cost)
 {
 	const CfResource *resource = fpinfo->opts.resource;
+	double		request_cost = fpinfo->opts.request_latency_ms * CF_COST_PER_MS;
 	double		combos = 1;
-	double		requests;
+	double		rounds;
 	double		items;
 	List	   *other = NIL;
 	ListCell   *lc;
@@ -398,18 +459,20 @@ estimate_scan(PlannerInfo *root, RelOptInfo *baserel, CfRelInfo *fpinfo,
 
 	if (call == resource->get)
 	{
+		/* one get per key value, up to "concurrency" at a time */
 		items = combos;
-		requests = combos;
+		rounds = ceil(combos / fpinfo->opts.concurrency);
 	}
 	else
 	{
-		items = combos * resource->estimated_items;
-		requests = combos * Max(1, ceil(resource->estimated_items / fpinfo->opts.page_size));
+		/* a listing per key value, its pages one after the other */
+		items = combos * fpinfo->opts.estimated_items;
+		rounds = combos * Max(1, ceil(fpinfo->opts.estimated_items / fpinfo->opts.page_size));
 	}
 	*rows = clamp_row_est(items * clauselist_selectivity(root, other, baserel->relid,
 														 JOIN_INNER, NULL));
-	*startup_cost = CF_REQUEST_COST;
-	*total_cost = requests * CF_REQUEST_COST + items * cpu_tuple_cost;
+	*startup_cost = request_cost;
+	*total_cost = rounds * request_cost + items * cpu_tuple_cost;
 }
 
 static void
@@ -449,7 +512,7 @@ cloudGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 		estimate_scan(root, baserel, fpinfo, call, used, baserel->baserestrictinfo,
 					  &baserel->rows, &startup_cost, &total_cost);
 	else
-		baserel->rows = clamp_row_est(fpinfo->opts.resource->estimated_items);
+		baserel->rows = clamp_row_est(fpinfo->opts.estimated_items);
 }
 
 /* Callback of generate_implied_equalities_for_column: is em our column? */
@@ -589,6 +652,42 @@ cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		report_missing_keys(fpinfo, foreigntableid);
 }
 
+/*
+ * The rows a listing must deliver at most, when the query's LIMIT says so
+ * for sure: one relation, nothing between the scan and the LIMIT that
+ * needs more rows (sorting, grouping, aggregates...), and every qual applied
+ * exactly by the API, so that no local check drops rows.  0: unknown.
+ */
+static int
+safe_limit(PlannerInfo *root, const CfCall *call, List *used, List *rinfos)
+{
+	Query	   *parse = root->parse;
+	ListCell   *lc;
+
+	if (root->limit_tuples <= 0 || root->limit_tuples > INT_MAX ||
+		parse->commandType != CMD_SELECT ||
+		bms_membership(root->all_baserels) != BMS_SINGLETON ||
+		parse->sortClause != NIL || parse->setOperations != NULL ||
+		parse->rowMarks != NIL)
+		return 0;
+	foreach(lc, rinfos)
+	{
+		bool		exact = false;
+		ListCell   *lu;
+
+		foreach(lu, used)
+		{
+			CfKeyQual  *qual = (CfKeyQual *) lfirst(lu);
+
+			if (qual->rinfo == lfirst(lc) && !param_is_fuzzy(call, qual->field))
+				exact = true;
+		}
+		if (!exact)
+			return 0;
+	}
+	return (int) root->limit_tuples;
+}
+
 /* The attribute numbers a scan must convert; a whole-row reference needs all. */
 static List *
 retrieved_attrs(Bitmapset *attrs_used, int natts)
@@ -615,6 +714,7 @@ cloudGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *fdw_exprs = NIL;
 	List	   *fields = NIL;
 	List	   *arrays = NIL;
+	int			limit;
 	ListCell   *lc;
 
 	call = choose_call(fpinfo->opts.resource,
@@ -632,13 +732,23 @@ cloudGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		arrays = lappend_int(arrays, qual->is_array);
 	}
 
+	limit = safe_limit(root, call, used, scan_clauses);
+
 	/* Every qual is checked locally too, the key quals included: cheap. */
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
-							list_make4(makeInteger(call == fpinfo->opts.resource->get),
+							list_make5(makeInteger(call == fpinfo->opts.resource->get),
 									   retrieved_attrs(fpinfo->attrs_used, fpinfo->natts),
-									   fields, arrays),
+									   fields, arrays, makeInteger(limit)),
 							NIL, NIL, outer_plan);
+}
+
+/* A LIMIT smaller than a page asks for a smaller page. */
+static void
+apply_limit(CfOptions *opts, int limit)
+{
+	if (limit > 0 && limit < opts->page_size)
+		opts->page_size = limit;
 }
 
 /*
@@ -659,9 +769,24 @@ cloudExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	StringInfoData keys;
 	char	   *request;
 
+	if (es->analyze && node->fdw_state != NULL)
+	{
+		CfScanState *state = (CfScanState *) node->fdw_state;
+
+		ExplainPropertyInteger("Remote requests", NULL, state->stats.requests, es);
+		if (!state->is_get)
+			ExplainPropertyInteger("Remote pages", NULL, state->stats.pages, es);
+		ExplainPropertyInteger("Remote bytes", NULL, state->stats.bytes, es);
+		if (state->stats.replays > 0)
+			ExplainPropertyInteger("Remote replays", NULL, state->stats.replays, es);
+		if (es->timing)
+			ExplainPropertyFloat("Remote time", "ms",
+								 INSTR_TIME_GET_MILLISEC(state->stats.http_time), 3, es);
+	}
 	if (!es->verbose)
 		return;
 	cf_get_options(RelationGetRelid(node->ss.ss_currentRelation), &opts);
+	apply_limit(&opts, intVal(list_nth(plan->fdw_private, CF_SCAN_LIMIT)));
 
 	/*
 	 * Key values that are not constants are deparsed in the context EXPLAIN
@@ -743,6 +868,7 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
 	state->maps = cf_column_maps(rel, state->opts.resource, attrs);
 
 	state->is_get = intVal(list_nth(plan->fdw_private, CF_SCAN_IS_GET));
+	apply_limit(&state->opts, intVal(list_nth(plan->fdw_private, CF_SCAN_LIMIT)));
 	state->call = state->is_get ? state->opts.resource->get : state->opts.resource->list;
 	fields = (List *) list_nth(plan->fdw_private, CF_SCAN_FIELDS);
 	state->nkeys = list_length(fields);
@@ -760,10 +886,16 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
 		state->values[i].field = key->field;
 	}
 
-	state->scancxt = CurrentMemoryContext;
+	state->execcxt = AllocSetContextCreate(estate->es_query_cxt,
+										   "cloud_fdw execution",
+										   ALLOCSET_SMALL_SIZES);
 	state->pagecxt = AllocSetContextCreate(estate->es_query_cxt,
 										   "cloud_fdw page",
 										   ALLOCSET_DEFAULT_SIZES);
+	state->replaycxt = AllocSetContextCreate(estate->es_query_cxt,
+											 "cloud_fdw replay",
+											 ALLOCSET_DEFAULT_SIZES);
+	INSTR_TIME_SET_ZERO(state->stats.http_time);
 }
 
 static int
@@ -816,7 +948,7 @@ evaluate_key(ForeignScanState *node, CfScanState *state, CfScanKey *key, bool in
 
 		if (nulls[i])
 			continue;
-		text = MemoryContextStrdup(state->scancxt, OidOutputFunctionCall(outfunc, elems[i]));
+		text = OidOutputFunctionCall(outfunc, elems[i]);
 		if (!in_path || cf_key_is_addressable(text))
 			values = lappend(values, text);
 	}
@@ -836,28 +968,142 @@ key_in_path(const CfCall *call, const char *field)
 	return false;
 }
 
-/* Evaluate the keys: every combination of their values is one request set. */
+/* A copy of a list of lists of strings (copyObject copies nodes only). */
+static List *
+copy_key_values(List *key_values)
+{
+	List	   *copy = NIL;
+	ListCell   *lc;
+
+	foreach(lc, key_values)
+	{
+		List	   *values = NIL;
+		ListCell   *lv;
+
+		foreach(lv, (List *) lfirst(lc))
+			values = lappend(values, pstrdup((char *) lfirst(lv)));
+		copy = lappend(copy, values);
+	}
+	return copy;
+}
+
+static bool
+same_key_values(List *a, List *b)
+{
+	ListCell   *la;
+	ListCell   *lb;
+
+	if (list_length(a) != list_length(b))
+		return false;
+	forboth(la, a, lb, b)
+	{
+		List	   *va = (List *) lfirst(la);
+		List	   *vb = (List *) lfirst(lb);
+		ListCell   *ca;
+		ListCell   *cb;
+
+		if (list_length(va) != list_length(vb))
+			return false;
+		forboth(ca, va, cb, vb)
+			if (strcmp((char *) lfirst(ca), (char *) lfirst(cb)) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Evaluate the keys: every combination of their values is one request (a
+ * get) or one listing.  With the same values as the recorded execution,
+ * replay it instead.
+ */
 static void
 start_scan(ForeignScanState *node, CfScanState *state)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(state->scancxt);
+	MemoryContext oldcxt;
+	List	   *key_values = NIL;
 
+	MemoryContextReset(state->execcxt);
+	oldcxt = MemoryContextSwitchTo(state->execcxt);
 	state->ncombos = 1;
 	for (int i = 0; i < state->nkeys; i++)
 	{
 		CfScanKey  *key = &state->keys[i];
 
 		key->values = evaluate_key(node, state, key, key_in_path(state->call, key->field));
+		key_values = lappend(key_values, key->values);
 		state->ncombos *= list_length(key->values);
 	}
 	state->combo = -1;
 	state->pages_done = true;
 	state->nitems = 0;
 	state->next_item = 0;
+	state->cursor.seen = NIL;
 	MemoryContextSwitchTo(oldcxt);
+
+	state->replaying = state->replay_complete &&
+		same_key_values(key_values, state->replay_keys);
+	if (state->replaying)
+	{
+		state->stats.replays++;
+		state->next_item = 0;
+		return;
+	}
+
+	/* record this execution, in place of the last one */
+	MemoryContextReset(state->replaycxt);
+	oldcxt = MemoryContextSwitchTo(state->replaycxt);
+	state->replay_keys = copy_key_values(key_values);
+	state->replay_items = cfj_new_array(state->replaycxt);
+	state->replay_combos = palloc(sizeof(int) * CF_REPLAY_MAX_ITEMS);
+	MemoryContextSwitchTo(oldcxt);
+	state->nreplay = 0;
+	state->recording = true;
+	state->replay_complete = false;
 }
 
-/* Fetch a page (or the one item) of the current combination. */
+/* Keep an item for replay; a long execution is not recorded at all. */
+static void
+record_item(CfScanState *state, CfJson *item, int combo)
+{
+	if (!state->recording)
+		return;
+	if (state->nreplay >= CF_REPLAY_MAX_ITEMS)
+	{
+		state->recording = false;
+		MemoryContextReset(state->replaycxt);
+		state->replay_items = NULL;
+		return;
+	}
+	cfj_array_append(state->replay_items, item);
+	state->replay_combos[state->nreplay++] = combo;
+}
+
+/* Set state->values to the key values of one combination. */
+static void
+set_combination(CfScanState *state, int combo)
+{
+	for (int i = state->nkeys - 1; i >= 0; i--)
+	{
+		int			n = list_length(state->keys[i].values);
+
+		state->values[i].value = list_nth(state->keys[i].values, combo % n);
+		combo /= n;
+	}
+}
+
+static void
+count_response(CfScanState *state, const CfHttpResponse *resp, instr_time started)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, started);
+	INSTR_TIME_ADD(state->stats.http_time, now);
+	state->stats.requests++;
+	state->stats.bytes += resp->body_len;
+}
+
+/* Fetch the next page of the current combination's listing. */
 static void
 fetch_page(CfScanState *state)
 {
@@ -872,83 +1118,137 @@ fetch_page(CfScanState *state)
 	};
 	CfHttpResponse resp;
 	CfJson	   *page;
+	instr_time	started;
 
 	MemoryContextReset(state->pagecxt);
 	oldcxt = MemoryContextSwitchTo(state->pagecxt);
-	req.path = state->is_get ? state->call_request
-		: cf_page_request(state->call_request, &state->cursor);
+	req.path = cf_page_request(state->call_request, &state->cursor);
 	cf_push_request_context(&errcallback, &req);
 
+	INSTR_TIME_SET_CURRENT(started);
 	cf_send_request(state->conn, &req, &resp);
+	count_response(state, &resp, started);
+	state->stats.pages++;
+	if (resp.status < 200 || resp.status > 299)
+		cf_report_http_error(&req, &resp);
+	page = cfj_parse(resp.body, resp.body_len, state->pagecxt);
+	state->items = cf_page_items(resource, page);
+	state->item_combos = NULL;
+	state->nitems = cfj_array_length(state->items);
 	state->next_item = 0;
-	state->nitems = 0;
-	if (state->is_get && resp.status == 404)
-		state->pages_done = true;	/* no such item: no row */
-	else
-	{
-		if (resp.status < 200 || resp.status > 299)
-			cf_report_http_error(&req, &resp);
-		page = cfj_parse(resp.body, resp.body_len, state->pagecxt);
-		if (state->is_get)
-		{
-			CfJson	   *item = state->call->item_path
-				? cfj_get(page, state->call->item_path) : page;
-
-			if (cfj_type(item) != CFJ_OBJECT)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("get response holds no item object")));
-			state->items = cfj_new_array(state->pagecxt);
-			cfj_array_append(state->items, item);
-			state->pages_done = true;
-		}
-		else
-		{
-			state->items = cf_page_items(resource, page);
-			MemoryContextSwitchTo(state->scancxt);
-			cf_advance_cursor(resource, state->opts.page_size, page,
-							  cfj_array_length(state->items), &state->cursor);
-			state->pages_done = (state->cursor.next_query == NULL);
-		}
-		state->nitems = cfj_array_length(state->items);
-	}
+	MemoryContextSwitchTo(state->execcxt);
+	cf_advance_cursor(resource, state->opts.page_size, page, state->nitems, &state->cursor);
+	state->pages_done = (state->cursor.next_query == NULL);
 
 	error_context_stack = errcallback.previous;
 	MemoryContextSwitchTo(oldcxt);
 }
 
-/* Move to the next combination of key values; false when there is none. */
+/*
+ * Get the items of the next combinations, up to "concurrency" requests at
+ * once; items keep the order of their keys, a 404 is no item.  False when
+ * no combination is left.
+ */
 static bool
-next_combination(CfScanState *state)
+fetch_get_batch(CfScanState *state)
+{
+	int			first = state->combo + 1;
+	int			n = Min(state->opts.concurrency, state->ncombos - first);
+	CfHttpRequest *reqs;
+	int		   *slots;
+	MemoryContext oldcxt;
+	instr_time	started;
+
+	if (n <= 0)
+		return false;
+	MemoryContextReset(state->pagecxt);
+	oldcxt = MemoryContextSwitchTo(state->pagecxt);
+	reqs = palloc0(sizeof(CfHttpRequest) * n);
+	slots = palloc(sizeof(int) * n);
+	INSTR_TIME_SET_CURRENT(started);
+	for (int i = 0; i < n; i++)
+	{
+		set_combination(state, first + i);
+		reqs[i].method = "GET";
+		reqs[i].endpoint = state->opts.endpoint;
+		reqs[i].path = cf_call_request(state->call, state->values, state->nkeys,
+									   &state->opts, false);
+		reqs[i].creds = &state->creds;
+		reqs[i].opts = &state->opts;
+		slots[i] = cf_http_start(state->conn, &reqs[i], state->pagecxt);
+	}
+
+	state->items = cfj_new_array(state->pagecxt);
+	state->item_combos = palloc(sizeof(int) * n);
+	state->nitems = 0;
+	state->next_item = 0;
+	for (int i = 0; i < n; i++)
+	{
+		ErrorContextCallback errcallback;
+		CfHttpResponse resp;
+		CfJson	   *answer;
+		CfJson	   *item;
+
+		cf_push_request_context(&errcallback, &reqs[i]);
+		cf_http_finish(state->conn, cf_http_wait(state->conn, slots[i]), &resp, NULL);
+		count_response(state, &resp, started);
+		if (resp.status != 404)
+		{
+			if (resp.status < 200 || resp.status > 299)
+				cf_report_http_error(&reqs[i], &resp);
+			answer = cfj_parse(resp.body, resp.body_len, state->pagecxt);
+			item = state->call->item_path ? cfj_get(answer, state->call->item_path) : answer;
+			if (cfj_type(item) != CFJ_OBJECT)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("get response holds no item object")));
+			cfj_array_append(state->items, item);
+			state->item_combos[state->nitems++] = first + i;
+		}
+		error_context_stack = errcallback.previous;
+	}
+	state->combo += n;
+	MemoryContextSwitchTo(oldcxt);
+	return true;
+}
+
+/* Start the listing of the next combination; false when there is none. */
+static bool
+next_listing(CfScanState *state)
 {
 	MemoryContext oldcxt;
-	int			rest;
 
 	if (++state->combo >= state->ncombos)
 		return false;
-	rest = state->combo;
-	for (int i = state->nkeys - 1; i >= 0; i--)
-	{
-		int			n = list_length(state->keys[i].values);
-
-		state->values[i].value = list_nth(state->keys[i].values, rest % n);
-		rest /= n;
-	}
-	oldcxt = MemoryContextSwitchTo(state->scancxt);
+	set_combination(state, state->combo);
+	oldcxt = MemoryContextSwitchTo(state->execcxt);
 	state->call_request = cf_call_request(state->call, state->values, state->nkeys,
 										  &state->opts, false);
-	if (!state->is_get)
-		cf_first_page(state->opts.resource, state->opts.page_size, &state->cursor);
+	cf_first_page(state->opts.resource, state->opts.page_size, &state->cursor);
 	MemoryContextSwitchTo(oldcxt);
 	state->pages_done = false;
 	return true;
 }
 
 static TupleTableSlot *
+store_row(ForeignScanState *node, CfScanState *state, CfJson *item, int combo)
+{
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	MemoryContext oldcxt;
+
+	set_combination(state, combo);
+	MemoryContextReset(econtext->ecxt_per_tuple_memory);
+	oldcxt = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+	cf_store_item(state->maps, item, state->values, state->nkeys, slot);
+	MemoryContextSwitchTo(oldcxt);
+	return slot;
+}
+
+static TupleTableSlot *
 cloudIterateForeignScan(ForeignScanState *node)
 {
 	CfScanState *state = (CfScanState *) node->fdw_state;
-	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 
 	if (!state->started)
 	{
@@ -956,24 +1256,40 @@ cloudIterateForeignScan(ForeignScanState *node)
 		start_scan(node, state);
 	}
 
+	if (state->replaying)
+	{
+		int			i = state->next_item++;
+
+		if (i >= state->nreplay)
+			return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+		return store_row(node, state, cfj_array_get(state->replay_items, i),
+						 state->replay_combos[i]);
+	}
+
 	for (;;)
 	{
 		if (state->next_item < state->nitems)
 		{
-			ExprContext *econtext = node->ss.ps.ps_ExprContext;
-			MemoryContext oldcxt;
+			int			i = state->next_item++;
+			CfJson	   *item = cfj_array_get(state->items, i);
+			int			combo = state->item_combos ? state->item_combos[i] : state->combo;
 
-			MemoryContextReset(econtext->ecxt_per_tuple_memory);
-			oldcxt = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
-			cf_store_item(state->maps, cfj_array_get(state->items, state->next_item++),
-						  state->values, state->nkeys, slot);
-			MemoryContextSwitchTo(oldcxt);
-			return slot;
+			record_item(state, item, combo);
+			return store_row(node, state, item, combo);
 		}
-		if (state->pages_done && !next_combination(state))
-			return ExecClearTuple(slot);
+		if (state->is_get)
+		{
+			if (!fetch_get_batch(state))
+				break;
+			continue;
+		}
+		if (state->pages_done && !next_listing(state))
+			break;
 		fetch_page(state);
 	}
+
+	state->replay_complete = state->recording;
+	return ExecClearTuple(node->ss.ss_ScanTupleSlot);
 }
 
 static void
@@ -991,9 +1307,12 @@ cloudEndForeignScan(ForeignScanState *node)
 {
 	CfScanState *state = (CfScanState *) node->fdw_state;
 
-	/* The page context belongs to the query; release the page early anyway. */
+	/* The contexts belong to the query; release pages and replays early anyway. */
 	if (state != NULL)
+	{
 		MemoryContextDelete(state->pagecxt);
+		MemoryContextDelete(state->replaycxt);
+	}
 }
 
 /* ----------------------------------------------------------------
@@ -1178,6 +1497,9 @@ cloudBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	state->rowcxt = AllocSetContextCreate(estate->es_query_cxt,
 										  "cloud_fdw update row",
 										  ALLOCSET_DEFAULT_SIZES);
+	state->async = (((ModifyTable *) mtstate->ps.plan)->returningLists == NIL &&
+					rinfo->ri_TrigDesc == NULL);
+	state->pending = palloc0(sizeof(CfPendingWrite) * state->opts.concurrency);
 }
 
 /*
@@ -1196,6 +1518,9 @@ update_context(void *arg)
 		errcontext("updating item \"%s\" of resource \"%s\"; rows of this statement "
 				   "already changed remotely, which stay changed: " INT64_FORMAT,
 				   state->current_key, state->opts.resource->name, state->applied);
+	if (state->npending > 1)
+		errcontext("other update requests of this statement still on their way, "
+				   "which may or may not be applied: %d", state->npending - 1);
 }
 
 /* Send one write (or get) call of the row; returns the parsed answer or NULL. */
@@ -1217,6 +1542,7 @@ row_call(CfModifyState *state, const CfCall *call, const CfParamValue *values,
 	req.path = cf_call_request(call, values, nvalues, &state->opts, false);
 	cf_push_request_context(&errcallback, &req);
 	cf_send_request(state->conn, &req, &resp);
+	state->requests++;
 	if (resp.status < 200 || resp.status > 299)
 		cf_report_http_error(&req, &resp);
 	if (resp.body_len > 0)
@@ -1233,6 +1559,118 @@ run_actions(CfModifyState *state, List *actions, const CfParamValue *values, int
 	foreach(lc, actions)
 		(void) row_call(state, state->opts.resource->action, values, nvalues,
 						((const CfFieldAction *) lfirst(lc))->body);
+}
+
+/* Start an update call without waiting for it. */
+static void
+start_write(CfModifyState *state, EState *estate, const CfParamValue *values,
+			int nvalues, CfJson *body)
+{
+	CfPendingWrite *w = &state->pending[state->npending];
+	MemoryContext oldcxt;
+
+	w->cxt = AllocSetContextCreate(estate->es_query_cxt, "cloud_fdw write",
+								   ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(w->cxt);
+	memset(&w->req, 0, sizeof(CfHttpRequest));
+	w->req.method = state->opts.resource->update->method;
+	w->req.endpoint = state->opts.endpoint;
+	w->req.path = cf_call_request(state->opts.resource->update, values, nvalues,
+								  &state->opts, false);
+	w->req.body = cfj_serialize(body);
+	w->req.creds = &state->creds;
+	w->req.opts = &state->opts;
+	w->key = pstrdup(state->current_key);
+	MemoryContextSwitchTo(oldcxt);
+	w->slot = cf_http_start(state->conn, &w->req, w->cxt);
+	state->npending++;
+	state->requests++;
+}
+
+/* Take the answer of a finished update call; false if the API refused it. */
+static bool
+finish_write(CfModifyState *state, CfPendingWrite *w, CfHttpResponse *resp)
+{
+	ErrorContextCallback errcallback;
+	MemoryContext oldcxt = MemoryContextSwitchTo(w->cxt);
+
+	cf_push_request_context(&errcallback, &w->req);
+	cf_http_finish(state->conn, w->slot, resp, NULL);
+	error_context_stack = errcallback.previous;
+	MemoryContextSwitchTo(oldcxt);
+	return resp->status >= 200 && resp->status <= 299;
+}
+
+static void
+forget_write(CfModifyState *state, CfPendingWrite *w)
+{
+	MemoryContextDelete(w->cxt);
+	*w = state->pending[--state->npending];
+}
+
+/*
+ * Wait for any update call on its way.  When the API refuses one, no new
+ * call is started; those already sent are waited for, so that the error can
+ * say exactly how many rows were changed remotely.
+ */
+static void
+complete_write(CfModifyState *state)
+{
+	int			slot = cf_http_wait(state->conn, -1);
+	CfPendingWrite *w = NULL;
+	CfHttpResponse resp;
+	ErrorContextCallback update_errcallback;
+	ErrorContextCallback request_errcallback;
+
+	for (int i = 0; i < state->npending; i++)
+		if (state->pending[i].slot == slot)
+			w = &state->pending[i];
+	if (w == NULL)
+		elog(ERROR, "finished HTTP transfer belongs to no update");
+
+	state->current_key = w->key;
+	update_errcallback.callback = update_context;
+	update_errcallback.arg = state;
+	update_errcallback.previous = error_context_stack;
+	error_context_stack = &update_errcallback;
+	if (finish_write(state, w, &resp))
+	{
+		error_context_stack = update_errcallback.previous;
+		state->applied++;
+		forget_write(state, w);
+		return;
+	}
+
+	/* settle the others, then report this refusal */
+	while (state->npending > 1)
+	{
+		CfPendingWrite *other = NULL;
+		CfHttpResponse other_resp;
+
+		slot = cf_http_wait(state->conn, -1);
+		for (int i = 0; i < state->npending; i++)
+			if (state->pending[i].slot == slot && &state->pending[i] != w)
+				other = &state->pending[i];
+		if (other == NULL)
+			elog(ERROR, "finished HTTP transfer belongs to no update");
+		if (finish_write(state, other, &other_resp))
+			state->applied++;
+		/* keep the failed write's entry in place while others move */
+		if (other != &state->pending[state->npending - 1] &&
+			w == &state->pending[state->npending - 1])
+			w = other;
+		forget_write(state, other);
+	}
+	state->current_key = w->key;
+	cf_push_request_context(&request_errcallback, &w->req);
+	cf_report_http_error(&w->req, &resp);
+}
+
+static void
+complete_all_writes(CfModifyState *state)
+{
+	while (state->npending > 0)
+		complete_write(state);
 }
 
 static TupleTableSlot *
@@ -1294,6 +1732,17 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 		values[nvalues++].value = cf_datum_to_text(state->maps, attnum, oldvalues[attnum - 1]);
 	}
 
+	if (state->async && update.actions_before == NIL && update.actions_after == NIL)
+	{
+		if (state->npending == state->opts.concurrency)
+			complete_write(state);
+		start_write(state, estate, values, nvalues, update.body);
+		MemoryContextSwitchTo(oldcxt);
+		return slot;
+	}
+	/* a row that needs several calls in order: first finish the others */
+	complete_all_writes(state);
+
 	errcallback.callback = update_context;
 	errcallback.arg = state;
 	errcallback.previous = error_context_stack;
@@ -1336,7 +1785,10 @@ cloudEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 	CfModifyState *state = (CfModifyState *) rinfo->ri_FdwState;
 
 	if (state != NULL)
+	{
+		complete_all_writes(state);
 		MemoryContextDelete(state->rowcxt);
+	}
 }
 
 static void
@@ -1346,6 +1798,9 @@ cloudExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	CfOptions	opts;
 	const CfCall *update;
 
+	if (es->analyze && rinfo->ri_FdwState != NULL)
+		ExplainPropertyInteger("Remote requests", NULL,
+							   ((CfModifyState *) rinfo->ri_FdwState)->requests, es);
 	if (!es->verbose)
 		return;
 	cf_get_options(RelationGetRelid(rinfo->ri_RelationDesc), &opts);

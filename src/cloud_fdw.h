@@ -112,6 +112,7 @@ typedef struct CfCallParam
 	const char *name;
 	bool		required;
 	const char *table_option;	/* supplies the value when no qual does */
+	bool		fuzzy;			/* the API matches loosely: rows to recheck */
 } CfCallParam;
 
 typedef struct CfCall
@@ -196,6 +197,10 @@ typedef struct CfOptions
 	int			request_timeout_ms;
 	int			page_size;
 	size_t		max_response_size;
+	int			concurrency;	/* requests on their way at once */
+	double		rate_limit;		/* requests per second; 0: no limit */
+	int			request_latency_ms; /* the planner's guess of one round trip */
+	double		estimated_items;	/* the planner's guess of a full listing */
 } CfOptions;
 
 /* Credentials of one user mapping; never logged, never shown. */
@@ -263,15 +268,27 @@ typedef struct CfHttpResponse
 
 extern bool cloud_fdw_trace;
 
+/* Transfers one connection may have on their way at once. */
+#define CF_MAX_CONCURRENCY 64
+
 extern void cf_http_init(void);
 extern void *cf_http_open(void);
 extern void cf_http_close(void *handle);
+extern int	cf_http_abort(void *handle, SubTransactionId subid);
+extern int	cf_http_abort_all(void *handle);
+extern int	cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt);
+extern int	cf_http_wait(CfConnection *conn, int slot);
+extern int	cf_http_in_flight(CfConnection *conn);
+extern void cf_http_finish(CfConnection *conn, int slot, CfHttpResponse *resp,
+						   bool *cached_token);
 extern void cf_send_request(CfConnection *conn, const CfHttpRequest *req,
 							CfHttpResponse *resp);
 
 /* connection.c's bookkeeping around a request (used by http.c, auth.c) */
 extern void *cf_connection_handle(CfConnection *conn);
 extern void cf_connection_count(CfConnection *conn, long new_connects);
+extern void cf_connection_add_connects(CfConnection *conn, long new_connects);
+extern void cf_connection_mark_write(CfConnection *conn);
 extern const char *cf_connection_get_token(CfConnection *conn, CfScope scope,
 										   TimestampTz *expires);
 extern void cf_connection_set_token(CfConnection *conn, CfScope scope,

@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -36,6 +37,7 @@ struct CfConnection
 	uint32		mapping_hashvalue;
 	int64		requests;		/* sent through the current handle */
 	int64		connects;		/* TCP/TLS connections it opened */
+	bool		wrote;			/* sent a write in this transaction */
 	char	   *tokens[CF_SCOPE_DOMAIN + 1];	/* IAM tokens by scope */
 	TimestampTz token_expires[CF_SCOPE_DOMAIN + 1];
 };
@@ -96,6 +98,80 @@ invalidate_connections(Datum arg, int cacheid, uint32 hashvalue)
 }
 
 static void
+report_aborted(int unfinished)
+{
+	if (unfinished > 0)
+		ereport(WARNING,
+				(errmsg("%d cloud API requests were still on their way when the transaction aborted",
+						unfinished),
+				 errdetail("They may or may not have been applied remotely.")));
+}
+
+/*
+ * At the end of a transaction: abort transfers left on their way by an
+ * error, and refuse PREPARE TRANSACTION after remote writes, which no
+ * rollback of the prepared transaction could undo.
+ */
+static void
+connection_xact_callback(XactEvent event, void *arg)
+{
+	HASH_SEQ_STATUS scan;
+	CfConnection *entry;
+
+	hash_seq_init(&scan, connection_cache);
+	while ((entry = hash_seq_search(&scan)) != NULL)
+	{
+		switch (event)
+		{
+			case XACT_EVENT_PRE_PREPARE:
+				if (entry->wrote)
+				{
+					hash_seq_term(&scan);
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("cannot prepare a transaction that has changed cloud resources"),
+							 errdetail("Cloud APIs are not transactional: their changes are already applied.")));
+				}
+				break;
+			case XACT_EVENT_ABORT:
+			case XACT_EVENT_PARALLEL_ABORT:
+				if (entry->handle != NULL)
+					report_aborted(cf_http_abort_all(entry->handle));
+				entry->wrote = false;
+				break;
+			case XACT_EVENT_COMMIT:
+			case XACT_EVENT_PARALLEL_COMMIT:
+			case XACT_EVENT_PREPARE:
+				entry->wrote = false;
+				break;
+			default:
+				break;
+		}
+	}
+}
+
+static void
+connection_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+							SubTransactionId parentSubid, void *arg)
+{
+	HASH_SEQ_STATUS scan;
+	CfConnection *entry;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	hash_seq_init(&scan, connection_cache);
+	while ((entry = hash_seq_search(&scan)) != NULL)
+		if (entry->handle != NULL)
+			report_aborted(cf_http_abort(entry->handle, mySubid));
+}
+
+void
+cf_connection_mark_write(CfConnection *conn)
+{
+	conn->wrote = true;
+}
+
+static void
 init_connection_cache(void)
 {
 	HASHCTL		ctl;
@@ -106,6 +182,8 @@ init_connection_cache(void)
 								   HASH_ELEM | HASH_BLOBS);
 	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, invalidate_connections, (Datum) 0);
 	CacheRegisterSyscacheCallback(USERMAPPINGOID, invalidate_connections, (Datum) 0);
+	RegisterXactCallback(connection_xact_callback, NULL);
+	RegisterSubXactCallback(connection_subxact_callback, NULL);
 }
 
 /* The cache entry of a user mapping, with a handle that reflects its options. */
@@ -125,6 +203,7 @@ cf_get_connection(UserMapping *user)
 		entry->invalidated = false;
 		entry->requests = 0;
 		entry->connects = 0;
+		entry->wrote = false;
 		memset(entry->tokens, 0, sizeof(entry->tokens));
 	}
 	else if (entry->invalidated)
@@ -153,6 +232,12 @@ void
 cf_connection_count(CfConnection *conn, long new_connects)
 {
 	conn->requests++;
+	conn->connects += new_connects;
+}
+
+void
+cf_connection_add_connects(CfConnection *conn, long new_connects)
+{
 	conn->connects += new_connects;
 }
 

@@ -3,13 +3,16 @@
  * http.c
  *		  HTTP requests with libcurl, inside a backend.
  *
- * Transfers run on a curl multi handle so that control comes back to us at
- * least every CF_POLL_INTERVAL_MS: there we check for interrupts, so that
+ * Each connection (user mapping) has one curl multi handle, which owns the
+ * pool of kept-alive connections, and up to CF_MAX_CONCURRENCY transfers
+ * on it at once.  A request is started, then waited for; a synchronous
+ * request is both.  Waiting gives control back to us at least every
+ * CF_POLL_INTERVAL_MS: there we check for interrupts, so that
  * pg_cancel_backend, statement_timeout and termination work even while a
  * server is silent.  Curl never sees a longjmp: interrupts are serviced
- * between curl calls, and a PG_FINALLY detaches the transfer on any error.
- * Response bodies are buffered in PostgreSQL memory, so they are freed with
- * the caller's memory context on every path.
+ * between curl calls, and on any error every transfer of the connection is
+ * detached (which aborts it).  Response bodies are buffered in PostgreSQL
+ * memory, so they are freed with their memory context on every path.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,8 +20,10 @@
 
 #include <curl/curl.h>
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "cloud_fdw.h"
 
@@ -26,16 +31,20 @@
 #define CF_USER_AGENT "cloud_fdw/" CLOUD_FDW_VERSION
 #define CF_REQUEST_ID_MAX 128
 
-typedef struct CfHandle
-{
-	CURLM	   *multi;			/* owns the keep-alive connection pool */
-	CURL	   *easy;
-} CfHandle;
-
-/* What the write and header callbacks fill in during one transfer. */
+/* One request on its way: what the callbacks fill in, and its easy handle. */
 typedef struct CfTransfer
 {
-	MemoryContext cxt;
+	CURL	   *easy;			/* kept between requests */
+	bool		in_use;
+	bool		done;
+	SubTransactionId subid;		/* started in this subtransaction */
+	CURLcode	result;
+	const CfHttpRequest *req;	/* the caller's, alive until finished */
+	char	   *url;
+	struct curl_slist *headers;
+	bool		cached_token;
+	char		errbuf[CURL_ERROR_SIZE];
+	MemoryContext cxt;			/* where the response goes */
 	char	   *body;
 	size_t		len;
 	size_t		capacity;
@@ -45,6 +54,14 @@ typedef struct CfTransfer
 	char		request_id[CF_REQUEST_ID_MAX];
 	char	   *subject_token;	/* IAM's X-Subject-Token */
 } CfTransfer;
+
+typedef struct CfHandle
+{
+	CURLM	   *multi;			/* owns the keep-alive connection pool */
+	int			in_flight;
+	TimestampTz next_start;		/* rate limit: when the next may start */
+	CfTransfer	transfers[CF_MAX_CONCURRENCY + 1];	/* + one for IAM logins */
+} CfHandle;
 
 bool		cloud_fdw_trace = false;
 
@@ -63,10 +80,9 @@ cf_http_open(void)
 	CfHandle   *handle = MemoryContextAllocZero(TopMemoryContext, sizeof(CfHandle));
 
 	handle->multi = curl_multi_init();
-	handle->easy = curl_easy_init();
-	if (handle->multi == NULL || handle->easy == NULL)
+	if (handle->multi == NULL)
 	{
-		cf_http_close(handle);
+		pfree(handle);
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl handle")));
@@ -74,15 +90,61 @@ cf_http_open(void)
 	return handle;
 }
 
+/* Detach a transfer (aborting it if unfinished) and free its headers. */
+static void
+release_transfer(CfHandle *handle, CfTransfer *t)
+{
+	if (!t->in_use)
+		return;
+	curl_multi_remove_handle(handle->multi, t->easy);
+	curl_slist_free_all(t->headers);
+	t->headers = NULL;
+	t->in_use = false;
+	if (!t->done)
+		handle->in_flight--;
+	t->done = false;
+}
+
+/*
+ * Abort the transfers of a handle started in subtransaction subid or later
+ * (InvalidSubTransactionId: all of them); returns how many were still on
+ * their way, and so may or may not have reached the server.
+ */
+int
+cf_http_abort(void *h, SubTransactionId subid)
+{
+	CfHandle   *handle = (CfHandle *) h;
+	int			unfinished = 0;
+
+	for (int i = 0; i < lengthof(handle->transfers); i++)
+	{
+		CfTransfer *t = &handle->transfers[i];
+
+		if (!t->in_use || (subid != InvalidSubTransactionId && t->subid < subid))
+			continue;
+		if (!t->done)
+			unfinished++;
+		release_transfer(handle, t);
+	}
+	return unfinished;
+}
+
+int
+cf_http_abort_all(void *h)
+{
+	return cf_http_abort(h, InvalidSubTransactionId);
+}
+
 void
 cf_http_close(void *h)
 {
 	CfHandle   *handle = (CfHandle *) h;
 
-	if (handle->easy)
-		curl_easy_cleanup(handle->easy);
-	if (handle->multi)
-		curl_multi_cleanup(handle->multi);
+	cf_http_abort_all(handle);
+	for (int i = 0; i < lengthof(handle->transfers); i++)
+		if (handle->transfers[i].easy)
+			curl_easy_cleanup(handle->transfers[i].easy);
+	curl_multi_cleanup(handle->multi);
 	pfree(handle);
 }
 
@@ -230,9 +292,10 @@ build_headers(CfConnection *conn, const CfHttpRequest *req, const char *url,
 
 static void
 set_transfer_options(CURL *easy, const CfHttpRequest *req, const char *url,
-					 struct curl_slist *headers, CfTransfer *transfer,
-					 char *errbuf)
+					 struct curl_slist *headers, CfTransfer *transfer)
 {
+	char	   *errbuf = transfer->errbuf;
+
 	curl_easy_reset(easy);		/* keeps the connection pool */
 	curl_easy_setopt(easy, CURLOPT_URL, url);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -262,123 +325,265 @@ set_transfer_options(CURL *easy, const CfHttpRequest *req, const char *url,
 	}
 }
 
-/* Drive the transfer to its end, servicing interrupts in between. */
-static CURLcode
-run_transfer(CfHandle *handle)
+static void wait_for_rate(CfConnection *conn, CfHandle *handle, double rate);
+
+/* A free transfer slot; the last one is kept for the logins of the others. */
+static CfTransfer *
+free_transfer(CfHandle *handle, bool for_login)
 {
-	int			running = 1;
-	CURLMsg    *msg;
-	int			queued;
+	int			n = for_login ? lengthof(handle->transfers) : CF_MAX_CONCURRENCY;
 
-	for (;;)
-	{
-		CURLMcode	mc = curl_multi_perform(handle->multi, &running);
-
-		if (mc == CURLM_OK && running > 0)
-			mc = curl_multi_poll(handle->multi, NULL, 0, CF_POLL_INTERVAL_MS, NULL);
-		if (mc != CURLM_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("could not run HTTP transfer: %s", curl_multi_strerror(mc))));
-		if (running == 0)
-			break;
-		CHECK_FOR_INTERRUPTS();
-	}
-
-	while ((msg = curl_multi_info_read(handle->multi, &queued)) != NULL)
-		if (msg->msg == CURLMSG_DONE && msg->easy_handle == handle->easy)
-			return msg->data.result;
-	return CURLE_RECV_ERROR;
+	for (int i = 0; i < n; i++)
+		if (!handle->transfers[i].in_use)
+			return &handle->transfers[i];
+	return NULL;
 }
 
-/* One transfer: headers built, request sent, the whole response read. */
-static void
-perform(CfConnection *conn, const CfHttpRequest *req, const char *url,
-		CfHttpResponse *resp, bool *cached_token)
+/*
+ * Start a request; its response will be kept in cxt.  The request (and what
+ * it points to) must stay alive until cf_http_finish.
+ */
+int
+cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt)
 {
 	CfHandle   *handle = (CfHandle *) cf_connection_handle(conn);
-	CfTransfer	transfer;
-	char		errbuf[CURL_ERROR_SIZE] = "";
-	struct curl_slist *volatile headers = NULL;
-	CURLcode	result = CURLE_OK;
-	long		new_connects = 0;
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	char	   *url = psprintf("%s%s", req->endpoint, req->path);
+	CfTransfer *t;
+	struct curl_slist *headers;
+	bool		cached_token;
 
-	memset(&transfer, 0, sizeof(transfer));
-	transfer.cxt = CurrentMemoryContext;
-	transfer.limit = req->opts->max_response_size;
+	if (!req->anonymous)
+		wait_for_rate(conn, handle, req->opts->rate_limit);
 
-	/* after the headers: an IAM login they need is traced before this request */
-	headers = build_headers(conn, req, url, cached_token);
+	/*
+	 * First the headers: an IAM login they may need runs (and is traced)
+	 * before this request, in a slot of its own.
+	 */
+	headers = build_headers(conn, req, url, &cached_token);
+	t = free_transfer(handle, req->anonymous);
+	if (t == NULL || (t->easy == NULL && (t->easy = curl_easy_init()) == NULL))
+	{
+		curl_slist_free_all(headers);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
+	}
+	t->url = url;
 	if (cloud_fdw_trace)
 		ereport(NOTICE,
 				(errmsg("cloud_fdw: %s %s%s%s", req->method, req->path,
 						req->body ? " " : "",
 						req->body ? (req->secret_body ? "(body not shown: it holds credentials)" : req->body) : "")));
-	set_transfer_options(handle->easy, req, url, headers, &transfer, errbuf);
-	if (curl_multi_add_handle(handle->multi, handle->easy) != CURLM_OK)
+
+	t->in_use = true;
+	t->done = false;
+	t->subid = GetCurrentSubTransactionId();
+	t->result = CURLE_OK;
+	t->req = req;
+	t->headers = headers;
+	t->cached_token = cached_token;
+	t->errbuf[0] = '\0';
+	t->cxt = cxt;
+	t->body = NULL;
+	t->len = t->capacity = 0;
+	t->limit = req->opts->max_response_size;
+	t->too_large = t->out_of_memory = false;
+	t->request_id[0] = '\0';
+	t->subject_token = NULL;
+	set_transfer_options(t->easy, req, t->url, headers, t);
+	if (curl_multi_add_handle(handle->multi, t->easy) != CURLM_OK)
 	{
-		curl_slist_free_all(headers);
+		t->done = true;
+		release_transfer(handle, t);
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("could not start HTTP transfer")));
 	}
+	handle->in_flight++;
+	cf_connection_count(conn, 0);
+	if (strcmp(req->method, "GET") != 0 && !req->anonymous)
+		cf_connection_mark_write(conn);
+	MemoryContextSwitchTo(oldcxt);
+	return t - handle->transfers;
+}
+
+/* Move the transfers curl has finished to the done state. */
+static void
+collect_finished(CfConnection *conn, CfHandle *handle)
+{
+	CURLMsg    *msg;
+	int			queued;
+
+	while ((msg = curl_multi_info_read(handle->multi, &queued)) != NULL)
+	{
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		for (int i = 0; i < lengthof(handle->transfers); i++)
+		{
+			CfTransfer *t = &handle->transfers[i];
+			long		new_connects = 0;
+
+			if (!t->in_use || t->done || t->easy != msg->easy_handle)
+				continue;
+			t->done = true;
+			t->result = msg->data.result;
+			handle->in_flight--;
+			curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &new_connects);
+			cf_connection_add_connects(conn, new_connects);
+		}
+	}
+}
+
+/* Let curl work for at most timeout_ms (less if a transfer makes progress). */
+static void
+drive(CfConnection *conn, CfHandle *handle, int timeout_ms)
+{
+	int			running;
+	CURLMcode	mc = curl_multi_perform(handle->multi, &running);
+
+	if (mc == CURLM_OK)
+		mc = curl_multi_poll(handle->multi, NULL, 0, timeout_ms, NULL);
+	if (mc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not run HTTP transfer: %s", curl_multi_strerror(mc))));
+	collect_finished(conn, handle);
+}
+
+/*
+ * Client-side rate limit: requests start at least 1/rate seconds apart.
+ * The wait keeps the other transfers going and wakes up for interrupts.
+ */
+static void
+wait_for_rate(CfConnection *conn, CfHandle *handle, double rate)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (rate <= 0)
+		return;
+	PG_TRY();
+	{
+		while (now < handle->next_start)
+		{
+			long		remaining_ms = (handle->next_start - now) / 1000 + 1;
+
+			drive(conn, handle, (int) Min(remaining_ms, CF_POLL_INTERVAL_MS));
+			CHECK_FOR_INTERRUPTS();
+			now = GetCurrentTimestamp();
+		}
+	}
+	PG_CATCH();
+	{
+		cf_http_abort_all(handle);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	handle->next_start = Max(now, handle->next_start) + (TimestampTz) (USECS_PER_SEC / rate);
+}
+
+/*
+ * Wait until the given transfer (or, with slot -1, any transfer started and
+ * not yet finished) is done; returns its slot.  On any error, every transfer
+ * of the connection is aborted.
+ */
+int
+cf_http_wait(CfConnection *conn, int slot)
+{
+	CfHandle   *handle = (CfHandle *) cf_connection_handle(conn);
+	volatile int found = -1;
 
 	PG_TRY();
 	{
-		result = run_transfer(handle);
+		for (;;)
+		{
+			for (int i = 0; i < lengthof(handle->transfers) && found < 0; i++)
+				if ((slot < 0 || slot == i) && handle->transfers[i].in_use &&
+					handle->transfers[i].done)
+					found = i;
+			if (found >= 0)
+				break;
+			if (slot < 0 && handle->in_flight == 0)
+				elog(ERROR, "no HTTP transfer to wait for");
+			drive(conn, handle, CF_POLL_INTERVAL_MS);
+			CHECK_FOR_INTERRUPTS();
+		}
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		/* detaching an unfinished transfer aborts it and drops its socket */
-		curl_multi_remove_handle(handle->multi, handle->easy);
-		curl_slist_free_all(headers);
+		cf_http_abort_all(handle);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	return found;
+}
 
-	curl_easy_getinfo(handle->easy, CURLINFO_NUM_CONNECTS, &new_connects);
-	cf_connection_count(conn, new_connects);
+/* Transfers started and not yet finished on the connection. */
+int
+cf_http_in_flight(CfConnection *conn)
+{
+	return ((CfHandle *) cf_connection_handle(conn))->in_flight;
+}
 
-	if (transfer.too_large)
+/*
+ * Take the response of a finished transfer and free its slot.  Transport
+ * failures are raised here; the HTTP status is left to the caller, which
+ * knows whether a 404 means "no such row" or an error.  *cached_token says
+ * whether the request carried a cached IAM token.
+ */
+void
+cf_http_finish(CfConnection *conn, int slot, CfHttpResponse *resp, bool *cached_token)
+{
+	CfHandle   *handle = (CfHandle *) cf_connection_handle(conn);
+	CfTransfer *t = &handle->transfers[slot];
+	const CfHttpRequest *req = t->req;
+	CURLcode	result = t->result;
+	char		errbuf[CURL_ERROR_SIZE];
+
+	resp->status = 0;
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (t->body == NULL)
+		t->body = MemoryContextAlloc(t->cxt, 1);
+	t->body[t->len] = '\0';
+	resp->body = t->body;
+	resp->body_len = t->len;
+	resp->request_id = t->request_id[0] ? MemoryContextStrdup(t->cxt, t->request_id) : NULL;
+	resp->subject_token = t->subject_token;
+	if (cached_token)
+		*cached_token = t->cached_token;
+	strlcpy(errbuf, t->errbuf, sizeof(errbuf));
+	release_transfer(handle, t);
+
+	if (t->too_large)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("response exceeds max_response_size of %zu bytes",
 						req->opts->max_response_size),
 				 errhint("Raise the server option \"max_response_size\" or lower \"page_size\".")));
-	if (transfer.out_of_memory)
+	if (t->out_of_memory)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while receiving a response")));
 	if (result != CURLE_OK)
 		cf_report_transfer_error(req, (int) result,
 								 errbuf[0] ? errbuf : curl_easy_strerror(result));
-
-	curl_easy_getinfo(handle->easy, CURLINFO_RESPONSE_CODE, &resp->status);
-	if (transfer.body == NULL)
-		transfer.body = palloc(1);
-	transfer.body[transfer.len] = '\0';
-	resp->body = transfer.body;
-	resp->body_len = transfer.len;
-	resp->request_id = transfer.request_id[0] ? pstrdup(transfer.request_id) : NULL;
-	resp->subject_token = transfer.subject_token;
 }
 
 /*
- * Send one request and wait for the whole response.  Transport failures are
- * raised here; the HTTP status is left to the caller, which knows whether a
- * 404 means "no such row" or an error.  A cached IAM token that the API
- * refuses (401) is replaced once.
+ * Send one request and wait for its whole response, in the current memory
+ * context.  A cached IAM token that the API refuses (401) is replaced once.
  */
 void
 cf_send_request(CfConnection *conn, const CfHttpRequest *req, CfHttpResponse *resp)
 {
-	char	   *url = psprintf("%s%s", req->endpoint, req->path);
 	bool		cached_token;
+	int			slot = cf_http_start(conn, req, CurrentMemoryContext);
 
-	perform(conn, req, url, resp, &cached_token);
+	cf_http_finish(conn, cf_http_wait(conn, slot), resp, &cached_token);
 	if (resp->status == 401 && cached_token)
 	{
 		cf_auth_forget_token(conn, req);
-		perform(conn, req, url, resp, &cached_token);
+		slot = cf_http_start(conn, req, CurrentMemoryContext);
+		cf_http_finish(conn, cf_http_wait(conn, slot), resp, NULL);
 	}
-	pfree(url);
 }

@@ -29,6 +29,8 @@
 #define DEFAULT_REQUEST_TIMEOUT_MS	(60 * 1000)
 #define DEFAULT_MAX_RESPONSE_SIZE	(64 * 1024 * 1024)
 #define DEFAULT_IAM_ENDPOINT		"https://iam.myhuaweicloud.com"
+#define DEFAULT_CONCURRENCY			8
+#define DEFAULT_REQUEST_LATENCY_MS	50
 #define MAX_PAGE_SIZE_OPTION		10000
 
 typedef void (*CfOptionCheck) (DefElem *def);
@@ -48,6 +50,9 @@ static void check_size(DefElem *def);
 static void check_page_size(DefElem *def);
 static void check_resource(DefElem *def);
 static void check_path(DefElem *def);
+static void check_concurrency(DefElem *def);
+static void check_rate_limit(DefElem *def);
+static void check_estimated_items(DefElem *def);
 static void check_timezone(DefElem *def);
 
 static void check_region(DefElem *def);
@@ -63,6 +68,9 @@ static const CfOptionDef option_defs[] = {
 	{"request_timeout", ForeignServerRelationId, false, check_duration},
 	{"max_response_size", ForeignServerRelationId, false, check_size},
 	{"page_size", ForeignServerRelationId, false, check_page_size},
+	{"concurrency", ForeignServerRelationId, false, check_concurrency},
+	{"rate_limit", ForeignServerRelationId, false, check_rate_limit},
+	{"request_latency", ForeignServerRelationId, false, check_duration},
 	/* Qoder */
 	{"token", UserMappingRelationId, true, NULL},
 	/* Huawei Cloud: one of a token, an AK/SK pair, or an IAM user */
@@ -79,6 +87,7 @@ static const CfOptionDef option_defs[] = {
 	{"resource", ForeignTableRelationId, false, check_resource},
 	{"endpoint", ForeignTableRelationId, false, check_endpoint},
 	{"page_size", ForeignTableRelationId, false, check_page_size},
+	{"estimated_items", ForeignTableRelationId, false, check_estimated_items},
 	{"path", AttributeRelationId, false, check_path},
 	{"timezone", AttributeRelationId, false, check_timezone},
 };
@@ -306,6 +315,35 @@ check_page_size(DefElem *def)
 										   MAX_PAGE_SIZE_OPTION));
 }
 
+static void
+check_concurrency(DefElem *def)
+{
+	int			n;
+
+	if (!parse_int(defGetString(def), &n, 0, NULL) || n < 1 || n > CF_MAX_CONCURRENCY)
+		report_invalid_value(def, psprintf("The value must be an integer between 1 and %d.",
+										   CF_MAX_CONCURRENCY));
+}
+
+/* Requests per second, 0 for no limit. */
+static void
+check_rate_limit(DefElem *def)
+{
+	double		rate;
+
+	if (!parse_real(defGetString(def), &rate, 0, NULL) || rate < 0 || rate > 1e6)
+		report_invalid_value(def, "The value must be a number of requests per second, 0 for no limit.");
+}
+
+static void
+check_estimated_items(DefElem *def)
+{
+	double		n;
+
+	if (!parse_real(defGetString(def), &n, 0, NULL) || n < 0 || n > 1e12)
+		report_invalid_value(def, "The value must be a non-negative number.");
+}
+
 /* A dotted path of non-empty keys: "config.networking.type". */
 static void
 check_path(DefElem *def)
@@ -356,6 +394,14 @@ apply_option(CfOptions *opts, DefElem *def)
 		(void) parse_int(value, &opts->request_timeout_ms, GUC_UNIT_MS, NULL);
 	else if (strcmp(def->defname, "page_size") == 0)
 		(void) parse_int(value, &opts->page_size, 0, NULL);
+	else if (strcmp(def->defname, "concurrency") == 0)
+		(void) parse_int(value, &opts->concurrency, 0, NULL);
+	else if (strcmp(def->defname, "rate_limit") == 0)
+		(void) parse_real(value, &opts->rate_limit, 0, NULL);
+	else if (strcmp(def->defname, "request_latency") == 0)
+		(void) parse_int(value, &opts->request_latency_ms, GUC_UNIT_MS, NULL);
+	else if (strcmp(def->defname, "estimated_items") == 0)
+		(void) parse_real(value, &opts->estimated_items, 0, NULL);
 	else if (strcmp(def->defname, "max_response_size") == 0)
 	{
 		int			kb;
@@ -405,6 +451,9 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 	opts->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
 	opts->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
 	opts->max_response_size = DEFAULT_MAX_RESPONSE_SIZE;
+	opts->concurrency = DEFAULT_CONCURRENCY;
+	opts->request_latency_ms = DEFAULT_REQUEST_LATENCY_MS;
+	opts->estimated_items = -1;
 
 	foreach(lc, server->options)
 	{
@@ -441,6 +490,8 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 									   psprintf("resource \"%s\"", resource_name));
 	if (opts->iam_endpoint == NULL)
 		opts->iam_endpoint = pstrdup(DEFAULT_IAM_ENDPOINT);
+	if (opts->estimated_items < 0)
+		opts->estimated_items = opts->resource->estimated_items;
 
 	pg = opts->resource->pagination;
 	if (opts->page_size > pg->max_page_size)

@@ -236,7 +236,7 @@ static const CfColumn enterprise_project_columns[] = {
 
 static const CfCallParam eps_list_params[] = {
 	{"id", CF_IN_QUERY, "id", false},
-	{"name", CF_IN_QUERY, "name", false},
+	{"name", CF_IN_QUERY, "name", false, NULL, true},
 	{"status", CF_IN_QUERY, "status", false},
 	{"type", CF_IN_QUERY, "type", false},
 };
