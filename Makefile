@@ -36,7 +36,7 @@ include $(PGXS)
 # PGXS knows nothing of headers: rebuild everything when one changes.
 $(OBJS): src/cloud_fdw.h src/cf_json.h
 
-.PHONY: test demo
+.PHONY: test demo bench
 
 # The whole suite: installs missing packages, builds, runs pg_regress and the
 # scripts under test/ against a throwaway cluster and the mock cloud.
@@ -48,3 +48,8 @@ test:
 demo:
 	bash test/deps.sh
 	python3 test/demo.py
+
+# Figures against curl alone and PL/Python, written to bench/RESULTS.md.
+bench:
+	bash test/deps.sh
+	python3 test/bench.py

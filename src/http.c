@@ -408,12 +408,13 @@ cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt)
 	return t - handle->transfers;
 }
 
-/* Move the transfers curl has finished to the done state. */
-static void
+/* Move the transfers curl has finished to the done state; how many were. */
+static int
 collect_finished(CfConnection *conn, CfHandle *handle)
 {
 	CURLMsg    *msg;
 	int			queued;
+	int			finished = 0;
 
 	while ((msg = curl_multi_info_read(handle->multi, &queued)) != NULL)
 	{
@@ -429,26 +430,37 @@ collect_finished(CfConnection *conn, CfHandle *handle)
 			t->done = true;
 			t->result = msg->data.result;
 			handle->in_flight--;
+			finished++;
 			curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &new_connects);
 			cf_connection_add_connects(conn, new_connects);
 		}
 	}
+	return finished;
 }
 
-/* Let curl work for at most timeout_ms (less if a transfer makes progress). */
+/*
+ * Let curl work, then wait up to timeout_ms for a socket to be ready; no
+ * wait when a transfer just finished, or when none is running unless the
+ * caller wants to pass the time (the rate limit).
+ */
 static void
-drive(CfConnection *conn, CfHandle *handle, int timeout_ms)
+drive(CfConnection *conn, CfHandle *handle, int timeout_ms, bool idle_wait)
 {
 	int			running;
 	CURLMcode	mc = curl_multi_perform(handle->multi, &running);
 
-	if (mc == CURLM_OK)
+	if (mc == CURLM_OK && collect_finished(conn, handle) == 0 &&
+		(running > 0 || idle_wait))
+	{
 		mc = curl_multi_poll(handle->multi, NULL, 0, timeout_ms, NULL);
+		if (mc == CURLM_OK)
+			mc = curl_multi_perform(handle->multi, &running);
+		collect_finished(conn, handle);
+	}
 	if (mc != CURLM_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("could not run HTTP transfer: %s", curl_multi_strerror(mc))));
-	collect_finished(conn, handle);
 }
 
 /*
@@ -468,7 +480,7 @@ wait_for_rate(CfConnection *conn, CfHandle *handle, double rate)
 		{
 			long		remaining_ms = (handle->next_start - now) / 1000 + 1;
 
-			drive(conn, handle, (int) Min(remaining_ms, CF_POLL_INTERVAL_MS));
+			drive(conn, handle, (int) Min(remaining_ms, CF_POLL_INTERVAL_MS), true);
 			CHECK_FOR_INTERRUPTS();
 			now = GetCurrentTimestamp();
 		}
@@ -505,7 +517,7 @@ cf_http_wait(CfConnection *conn, int slot)
 				break;
 			if (slot < 0 && handle->in_flight == 0)
 				elog(ERROR, "no HTTP transfer to wait for");
-			drive(conn, handle, CF_POLL_INTERVAL_MS);
+			drive(conn, handle, CF_POLL_INTERVAL_MS, false);
 			CHECK_FOR_INTERRUPTS();
 		}
 	}

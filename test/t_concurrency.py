@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Concurrency, rate limiting and cancellation, seen from outside.
+
+The mock counts the client ports a tenant's requests came from: transfers
+running at the same time need connections of their own, so the count tells
+whether requests overlapped.  Rate limits give a lower bound on elapsed
+time, which no machine can beat, so that check cannot flake.
+"""
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+from harness import Tap, pg_bindir, psql, run_psql
+
+tap = Tap()
+mock_url = os.environ["MOCK_URL"]
+IDS = ["env_019b92947fa97faaacdf8beed28a7fc0", "env_019be0ddcb5a737c9ff4c8e1b065359a",
+       "env_019c226880c07a79af31c5d0c2a70152", "env_019c6b6e269b7aa38b7af332193e9c96",
+       "env_019cd4ab02ce7811ae96659c6830218b", "env_019d2d626a1c7d3b90439d60f9db3bf4",
+       "env_019d8b0121f474738346ed1b96bfd0f5", "env_019e2590d33f711fabf42f2857cecd8a"]
+in_list = ", ".join(f"'{i}'" for i in IDS)
+
+
+def server(name, tenant_opts, options=""):
+    """A fresh server and table on a fresh tenant; returns the tenant."""
+    tenant = f"{name}-{secrets.token_hex(4)}"
+    endpoint = f"{mock_url}/_mock/tenant={tenant}{tenant_opts}/api/v1/cloud"
+    psql(f"""
+        CREATE EXTENSION IF NOT EXISTS cloud_fdw;
+        DROP SERVER IF EXISTS {name} CASCADE;
+        CREATE SERVER {name} FOREIGN DATA WRAPPER cloud_fdw
+          OPTIONS (provider 'qoder', endpoint '{endpoint}'{options});
+        CREATE USER MAPPING FOR CURRENT_USER SERVER {name} OPTIONS (token 'pt-test-admin');
+        CREATE FOREIGN TABLE {name}_envs (id text, name text, description text)
+          SERVER {name} OPTIONS (resource 'environments');
+    """)
+    return tenant
+
+
+def ports(tenant):
+    with urllib.request.urlopen(f"{mock_url}/_mock/control/connections?tenant={tenant}") as r:
+        return json.load(r)
+
+
+def timed(sql):
+    start = time.monotonic()
+    result = run_psql(sql)
+    return time.monotonic() - start, result
+
+
+# Gets of an IN list overlap; with concurrency 1 they do not.
+tenant = server("conc8", ",latency_ms=150")
+elapsed, result = timed(f"SELECT count(*) FROM conc8_envs WHERE id IN ({in_list});")
+seen = ports(tenant)
+tap.ok(result.stdout.strip() == "8", "8 ids, 8 rows", diag=result.stdout + result.stderr)
+tap.ok(seen["requests"] == 8 and seen["distinct_client_ports"] == 8,
+       "concurrency 8: the 8 gets ran at once, on 8 connections", diag=seen)
+tenant = server("conc1", ",latency_ms=20", ", concurrency '1'")
+result = run_psql(f"SELECT count(*) FROM conc1_envs WHERE id IN ({in_list});")
+seen = ports(tenant)
+tap.ok(seen["requests"] == 8 and seen["distinct_client_ports"] == 1,
+       "concurrency 1: the 8 gets went one after the other on one connection", diag=seen)
+
+# UPDATE without RETURNING overlaps its PUTs; with RETURNING it cannot.
+tenant = server("upd", ",latency_ms=100")
+result = run_psql(f"UPDATE upd_envs SET description = 'concurrent' WHERE id IN ({in_list});")
+seen = ports(tenant)
+tap.ok(result.returncode == 0 and seen["requests"] == 16,
+       "8 gets and 8 PUTs", diag=(seen, result.stderr))
+tap.ok(seen["distinct_client_ports"] >= 8, "the PUTs overlapped", diag=seen)
+check = psql(f"SELECT count(*) FROM upd_envs WHERE id IN ({in_list}) AND description = 'concurrent';")
+tap.ok(check == "8", "all 8 rows were changed remotely", diag=check)
+tenant = server("updret", ",latency_ms=20", ", concurrency '1'")
+result = run_psql(f"UPDATE updret_envs SET description = 'x' WHERE id IN ({in_list}) RETURNING id;")
+tap.ok(result.stdout.count("env_") == 8, "RETURNING gives the 8 rows", diag=result.stdout)
+
+# Rate limit: 8 requests at 20 per second cannot take less than 7/20 s.
+tenant = server("rate", "", ", rate_limit '20'")
+elapsed, result = timed(f"SELECT count(*) FROM rate_envs WHERE id IN ({in_list});")
+tap.ok(result.returncode == 0 and elapsed >= 0.35,
+       f"rate_limit 20/s spaced 8 requests over at least 0.35 s (took {elapsed:.2f} s)",
+       diag=result.stderr)
+
+# Cancellation: a server that never answers, and pg_cancel_backend.
+server("hang", ",hang=1")
+good_tenant = server("good", "")
+proc = subprocess.Popen(
+    [str(pg_bindir() / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=0", "-f", "-"],
+    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+session = f"""
+SELECT pg_backend_pid();
+SELECT count(*) FROM hang_envs WHERE id IN ({in_list});
+SELECT 'after cancel: ' || count(*) FROM good_envs;
+"""
+out = {}
+reader = threading.Thread(target=lambda: out.update(zip(("stdout", "stderr"), proc.communicate(session))))
+reader.start()
+pid = None
+deadline = time.monotonic() + 10
+while pid is None and time.monotonic() < deadline:
+    rows = psql("SELECT pid FROM pg_stat_activity WHERE query LIKE '%hang_envs%' "
+                "AND pid <> pg_backend_pid() AND state = 'active';")
+    pid = rows.split()[0] if rows else None
+    time.sleep(0.1)
+time.sleep(0.5)  # let it sit in the transfer
+cancelled_at = time.monotonic()
+psql(f"SELECT pg_cancel_backend({pid});") if pid else None
+reader.join(timeout=10)
+waited = time.monotonic() - cancelled_at
+tap.ok(pid is not None, "the query waiting on a silent server was found")
+tap.ok("canceling statement due to user request" in out.get("stderr", ""),
+       "pg_cancel_backend cancelled the waiting transfers", diag=out)
+tap.ok(waited < 0.5 + 0.5, f"the backend gave up within 0.5 s of the cancel, plus slack ({waited:.2f} s)")
+tap.ok("after cancel: 11" in out.get("stdout", ""),
+       "the same session kept working after the cancel", diag=out)
+
+psql("DROP SERVER conc8, conc1, upd, updret, rate, hang, good CASCADE;")
+sys.exit(tap.exit_code())
