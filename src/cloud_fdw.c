@@ -102,6 +102,7 @@ typedef struct CfScanStats
 	int64		pages;
 	int64		bytes;
 	int64		replays;		/* executions served from the replay cache */
+	int64		retries;
 	instr_time	http_time;		/* waiting for responses */
 } CfScanStats;
 
@@ -777,6 +778,8 @@ cloudExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		if (!state->is_get)
 			ExplainPropertyInteger("Remote pages", NULL, state->stats.pages, es);
 		ExplainPropertyInteger("Remote bytes", NULL, state->stats.bytes, es);
+		if (state->stats.retries > 0)
+			ExplainPropertyInteger("Remote retries", NULL, state->stats.retries, es);
 		if (state->stats.replays > 0)
 			ExplainPropertyInteger("Remote replays", NULL, state->stats.replays, es);
 		if (es->timing)
@@ -1099,7 +1102,8 @@ count_response(CfScanState *state, const CfHttpResponse *resp, instr_time starte
 	INSTR_TIME_SET_CURRENT(now);
 	INSTR_TIME_SUBTRACT(now, started);
 	INSTR_TIME_ADD(state->stats.http_time, now);
-	state->stats.requests++;
+	state->stats.requests += 1 + resp->retries;
+	state->stats.retries += resp->retries;
 	state->stats.bytes += resp->body_len;
 }
 

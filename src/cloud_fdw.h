@@ -198,6 +198,9 @@ typedef struct CfOptions
 	int			page_size;
 	size_t		max_response_size;
 	int			concurrency;	/* requests on their way at once */
+	int			max_retries;	/* of a request that failed in a retryable way */
+	bool		allow_http;		/* plain http to hosts other than loopback */
+	char	   *ca_file;		/* CA certificates to verify servers with */
 	double		rate_limit;		/* requests per second; 0: no limit */
 	int			request_latency_ms; /* the planner's guess of one round trip */
 	double		estimated_items;	/* the planner's guess of a full listing */
@@ -262,6 +265,7 @@ typedef struct CfHttpResponse
 	size_t		body_len;
 	char	   *request_id;		/* x-request-id header, or NULL */
 	char	   *subject_token;	/* X-Subject-Token header (IAM), or NULL */
+	int			retries;		/* attempts before the one answered */
 } CfHttpResponse;
 
 #define CF_JSON_CONTENT_TYPE "application/json"

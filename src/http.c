@@ -21,6 +21,7 @@
 #include <curl/curl.h>
 
 #include "access/xact.h"
+#include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -30,6 +31,12 @@
 #define CF_POLL_INTERVAL_MS 50
 #define CF_USER_AGENT "cloud_fdw/" CLOUD_FDW_VERSION
 #define CF_REQUEST_ID_MAX 128
+
+/* Retries back off exponentially from this, with jitter, up to the cap. */
+#define CF_RETRY_BASE_MS 100
+#define CF_RETRY_CAP_MS 5000
+/* A server asking for a longer pause than this gets an error instead. */
+#define CF_RETRY_AFTER_MAX_MS 60000
 
 /* One request on its way: what the callbacks fill in, and its easy handle. */
 typedef struct CfTransfer
@@ -53,6 +60,9 @@ typedef struct CfTransfer
 	bool		out_of_memory;
 	char		request_id[CF_REQUEST_ID_MAX];
 	char	   *subject_token;	/* IAM's X-Subject-Token */
+	long		retry_after_ms; /* the server's Retry-After(-Ms), or -1 */
+	int			retries;		/* made so far */
+	TimestampTz retry_at;		/* waiting to be sent again then, or 0 */
 } CfTransfer;
 
 typedef struct CfHandle
@@ -96,10 +106,12 @@ release_transfer(CfHandle *handle, CfTransfer *t)
 {
 	if (!t->in_use)
 		return;
+	/* a retry waiting for its time is not in the multi handle: harmless */
 	curl_multi_remove_handle(handle->multi, t->easy);
 	curl_slist_free_all(t->headers);
 	t->headers = NULL;
 	t->in_use = false;
+	t->retry_at = 0;
 	if (!t->done)
 		handle->in_flight--;
 	t->done = false;
@@ -209,6 +221,35 @@ header_value(const char *line, size_t n, const char *name, size_t *len)
 	return value;
 }
 
+/*
+ * A Retry-After value in milliseconds: a number (of seconds, or of
+ * milliseconds for Retry-After-Ms) or, for Retry-After, an HTTP date.
+ * -1 when it cannot be read.  No palloc: this runs in a curl callback.
+ */
+static long
+retry_delay_ms(const char *value, size_t len, bool seconds)
+{
+	char		buf[64];
+	char	   *end;
+	double		number;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, value, len);
+	buf[len] = '\0';
+	number = strtod(buf, &end);
+	if (end != buf && *end == '\0')
+		return number < 0 ? -1 : (long) (seconds ? number * 1000 : number);
+	if (seconds)
+	{
+		time_t		when = curl_getdate(buf, NULL);
+
+		if (when != -1)
+			return Max(0, (long) (when - time(NULL)) * 1000);
+	}
+	return -1;
+}
+
 static size_t
 collect_header(char *line, size_t size, size_t nitems, void *arg)
 {
@@ -223,6 +264,11 @@ collect_header(char *line, size_t size, size_t nitems, void *arg)
 		memcpy(t->request_id, value, len);
 		t->request_id[len] = '\0';
 	}
+	else if ((value = header_value(line, n, "retry-after-ms", &len)) != NULL)
+		t->retry_after_ms = retry_delay_ms(value, len, false);
+	else if ((value = header_value(line, n, "retry-after", &len)) != NULL &&
+			 t->retry_after_ms < 0)
+		t->retry_after_ms = retry_delay_ms(value, len, true);
 	else if ((value = header_value(line, n, "x-subject-token", &len)) != NULL)
 	{
 		t->subject_token = MemoryContextAllocExtended(t->cxt, len + 1, MCXT_ALLOC_NO_OOM);
@@ -306,6 +352,8 @@ set_transfer_options(CURL *easy, const CfHttpRequest *req, const char *url,
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) req->opts->connect_timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) req->opts->request_timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (req->opts->ca_file != NULL)
+		curl_easy_setopt(easy, CURLOPT_CAINFO, req->opts->ca_file);
 	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, CF_USER_AGENT);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
@@ -318,6 +366,12 @@ set_transfer_options(CURL *easy, const CfHttpRequest *req, const char *url,
 		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
 	else
 	{
+		/*
+		 * libcurl silently sends a request again when a reused connection
+		 * dies before any answer; a write could then be applied twice.  A
+		 * connection of its own means a failure is reported, not repeated.
+		 */
+		curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
 		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
 						 (curl_off_t) (req->body ? strlen(req->body) : 0));
@@ -391,6 +445,9 @@ cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt)
 	t->too_large = t->out_of_memory = false;
 	t->request_id[0] = '\0';
 	t->subject_token = NULL;
+	t->retry_after_ms = -1;
+	t->retries = 0;
+	t->retry_at = 0;
 	set_transfer_options(t->easy, req, t->url, headers, t);
 	if (curl_multi_add_handle(handle->multi, t->easy) != CURLM_OK)
 	{
@@ -408,7 +465,60 @@ cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt)
 	return t - handle->transfers;
 }
 
-/* Move the transfers curl has finished to the done state; how many were. */
+/* Forget what an attempt received, before the next one. */
+static void
+reset_attempt(CfTransfer *t)
+{
+	t->len = 0;
+	t->too_large = t->out_of_memory = false;
+	t->request_id[0] = '\0';
+	t->subject_token = NULL;
+	t->retry_after_ms = -1;
+	t->errbuf[0] = '\0';
+}
+
+/*
+ * Whether a finished attempt is worth another, and after how long.  Gets
+ * are retried on connection failures, timeouts and the statuses that say
+ * "later" (408, 429, 500, 502, 503, 504).  Anything else is retried only
+ * when it cannot have been applied: the connection was refused before
+ * anything was sent, or the server said 429/503 and when to come back.
+ */
+static bool
+retry_delay(CfTransfer *t, CURLcode result, long status, long *delay_ms)
+{
+	bool		safe = (strcmp(t->req->method, "GET") == 0);
+	bool		retry;
+
+	if (t->retries >= t->req->opts->max_retries || t->too_large || t->out_of_memory)
+		return false;
+	if (result != CURLE_OK)
+		retry = (result == CURLE_COULDNT_CONNECT) ||
+			(safe && (result == CURLE_OPERATION_TIMEDOUT || result == CURLE_RECV_ERROR ||
+					  result == CURLE_SEND_ERROR || result == CURLE_GOT_NOTHING ||
+					  result == CURLE_PARTIAL_FILE));
+	else if (status == 429 || status == 503)
+		retry = safe || t->retry_after_ms >= 0;
+	else
+		retry = safe && (status == 408 || status == 500 || status == 502 || status == 504);
+	if (!retry || t->retry_after_ms > CF_RETRY_AFTER_MAX_MS)
+		return false;
+
+	if (t->retry_after_ms >= 0)
+		*delay_ms = t->retry_after_ms;
+	else
+	{
+		long		backoff = Min(CF_RETRY_CAP_MS, CF_RETRY_BASE_MS << Min(t->retries, 16));
+
+		*delay_ms = (long) (backoff * (0.5 + 0.5 * pg_prng_double(&pg_global_prng_state)));
+	}
+	return true;
+}
+
+/*
+ * Move the transfers curl has finished to the done state, or to a retry
+ * later; how many are done.
+ */
 static int
 collect_finished(CfConnection *conn, CfHandle *handle)
 {
@@ -424,18 +534,63 @@ collect_finished(CfConnection *conn, CfHandle *handle)
 		{
 			CfTransfer *t = &handle->transfers[i];
 			long		new_connects = 0;
+			long		status = 0;
+			long		delay_ms;
 
 			if (!t->in_use || t->done || t->easy != msg->easy_handle)
 				continue;
+			curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &new_connects);
+			cf_connection_add_connects(conn, new_connects);
+			curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+			if (retry_delay(t, msg->data.result, status, &delay_ms))
+			{
+				if (cloud_fdw_trace)
+					ereport(NOTICE,
+							(errmsg("cloud_fdw: retrying %s %s in %ld ms (%s)",
+									t->req->method, t->req->path, delay_ms,
+									msg->data.result != CURLE_OK
+									? curl_easy_strerror(msg->data.result)
+									: psprintf("HTTP %ld", status))));
+				curl_multi_remove_handle(handle->multi, t->easy);
+				t->retries++;
+				t->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay_ms);
+				reset_attempt(t);
+				break;
+			}
 			t->done = true;
 			t->result = msg->data.result;
 			handle->in_flight--;
 			finished++;
-			curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &new_connects);
-			cf_connection_add_connects(conn, new_connects);
 		}
 	}
 	return finished;
+}
+
+/* Send again the retries whose time has come; the time of the next, or 0. */
+static TimestampTz
+resend_due(CfHandle *handle)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz next = 0;
+
+	for (int i = 0; i < lengthof(handle->transfers); i++)
+	{
+		CfTransfer *t = &handle->transfers[i];
+
+		if (!t->in_use || t->retry_at == 0)
+			continue;
+		if (t->retry_at <= now)
+		{
+			t->retry_at = 0;
+			if (curl_multi_add_handle(handle->multi, t->easy) != CURLM_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_CONNECTION_FAILURE),
+						 errmsg("could not start HTTP transfer")));
+		}
+		else if (next == 0 || t->retry_at < next)
+			next = t->retry_at;
+	}
+	return next;
 }
 
 /*
@@ -447,8 +602,16 @@ static void
 drive(CfConnection *conn, CfHandle *handle, int timeout_ms, bool idle_wait)
 {
 	int			running;
+	TimestampTz next_retry = resend_due(handle);
 	CURLMcode	mc = curl_multi_perform(handle->multi, &running);
 
+	if (next_retry != 0)
+	{
+		long		until_retry_ms = (next_retry - GetCurrentTimestamp()) / 1000 + 1;
+
+		timeout_ms = (int) Max(0, Min(timeout_ms, until_retry_ms));
+		idle_wait = true;		/* a retry is waiting for its time */
+	}
 	if (mc == CURLM_OK && collect_finished(conn, handle) == 0 &&
 		(running > 0 || idle_wait))
 	{
@@ -561,6 +724,7 @@ cf_http_finish(CfConnection *conn, int slot, CfHttpResponse *resp, bool *cached_
 	resp->body_len = t->len;
 	resp->request_id = t->request_id[0] ? MemoryContextStrdup(t->cxt, t->request_id) : NULL;
 	resp->subject_token = t->subject_token;
+	resp->retries = t->retries;
 	if (cached_token)
 		*cached_token = t->cached_token;
 	strlcpy(errbuf, t->errbuf, sizeof(errbuf));

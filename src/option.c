@@ -30,6 +30,8 @@
 #define DEFAULT_MAX_RESPONSE_SIZE	(64 * 1024 * 1024)
 #define DEFAULT_IAM_ENDPOINT		"https://iam.myhuaweicloud.com"
 #define DEFAULT_CONCURRENCY			8
+#define DEFAULT_MAX_RETRIES			3
+#define MAX_RETRIES_OPTION			10
 #define DEFAULT_REQUEST_LATENCY_MS	50
 #define MAX_PAGE_SIZE_OPTION		10000
 
@@ -51,6 +53,9 @@ static void check_page_size(DefElem *def);
 static void check_resource(DefElem *def);
 static void check_path(DefElem *def);
 static void check_concurrency(DefElem *def);
+static void check_max_retries(DefElem *def);
+static void check_allow_http(DefElem *def);
+static void check_ca_file(DefElem *def);
 static void check_rate_limit(DefElem *def);
 static void check_estimated_items(DefElem *def);
 static void check_timezone(DefElem *def);
@@ -69,6 +74,9 @@ static const CfOptionDef option_defs[] = {
 	{"max_response_size", ForeignServerRelationId, false, check_size},
 	{"page_size", ForeignServerRelationId, false, check_page_size},
 	{"concurrency", ForeignServerRelationId, false, check_concurrency},
+	{"max_retries", ForeignServerRelationId, false, check_max_retries},
+	{"allow_http", ForeignServerRelationId, false, check_allow_http},
+	{"ca_file", ForeignServerRelationId, false, check_ca_file},
 	{"rate_limit", ForeignServerRelationId, false, check_rate_limit},
 	{"request_latency", ForeignServerRelationId, false, check_duration},
 	/* Qoder */
@@ -325,6 +333,39 @@ check_concurrency(DefElem *def)
 										   CF_MAX_CONCURRENCY));
 }
 
+static void
+check_max_retries(DefElem *def)
+{
+	int			n;
+
+	if (!parse_int(defGetString(def), &n, 0, NULL) || n < 0 || n > MAX_RETRIES_OPTION)
+		report_invalid_value(def, psprintf("The value must be an integer between 0 and %d.",
+										   MAX_RETRIES_OPTION));
+}
+
+/*
+ * Plain http to hosts other than loopback sends credentials in the clear:
+ * only a superuser may allow it, as postgres_fdw's password_required.
+ */
+static void
+check_allow_http(DefElem *def)
+{
+	bool		allow = defGetBoolean(def);
+
+	if (allow && !superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only superusers can set \"allow_http\"")));
+}
+
+/* An absolute path: the server process reads it, whatever its directory. */
+static void
+check_ca_file(DefElem *def)
+{
+	if (!is_absolute_path(defGetString(def)))
+		report_invalid_value(def, "The value must be an absolute path to a PEM file of CA certificates.");
+}
+
 /* Requests per second, 0 for no limit. */
 static void
 check_rate_limit(DefElem *def)
@@ -396,6 +437,12 @@ apply_option(CfOptions *opts, DefElem *def)
 		(void) parse_int(value, &opts->page_size, 0, NULL);
 	else if (strcmp(def->defname, "concurrency") == 0)
 		(void) parse_int(value, &opts->concurrency, 0, NULL);
+	else if (strcmp(def->defname, "max_retries") == 0)
+		(void) parse_int(value, &opts->max_retries, 0, NULL);
+	else if (strcmp(def->defname, "allow_http") == 0)
+		opts->allow_http = defGetBoolean(def);
+	else if (strcmp(def->defname, "ca_file") == 0)
+		opts->ca_file = pstrdup(value);
 	else if (strcmp(def->defname, "rate_limit") == 0)
 		(void) parse_real(value, &opts->rate_limit, 0, NULL);
 	else if (strcmp(def->defname, "request_latency") == 0)
@@ -431,6 +478,38 @@ expand_region(const char *template, const CfOptions *opts, const char *what)
 					opts->region, placeholder + strlen("{region}"));
 }
 
+/* Whether the host of a URL is this machine: 127.0.0.0/8, ::1 or localhost. */
+static bool
+is_loopback_url(const char *url)
+{
+	const char *host = strstr(url, "://") + 3;
+	size_t		len = strcspn(host, "/");
+	char	   *authority = pnstrdup(host, len);
+	char	   *colon;
+
+	if (authority[0] == '[')
+		return strncmp(authority, "[::1]", 5) == 0;
+	colon = strchr(authority, ':');
+	if (colon)
+		*colon = '\0';
+	return strncmp(authority, "127.", 4) == 0 || pg_strcasecmp(authority, "localhost") == 0;
+}
+
+/*
+ * Credentials never cross a network in the clear: plain http is for the
+ * loopback interface (tests, local proxies) unless a superuser allowed it.
+ */
+static void
+check_plain_http(const CfOptions *opts, const char *url)
+{
+	if (pg_strncasecmp(url, "http://", 7) == 0 && !opts->allow_http && !is_loopback_url(url))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cloud_fdw refuses plain http to \"%s\"", url),
+				 errdetail("Credentials would cross the network unencrypted."),
+				 errhint("Use https, or have a superuser set server option \"allow_http\" to true.")));
+}
+
 /*
  * Resolve the options of a foreign table: provider and resource defaults,
  * then server options, then table options.
@@ -452,6 +531,7 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 	opts->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
 	opts->max_response_size = DEFAULT_MAX_RESPONSE_SIZE;
 	opts->concurrency = DEFAULT_CONCURRENCY;
+	opts->max_retries = DEFAULT_MAX_RETRIES;
 	opts->request_latency_ms = DEFAULT_REQUEST_LATENCY_MS;
 	opts->estimated_items = -1;
 
@@ -490,6 +570,8 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 									   psprintf("resource \"%s\"", resource_name));
 	if (opts->iam_endpoint == NULL)
 		opts->iam_endpoint = pstrdup(DEFAULT_IAM_ENDPOINT);
+	check_plain_http(opts, opts->endpoint);
+	check_plain_http(opts, opts->iam_endpoint);
 	if (opts->estimated_items < 0)
 		opts->estimated_items = opts->resource->estimated_items;
 
