@@ -36,7 +36,7 @@ include $(PGXS)
 # PGXS knows nothing of headers: rebuild everything when one changes.
 $(OBJS): src/cloud_fdw.h src/cf_json.h
 
-.PHONY: test demo bench
+.PHONY: test demo bench fuzz check-valgrind
 
 # The whole suite: installs missing packages, builds, runs pg_regress and the
 # scripts under test/ against a throwaway cluster and the mock cloud.
@@ -53,3 +53,17 @@ demo:
 bench:
 	bash test/deps.sh
 	python3 test/bench.py
+
+# libFuzzer on the JSON layer for FUZZ_SECONDS (default 300); inputs that
+# fail are kept in test/fuzz/out.
+FUZZ_SECONDS ?= 300
+fuzz:
+	bash test/deps.sh
+	cd test && FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_DIR=fuzz/out python3 t_fuzz.py
+
+# The pg_regress suites and the fault matrix with the server under valgrind.
+# (AddressSanitizer cannot be preloaded into Debian's postgres: it hangs in
+# bindtextdomain at startup.)
+check-valgrind:
+	bash test/deps.sh
+	python3 test/run_tests.py --valgrind --only 'regress|t_faults|t_secrets'

@@ -1633,10 +1633,7 @@ complete_write(CfModifyState *state)
 		elog(ERROR, "finished HTTP transfer belongs to no update");
 
 	state->current_key = w->key;
-	update_errcallback.callback = update_context;
-	update_errcallback.arg = state;
-	update_errcallback.previous = error_context_stack;
-	error_context_stack = &update_errcallback;
+	cf_push_error_context(&update_errcallback, update_context, state);
 	if (finish_write(state, w, &resp))
 	{
 		error_context_stack = update_errcallback.previous;
@@ -1747,10 +1744,7 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	/* a row that needs several calls in order: first finish the others */
 	complete_all_writes(state);
 
-	errcallback.callback = update_context;
-	errcallback.arg = state;
-	errcallback.previous = error_context_stack;
-	error_context_stack = &errcallback;
+	cf_push_error_context(&errcallback, update_context, state);
 
 	run_actions(state, update.actions_before, values, nvalues);
 	if (update.body != NULL)

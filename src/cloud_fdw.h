@@ -325,6 +325,8 @@ extern void cf_report_http_error(const CfHttpRequest *req,
 								 const CfHttpResponse *resp) pg_attribute_noreturn();
 extern void cf_report_transfer_error(const CfHttpRequest *req, int curl_code,
 									 const char *curl_message) pg_attribute_noreturn();
+extern void cf_push_error_context(ErrorContextCallback *callback,
+								  void (*fn) (void *), void *arg);
 extern void cf_push_request_context(ErrorContextCallback *callback,
 									const CfHttpRequest *req);
 

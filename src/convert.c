@@ -325,10 +325,7 @@ cf_store_item(CfColumnMap *maps, CfJson *item, const CfParamValue *fallback,
 	ErrorContextCallback errcallback;
 
 	ExecClearTuple(slot);
-	errcallback.callback = conversion_context;
-	errcallback.arg = maps;
-	errcallback.previous = error_context_stack;
-	error_context_stack = &errcallback;
+	cf_push_error_context(&errcallback, conversion_context, maps);
 
 	maps->current_item = item;
 	for (int i = 0; i < maps->natts; i++)

@@ -219,12 +219,19 @@ request_context(void *arg)
 	errcontext("remote request %s %s", req->method, req->path);
 }
 
+/* Add a CONTEXT line to every error until the caller pops the callback. */
+void
+cf_push_error_context(ErrorContextCallback *callback, void (*fn) (void *), void *arg)
+{
+	callback->callback = fn;
+	callback->arg = arg;
+	callback->previous = error_context_stack;
+	error_context_stack = callback;
+}
+
 /* Name the request in the CONTEXT of any error until the caller pops it. */
 void
 cf_push_request_context(ErrorContextCallback *callback, const CfHttpRequest *req)
 {
-	callback->callback = request_context;
-	callback->arg = (void *) req;
-	callback->previous = error_context_stack;
-	error_context_stack = callback;
+	cf_push_error_context(callback, request_context, (void *) req);
 }

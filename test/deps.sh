@@ -9,7 +9,7 @@ set -euo pipefail
 
 PACKAGES="postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libjson-c-dev
 pkg-config make gcc libc6-dev python3 curl ca-certificates util-linux
-postgresql-plpython3-15"
+postgresql-plpython3-15 clang-14 libclang-rt-14-dev valgrind"
 
 missing=()
 for pkg in $PACKAGES; do

@@ -201,7 +201,25 @@ def tail(path, lines=40):
         return ""
 
 
-class Cluster:
+class _Managed:
+    """Start on entering a `with` block, close on leaving it (unless kept)."""
+
+    keep = False
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        if not self.keep:
+            self.close()
+
+
+class Cluster(_Managed):
     """A throwaway PostgreSQL cluster in a fresh temporary directory.
 
     It listens on 127.0.0.1 on a free port, with its unix socket in its own
@@ -211,9 +229,12 @@ class Cluster:
     (for debugging with `run_tests.py --keep`).
     """
 
-    def __init__(self, settings=None, keep=False, start_timeout=60):
-        """`settings`: extra postgresql.conf parameters, e.g. for benchmarks."""
+    def __init__(self, settings=None, keep=False, start_timeout=60, server_program=None):
+        """`settings`: extra postgresql.conf parameters, e.g. for benchmarks;
+        `server_program`: what pg_ctl starts instead of postgres (a script
+        that runs it under valgrind)."""
         self.settings = dict(settings or {})
+        self.server_program = server_program
         self.keep = keep
         self.start_timeout = start_timeout
         self.bindir = pg_bindir()
@@ -233,18 +254,6 @@ class Cluster:
         return self.tmpdir / "server.log"
 
     # -- lifecycle ---------------------------------------------------------
-
-    def __enter__(self):
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        if not self.keep:
-            self.close()
 
     def _as_server_user(self, cmd):
         """Prefix `cmd` so that it runs as a user PostgreSQL accepts."""
@@ -307,9 +316,10 @@ class Cluster:
             self._write_config()
         # Set first: even a failed or timed-out start may leave a server.
         self.running = True
+        program = ["-p", self.server_program] if self.server_program else []
         try:
             self._pg([self.bindir / "pg_ctl", "-D", self.datadir,
-                      "-l", self.log_path, "-w",
+                      "-l", self.log_path, "-w", *program,
                       "-t", str(self.start_timeout), "start"],
                      timeout=self.start_timeout + 30)
         except CommandError as e:
@@ -411,7 +421,7 @@ def psql(sql, db=None, check=True, env=None):
     return result.stdout.rstrip("\n")
 
 
-class Mock:
+class Mock(_Managed):
     """The mock cloud server test/mock_cloud.py, on a free port.
 
     It is started in its own session so that a Ctrl-C aimed at the test run
@@ -440,18 +450,6 @@ class Mock:
     def output_path(self):
         """Where the mock's stdout and stderr go (tracebacks end up here)."""
         return self.tmpdir / "mock.out"
-
-    def __enter__(self):
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        if not self.keep:
-            self.close()
 
     def start(self):
         """Start the mock and wait until it says it is healthy."""

@@ -1,0 +1,11 @@
+/* The fuzz harness's view of pg_shim.c. */
+#ifndef PG_SHIM_H
+#define PG_SHIM_H
+
+#include <setjmp.h>
+
+extern sigjmp_buf shim_error_jump;
+extern int	shim_errors;
+extern void shim_reset_arena(void);
+
+#endif
