@@ -46,7 +46,6 @@ extern bool cfj_bool(const CfJson *value);
 extern int	cfj_array_length(const CfJson *array);
 extern CfJson *cfj_array_get(const CfJson *array, int index);
 extern char *cfj_serialize(const CfJson *value);
-extern bool cfj_equal(const CfJson *a, const CfJson *b);
 
 /* Building */
 extern CfJson *cfj_new_object(MemoryContext owner);

@@ -282,7 +282,6 @@ extern int	cf_http_abort(void *handle, SubTransactionId subid);
 extern int	cf_http_abort_all(void *handle);
 extern int	cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt);
 extern int	cf_http_wait(CfConnection *conn, int slot);
-extern int	cf_http_in_flight(CfConnection *conn);
 extern void cf_http_finish(CfConnection *conn, int slot, CfHttpResponse *resp,
 						   bool *cached_token);
 extern void cf_send_request(CfConnection *conn, const CfHttpRequest *req,

@@ -693,13 +693,6 @@ cf_http_wait(CfConnection *conn, int slot)
 	return found;
 }
 
-/* Transfers started and not yet finished on the connection. */
-int
-cf_http_in_flight(CfConnection *conn)
-{
-	return ((CfHandle *) cf_connection_handle(conn))->in_flight;
-}
-
 /*
  * Take the response of a finished transfer and free its slot.  Transport
  * failures are raised here; the HTTP status is left to the caller, which

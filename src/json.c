@@ -300,12 +300,6 @@ cfj_serialize(const CfJson *value)
 	return pnstrdup(text, len);
 }
 
-bool
-cfj_equal(const CfJson *a, const CfJson *b)
-{
-	return json_object_equal(TO_JSONC(a), TO_JSONC(b)) != 0;
-}
-
 CfJson *
 cfj_new_object(MemoryContext owner)
 {

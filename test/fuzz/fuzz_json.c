@@ -59,7 +59,6 @@ exercise(CfJson *doc)
 			CfJson	   *item = cfj_array_get(items, i);
 
 			(void) cfj_serialize(item);
-			(void) cfj_equal(item, doc);
 			(void) cfj_merge_diff(item, cfj_array_get(items, (i + 1) % n), CurrentMemoryContext);
 			(void) cfj_set_path(body, "config.networking.type", item, CurrentMemoryContext);
 		}
