@@ -54,6 +54,9 @@ PG_MODULE_MAGIC;
 /* Executions of at most this many rows are kept to replay on rescans. */
 #define CF_REPLAY_MAX_ITEMS 1000
 
+/* Keys of rows changed remotely that an error names, at most. */
+#define CF_APPLIED_KEYS_SHOWN 10
+
 /* Name of the row identity column UPDATE carries to find the remote item. */
 #define CF_KEY_JUNK_NAME "cloud_fdw_key"
 
@@ -160,6 +163,8 @@ typedef struct CfModifyState
 	AttrNumber	wholerow_attno; /* junk attribute with the old row */
 	MemoryContext rowcxt;		/* reset per row */
 	int64		applied;		/* rows this statement changed remotely */
+	List	   *applied_keys;	/* the first CF_APPLIED_KEYS_SHOWN of them */
+	MemoryContext stmtcxt;		/* lives as long as the statement */
 	int64		requests;
 	const char *current_key;
 
@@ -1504,6 +1509,38 @@ cloudBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	state->async = (((ModifyTable *) mtstate->ps.plan)->returningLists == NIL &&
 					rinfo->ri_TrigDesc == NULL);
 	state->pending = palloc0(sizeof(CfPendingWrite) * state->opts.concurrency);
+	state->stmtcxt = CurrentMemoryContext;
+}
+
+/* Count a row the API changed, and remember its key for an error to name. */
+static void
+note_applied(CfModifyState *state, const char *key)
+{
+	MemoryContext oldcxt;
+
+	if (++state->applied > CF_APPLIED_KEYS_SHOWN)
+		return;
+	/* the list outlives the row: not in the row's context */
+	oldcxt = MemoryContextSwitchTo(state->stmtcxt);
+	state->applied_keys = lappend(state->applied_keys, pstrdup(key));
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* The keys of the rows changed remotely, sorted: writes finish in any order. */
+static char *
+applied_keys_text(CfModifyState *state)
+{
+	List	   *keys = list_copy(state->applied_keys);
+	StringInfoData buf;
+	ListCell   *lc;
+
+	list_sort(keys, compare_strings);
+	initStringInfo(&buf);
+	foreach(lc, keys)
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", (char *) lfirst(lc));
+	if (state->applied > CF_APPLIED_KEYS_SHOWN)
+		appendStringInfoString(&buf, ", ...");
+	return buf.data;
 }
 
 /*
@@ -1520,8 +1557,9 @@ update_context(void *arg)
 				   state->current_key, state->opts.resource->name);
 	else
 		errcontext("updating item \"%s\" of resource \"%s\"; rows of this statement "
-				   "already changed remotely, which stay changed: " INT64_FORMAT,
-				   state->current_key, state->opts.resource->name, state->applied);
+				   "already changed remotely, which stay changed: " INT64_FORMAT " (%s)",
+				   state->current_key, state->opts.resource->name, state->applied,
+				   applied_keys_text(state));
 	if (state->npending > 1)
 		errcontext("other update requests of this statement still on their way, "
 				   "which may or may not be applied: %d", state->npending - 1);
@@ -1637,7 +1675,7 @@ complete_write(CfModifyState *state)
 	if (finish_write(state, w, &resp))
 	{
 		error_context_stack = update_errcallback.previous;
-		state->applied++;
+		note_applied(state, w->key);
 		forget_write(state, w);
 		return;
 	}
@@ -1655,7 +1693,7 @@ complete_write(CfModifyState *state)
 		if (other == NULL)
 			elog(ERROR, "finished HTTP transfer belongs to no update");
 		if (finish_write(state, other, &other_resp))
-			state->applied++;
+			note_applied(state, other->key);
 		/* keep the failed write's entry in place while others move */
 		if (other != &state->pending[state->npending - 1] &&
 			w == &state->pending[state->npending - 1])
@@ -1757,7 +1795,7 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 				? cfj_get(answer, resource->update->item_path) : answer;
 	}
 	run_actions(state, update.actions_after, values, nvalues);
-	state->applied++;
+	note_applied(state, state->current_key);
 
 	/* the row comes back from the API: the update's answer, or a get */
 	if (item == NULL)

@@ -9,7 +9,7 @@ in one run so that the ratios compare like with like.
 - 1,000 local rows joined to remote rows by id: the planner's choice, and
   one get per row;
 - a bulk UPDATE of 1,000 rows: concurrency 8, and the same PUTs one by one;
-- peak backend memory of scans of 10,000 and 100,000 rows.
+- peak backend memory of scans of 1,000 and 100,000 rows.
 
 It prints a table and writes it, with the machine, date and settings, to
 bench/RESULTS.md.
@@ -189,7 +189,7 @@ def main():
         scans = [bench.scan(5), bench.scan(20)]
         joins = [bench.join(5)]
         updates = [bench.update(20)]
-        mem_small = bench.memory(10_000)
+        mem_small = bench.memory(1_000)
         mem_large = bench.memory(100_000)
 
     lines = [
@@ -221,8 +221,8 @@ def main():
         lines.append(f"| {u['latency']} ms | {u['concurrent']:.3f} s | {u['one_by_one']:.3f} s | "
                      f"{u['one_by_one'] / u['concurrent']:.1f}x |")
     lines += ["", "## Peak backend memory (VmHWM) of a full scan", "",
-              "| rows | peak RSS | growth over 10,000 rows |", "|---|---|---|",
-              f"| 10,000 | {mem_small / 1024:.1f} MB | |",
+              "| rows | peak RSS | growth over 1,000 rows |", "|---|---|---|",
+              f"| 1,000 | {mem_small / 1024:.1f} MB | |",
               f"| 100,000 | {mem_large / 1024:.1f} MB | {(mem_large - mem_small) / 1024:+.1f} MB |", ""]
     text = "\n".join(lines)
     print(text)

@@ -86,38 +86,55 @@ tap.ok(result.returncode == 0 and elapsed >= 0.35,
        f"rate_limit 20/s spaced 8 requests over at least 0.35 s (took {elapsed:.2f} s)",
        diag=result.stderr)
 
-# Cancellation: a server that never answers, and pg_cancel_backend.
+# Cancellation and termination: a server that never answers.
 server("hang", ",hang=1")
-good_tenant = server("good", "")
-proc = subprocess.Popen(
-    [str(pg_bindir() / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=0", "-f", "-"],
-    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-session = f"""
-SELECT pg_backend_pid();
+server("good", "")
+
+
+def interrupt_waiting_query(signal_function):
+    """Start a session that waits on the silent server, interrupt it with
+    signal_function (pg_cancel_backend or pg_terminate_backend) and return
+    the session's output and how long it took to give up."""
+    proc = subprocess.Popen(
+        [str(pg_bindir() / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=0", "-f", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    session = f"""
 SELECT count(*) FROM hang_envs WHERE id IN ({in_list});
-SELECT 'after cancel: ' || count(*) FROM good_envs;
+SELECT 'after interrupt: ' || count(*) FROM good_envs;
 """
-out = {}
-reader = threading.Thread(target=lambda: out.update(zip(("stdout", "stderr"), proc.communicate(session))))
-reader.start()
-pid = None
-deadline = time.monotonic() + 10
-while pid is None and time.monotonic() < deadline:
-    rows = psql("SELECT pid FROM pg_stat_activity WHERE query LIKE '%hang_envs%' "
-                "AND pid <> pg_backend_pid() AND state = 'active';")
-    pid = rows.split()[0] if rows else None
-    time.sleep(0.1)
-time.sleep(0.5)  # let it sit in the transfer
-cancelled_at = time.monotonic()
-psql(f"SELECT pg_cancel_backend({pid});") if pid else None
-reader.join(timeout=10)
-waited = time.monotonic() - cancelled_at
+    out = {}
+    reader = threading.Thread(
+        target=lambda: out.update(zip(("stdout", "stderr"), proc.communicate(session))))
+    reader.start()
+    pid = None
+    deadline = time.monotonic() + 10
+    while pid is None and time.monotonic() < deadline:
+        rows = psql("SELECT pid FROM pg_stat_activity WHERE query LIKE '%hang_envs%' "
+                    "AND pid <> pg_backend_pid() AND state = 'active';")
+        pid = rows.split()[0] if rows else None
+        time.sleep(0.1)
+    time.sleep(0.5)  # let it sit in the transfer
+    interrupted_at = time.monotonic()
+    if pid:
+        psql(f"SELECT {signal_function}({pid});")
+    reader.join(timeout=10)
+    return pid, out, time.monotonic() - interrupted_at
+
+
+pid, out, waited = interrupt_waiting_query("pg_cancel_backend")
 tap.ok(pid is not None, "the query waiting on a silent server was found")
 tap.ok("canceling statement due to user request" in out.get("stderr", ""),
        "pg_cancel_backend cancelled the waiting transfers", diag=out)
 tap.ok(waited < 0.5 + 0.5, f"the backend gave up within 0.5 s of the cancel, plus slack ({waited:.2f} s)")
-tap.ok("after cancel: 11" in out.get("stdout", ""),
+tap.ok("after interrupt: 11" in out.get("stdout", ""),
        "the same session kept working after the cancel", diag=out)
+
+pid, out, waited = interrupt_waiting_query("pg_terminate_backend")
+tap.ok("terminating connection due to administrator command" in out.get("stderr", ""),
+       "pg_terminate_backend ended the waiting backend", diag=out)
+tap.ok(waited < 0.5 + 0.5, f"it ended within 0.5 s of the signal, plus slack ({waited:.2f} s)")
+gone = psql(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid};") if pid else "?"
+tap.ok(gone == "0", "the backend is gone", diag=gone)
 
 psql("DROP SERVER conc8, conc1, upd, updret, rate, hang, good CASCADE;")
 sys.exit(tap.exit_code())
