@@ -51,6 +51,9 @@ typedef struct CfTransfer
 	struct curl_slist *headers;
 	bool		cached_token;
 	char		errbuf[CURL_ERROR_SIZE];
+	const char *upload;			/* the request body, sent by send_body */
+	size_t		upload_len;
+	size_t		upload_pos;
 	MemoryContext cxt;			/* where the response goes */
 	char	   *body;
 	size_t		len;
@@ -283,6 +286,17 @@ collect_header(char *line, size_t size, size_t nitems, void *arg)
 	return n;
 }
 
+static size_t
+send_body(char *buffer, size_t size, size_t nitems, void *arg)
+{
+	CfTransfer *t = (CfTransfer *) arg;
+	size_t		n = Min(size * nitems, t->upload_len - t->upload_pos);
+
+	memcpy(buffer, t->upload + t->upload_pos, n);
+	t->upload_pos += n;
+	return n;
+}
+
 /* A header line "name: value"; values come from options, so refuse CR/LF. */
 static struct curl_slist *
 add_header(struct curl_slist *headers, const char *name, const char *value)
@@ -367,15 +381,20 @@ set_transfer_options(CURL *easy, const CfHttpRequest *req, const char *url,
 	else
 	{
 		/*
-		 * libcurl silently sends a request again when a reused connection
-		 * dies before any answer; a write could then be applied twice.  A
-		 * connection of its own means a failure is reported, not repeated.
+		 * The body goes through a read callback that cannot rewind: libcurl
+		 * resends a request on a fresh connection when a kept-alive one
+		 * dies without an answer, and without a rewind it can do so only if
+		 * nothing of the body had been sent.  A write that may have reached
+		 * the server is then reported, never repeated.
 		 */
-		curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+		transfer->upload = req->body ? req->body : "";
+		transfer->upload_len = strlen(transfer->upload);
+		transfer->upload_pos = 0;
+		curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
-						 (curl_off_t) (req->body ? strlen(req->body) : 0));
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		curl_easy_setopt(easy, CURLOPT_READFUNCTION, send_body);
+		curl_easy_setopt(easy, CURLOPT_READDATA, transfer);
+		curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t) transfer->upload_len);
 	}
 }
 
@@ -475,6 +494,7 @@ reset_attempt(CfTransfer *t)
 	t->subject_token = NULL;
 	t->retry_after_ms = -1;
 	t->errbuf[0] = '\0';
+	t->upload_pos = 0;
 }
 
 /*
