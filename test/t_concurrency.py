@@ -136,5 +136,16 @@ tap.ok(waited < 0.5 + 0.5, f"it ended within 0.5 s of the signal, plus slack ({w
 gone = psql(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid};") if pid else "?"
 tap.ok(gone == "0", "the backend is gone", diag=gone)
 
-psql("DROP SERVER conc8, conc1, upd, updret, rate, hang, good CASCADE;")
+# The pauses of retries and of the rate limit wake up for interrupts too.
+server("pause", ",status=503,retry_after=30")
+elapsed, result = timed("SET statement_timeout = '300ms'; SELECT count(*) FROM pause_envs;")
+tap.ok("canceling statement due to statement timeout" in result.stderr and elapsed < 1.5,
+       f"statement_timeout ended a 30 s Retry-After pause ({elapsed:.2f} s)", diag=result.stderr)
+server("slow_rate", "", ", rate_limit '0.5'")
+elapsed, result = timed("SET statement_timeout = '300ms'; "
+                        f"SELECT count(*) FROM slow_rate_envs WHERE id IN ({in_list});")
+tap.ok("canceling statement due to statement timeout" in result.stderr and elapsed < 1.5,
+       f"statement_timeout ended a 2 s rate-limit pause ({elapsed:.2f} s)", diag=result.stderr)
+
+psql("DROP SERVER conc8, conc1, upd, updret, rate, hang, good, pause, slow_rate CASCADE;")
 sys.exit(tap.exit_code())
