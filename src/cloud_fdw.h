@@ -289,7 +289,7 @@ extern void cf_send_request(CfConnection *conn, const CfHttpRequest *req,
 
 /* connection.c's bookkeeping around a request (used by http.c, auth.c) */
 extern void *cf_connection_handle(CfConnection *conn);
-extern void cf_connection_count(CfConnection *conn, long new_connects);
+extern void cf_connection_count_request(CfConnection *conn);
 extern void cf_connection_add_connects(CfConnection *conn, long new_connects);
 extern void cf_connection_mark_write(CfConnection *conn);
 extern const char *cf_connection_get_token(CfConnection *conn, CfScope scope,

@@ -229,10 +229,9 @@ cf_connection_handle(CfConnection *conn)
 }
 
 void
-cf_connection_count(CfConnection *conn, long new_connects)
+cf_connection_count_request(CfConnection *conn)
 {
 	conn->requests++;
-	conn->connects += new_connects;
 }
 
 void

@@ -477,7 +477,7 @@ cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt)
 				 errmsg("could not start HTTP transfer")));
 	}
 	handle->in_flight++;
-	cf_connection_count(conn, 0);
+	cf_connection_count_request(conn);
 	if (strcmp(req->method, "GET") != 0 && !req->anonymous)
 		cf_connection_mark_write(conn);
 	MemoryContextSwitchTo(oldcxt);
