@@ -102,7 +102,7 @@ report_aborted(int unfinished)
 {
 	if (unfinished > 0)
 		ereport(WARNING,
-				(errmsg("%d cloud API requests were still on their way when the transaction aborted",
+				(errmsg("%d cloud API writes were still on their way when the transaction aborted",
 						unfinished),
 				 errdetail("They may or may not have been applied remotely.")));
 }

@@ -45,6 +45,7 @@ typedef struct CfTransfer
 	bool		in_use;
 	bool		done;
 	SubTransactionId subid;		/* started in this subtransaction */
+	bool		is_write;		/* may change the cloud (not a GET, not a login) */
 	CURLcode	result;
 	const CfHttpRequest *req;	/* the caller's, alive until finished */
 	char	   *url;
@@ -122,8 +123,8 @@ release_transfer(CfHandle *handle, CfTransfer *t)
 
 /*
  * Abort the transfers of a handle started in subtransaction subid or later
- * (InvalidSubTransactionId: all of them); returns how many were still on
- * their way, and so may or may not have reached the server.
+ * (InvalidSubTransactionId: all of them); returns how many of them were
+ * writes still on their way, which may or may not have been applied.
  */
 int
 cf_http_abort(void *h, SubTransactionId subid)
@@ -137,7 +138,7 @@ cf_http_abort(void *h, SubTransactionId subid)
 
 		if (!t->in_use || (subid != InvalidSubTransactionId && t->subid < subid))
 			continue;
-		if (!t->done)
+		if (!t->done && t->is_write)
 			unfinished++;
 		release_transfer(handle, t);
 	}
@@ -452,6 +453,7 @@ cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt)
 	t->in_use = true;
 	t->done = false;
 	t->subid = GetCurrentSubTransactionId();
+	t->is_write = (strcmp(req->method, "GET") != 0 && !req->anonymous);
 	t->result = CURLE_OK;
 	t->req = req;
 	t->headers = headers;
@@ -478,7 +480,7 @@ cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt)
 	}
 	handle->in_flight++;
 	cf_connection_count_request(conn);
-	if (strcmp(req->method, "GET") != 0 && !req->anonymous)
+	if (t->is_write)
 		cf_connection_mark_write(conn);
 	MemoryContextSwitchTo(oldcxt);
 	return t - handle->transfers;
