@@ -11,9 +11,12 @@ OBJS = \
 	src/huawei_sign.o \
 	src/import.o \
 	src/json.o \
+	src/modify.o \
 	src/option.o \
+	src/plan.o \
 	src/registry.o \
-	src/request.o
+	src/request.o \
+	src/scan.o
 
 EXTENSION = cloud_fdw
 EXTVERSION = 1.0

@@ -14,6 +14,8 @@
 #include "lib/stringinfo.h"
 #include "nodes/execnodes.h"
 #include "nodes/parsenodes.h"
+#include "nodes/pathnodes.h"
+#include "commands/explain.h"
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
 
@@ -172,6 +174,7 @@ extern bool cf_is_param_option(const char *name);
 extern char *cf_param_option_names(void);
 extern char *cf_action_values(const CfResource *resource, const char *field);
 extern const CfColumn *cf_find_column(const CfResource *resource, const char *path);
+extern bool cf_is_param_field(const CfResource *resource, const char *field);
 extern const CfColumn *cf_key_column(const CfResource *resource);
 extern const CfColumn *cf_governing_column(const CfResource *resource, const char *path);
 
@@ -231,6 +234,7 @@ extern char *cf_column_path(Oid relid, AttrNumber attnum);
 extern char *cf_column_option(Oid relid, AttrNumber attnum, const char *name);
 extern AttrNumber cf_key_attnum(Relation rel, const CfResource *resource);
 extern const CfResource *cf_table_resource(Oid foreigntableid);
+extern UserMapping *cf_user_mapping_for(EState *estate, Index rtindex, Oid serverid);
 
 /* ----------------------------------------------------------------
  * Connection cache (connection.c): one curl handle per user mapping
@@ -358,6 +362,7 @@ typedef struct CfRowUpdate
 } CfRowUpdate;
 
 extern bool cf_key_is_addressable(const char *key);
+extern int	cf_compare_strings(const ListCell *a, const ListCell *b);
 extern char *cf_call_request(const CfCall *call, const CfParamValue *values,
 							 int nvalues, const CfOptions *opts, bool explain);
 extern char *cf_page_request(const char *call_request, const CfPageCursor *cursor);
@@ -388,5 +393,48 @@ extern CfJson *cf_datum_to_json(CfColumnMap *maps, AttrNumber attnum,
 extern bool cf_datums_equal(CfColumnMap *maps, AttrNumber attnum, Datum a, Datum b);
 extern const char *cf_column_map_path(CfColumnMap *maps, AttrNumber attnum);
 extern bool cf_column_map_is_json(CfColumnMap *maps, AttrNumber attnum);
+
+/* ----------------------------------------------------------------
+ * FDW callbacks: planning (plan.c), scanning (scan.c), updating (modify.c)
+ * ----------------------------------------------------------------
+ */
+
+/* Indexes into a ForeignScan's fdw_private, written by plan.c. */
+enum CfScanPrivate
+{
+	CF_SCAN_IS_GET,				/* Integer: get call (1) or list call (0) */
+	CF_SCAN_ATTRS,				/* IntList of attribute numbers to convert */
+	CF_SCAN_FIELDS,				/* List of String: field of each fdw_expr */
+	CF_SCAN_ARRAYS,				/* IntList: whether each fdw_expr is an array */
+	CF_SCAN_LIMIT				/* Integer: rows the query needs at most, or 0 */
+};
+
+extern void cloudGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
+								   Oid foreigntableid);
+extern void cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
+								 Oid foreigntableid);
+extern ForeignScan *cloudGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
+										Oid foreigntableid, ForeignPath *best_path,
+										List *tlist, List *scan_clauses, Plan *outer_plan);
+
+extern void cloudExplainForeignScan(ForeignScanState *node, ExplainState *es);
+extern void cloudBeginForeignScan(ForeignScanState *node, int eflags);
+extern TupleTableSlot *cloudIterateForeignScan(ForeignScanState *node);
+extern void cloudReScanForeignScan(ForeignScanState *node);
+extern void cloudEndForeignScan(ForeignScanState *node);
+
+extern int	cloudIsForeignRelUpdatable(Relation rel);
+extern void cloudAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
+										 RangeTblEntry *target_rte, Relation target_relation);
+extern List *cloudPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
+									Index resultRelation, int subplan_index);
+extern void cloudBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+									List *fdw_private, int subplan_index, int eflags);
+extern TupleTableSlot *cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
+											  TupleTableSlot *slot, TupleTableSlot *planSlot);
+extern void cloudEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+extern void cloudExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+									  List *fdw_private, int subplan_index,
+									  ExplainState *es);
 
 #endif							/* CLOUD_FDW_H */

@@ -16,6 +16,7 @@
 #include "catalog/pg_foreign_table.h"
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
+#include "executor/executor.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -767,4 +768,14 @@ cf_table_resource(Oid foreigntableid)
 			return cf_find_resource(provider, defGetString(def));
 	}
 	return NULL;
+}
+
+/* The user mapping a scan or update uses: the view owner's, if any. */
+UserMapping *
+cf_user_mapping_for(EState *estate, Index rtindex, Oid serverid)
+{
+	RangeTblEntry *rte = exec_rt_fetch(rtindex, estate);
+	Oid			userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+
+	return GetUserMapping(userid, serverid);
 }

@@ -442,6 +442,19 @@ cf_action_values(const CfResource *resource, const char *field)
 	return buf.data;
 }
 
+/* Whether the list or get call of the resource takes a parameter for a field. */
+bool
+cf_is_param_field(const CfResource *resource, const char *field)
+{
+	const CfCall *calls[] = {resource->list, resource->get};
+
+	for (int c = 0; c < lengthof(calls); c++)
+		for (int i = 0; i < calls[c]->nparams; i++)
+			if (strcmp(calls[c]->params[i].field, field) == 0)
+				return true;
+	return false;
+}
+
 /* The declared field at exactly this path, or NULL. */
 const CfColumn *
 cf_find_column(const CfResource *resource, const char *path)

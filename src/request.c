@@ -50,6 +50,13 @@ cf_key_is_addressable(const char *key)
 	return key[0] != '\0' && strcmp(key, ".") != 0 && strcmp(key, "..") != 0;
 }
 
+/* list_sort comparator of lists of C strings. */
+int
+cf_compare_strings(const ListCell *a, const ListCell *b)
+{
+	return strcmp((char *) lfirst(a), (char *) lfirst(b));
+}
+
 static void
 append_param(StringInfo buf, const char *name, const char *value)
 {

@@ -1,0 +1,521 @@
+/*-------------------------------------------------------------------------
+ *
+ * plan.c
+ *		  Planning foreign scans: which call of the resource a scan makes (a get
+ *		  when the quals name whole items, else a listing), with which key
+ *		  values (constants, IN lists, or join parameters of a nested loop),
+ *		  and at what cost, counted in round trips.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/table.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/paths.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/typcache.h"
+
+#include "cloud_fdw.h"
+
+/*
+ * Planner cost units per millisecond of waiting for a cloud API: a
+ * sequential page read (1.0) takes about a tenth of a millisecond.
+ */
+#define CF_COST_PER_MS 10.0
+
+/* A qual that gives a call parameter its value: field = value, or IN. */
+typedef struct CfKeyQual
+{
+	const char *field;
+	Expr	   *value;			/* a scalar, or an array for "= ANY" */
+	bool		is_array;
+	RestrictInfo *rinfo;
+} CfKeyQual;
+
+/* Planner state of a foreign table. */
+typedef struct CfRelInfo
+{
+	CfOptions	opts;
+	char	  **paths;			/* JSON path of each column, by attnum - 1 */
+	int			natts;
+	Bitmapset  *attrs_used;		/* attribute numbers the query reads */
+} CfRelInfo;
+
+/* Whether the call's parameter for a field matches loosely (EPS "name"). */
+static bool
+param_is_fuzzy(const CfCall *call, const char *field)
+{
+	for (int i = 0; i < call->nparams; i++)
+		if (strcmp(call->params[i].field, field) == 0)
+			return call->params[i].fuzzy;
+	return false;
+}
+
+/*
+ * Is clause "column = value" or "column = ANY(array)" on a call-parameter
+ * field, with a value computable before the scan (or per outer row, from
+ * the relations in "outer")?  The operator must be the type's own equality
+ * under a deterministic collation: a case-insensitive "=" could match items
+ * that a request for the exact value would miss.
+ */
+static bool
+match_key_qual(RelOptInfo *baserel, CfRelInfo *fpinfo, Expr *clause,
+			   Relids outer, CfKeyQual *qual)
+{
+	List	   *args;
+	Oid			opno;
+	Oid			inputcollid;
+	Node	   *left;
+	Node	   *right;
+	Node	   *value;
+	Var		   *var;
+	Relids		value_relids;
+	TypeCacheEntry *typentry;
+
+	if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
+	{
+		args = ((OpExpr *) clause)->args;
+		opno = ((OpExpr *) clause)->opno;
+		inputcollid = ((OpExpr *) clause)->inputcollid;
+		qual->is_array = false;
+	}
+	else if (IsA(clause, ScalarArrayOpExpr) && ((ScalarArrayOpExpr *) clause)->useOr)
+	{
+		args = ((ScalarArrayOpExpr *) clause)->args;
+		opno = ((ScalarArrayOpExpr *) clause)->opno;
+		inputcollid = ((ScalarArrayOpExpr *) clause)->inputcollid;
+		qual->is_array = true;
+	}
+	else
+		return false;
+
+	left = strip_implicit_coercions(linitial(args));
+	right = strip_implicit_coercions(lsecond(args));
+	if (IsA(left, Var) && ((Var *) left)->varno == baserel->relid)
+		var = (Var *) left, value = lsecond(args);
+	else if (!qual->is_array && IsA(right, Var) && ((Var *) right)->varno == baserel->relid)
+		var = (Var *) right, value = linitial(args);
+	else
+		return false;
+
+	if (var->varattno < 1 || var->varattno > fpinfo->natts || var->varlevelsup != 0 ||
+		fpinfo->paths[var->varattno - 1] == NULL ||
+		!cf_is_param_field(fpinfo->opts.resource, fpinfo->paths[var->varattno - 1]))
+		return false;
+	typentry = lookup_type_cache(var->vartype, TYPECACHE_EQ_OPR);
+	if (opno != typentry->eq_opr)
+		return false;
+	if (OidIsValid(inputcollid) && !get_collation_isdeterministic(inputcollid))
+		return false;
+	if (contain_volatile_functions(value))
+		return false;
+	value_relids = pull_varnos(NULL, value);
+	if (!bms_is_subset(value_relids, outer) || bms_is_member(baserel->relid, value_relids))
+		return false;
+
+	qual->field = fpinfo->paths[var->varattno - 1];
+	qual->value = (Expr *) value;
+	return true;
+}
+
+/* The key quals among a list of RestrictInfos. */
+static List *
+key_quals(RelOptInfo *baserel, CfRelInfo *fpinfo, List *rinfos, Relids outer)
+{
+	List	   *quals = NIL;
+	ListCell   *lc;
+
+	foreach(lc, rinfos)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		CfKeyQual  *qual = palloc0(sizeof(CfKeyQual));
+
+		if (match_key_qual(baserel, fpinfo, rinfo->clause, outer, qual))
+		{
+			qual->rinfo = rinfo;
+			quals = lappend(quals, qual);
+		}
+	}
+	return quals;
+}
+
+/*
+ * Can the call be made with these quals?  Then *used gets the quals it
+ * takes, one per parameter, scalars preferred.  A list of values (IN) goes
+ * only to parameters that identify things exactly: path parameters and
+ * required ones, never to optional filters such as a fuzzy "name".
+ */
+static bool
+call_possible(const CfCall *call, List *quals, const CfOptions *opts, List **used)
+{
+	*used = NIL;
+	for (int i = 0; i < call->nparams; i++)
+	{
+		const CfCallParam *param = &call->params[i];
+		bool		arrays_ok = (param->in == CF_IN_PATH || param->required);
+		CfKeyQual  *best = NULL;
+		ListCell   *lc;
+
+		foreach(lc, quals)
+		{
+			CfKeyQual  *qual = (CfKeyQual *) lfirst(lc);
+
+			if (strcmp(qual->field, param->field) != 0 || (qual->is_array && !arrays_ok))
+				continue;
+			if (best == NULL || (best->is_array && !qual->is_array))
+				best = qual;
+		}
+		if (best != NULL)
+			*used = lappend(*used, best);
+		else if (param->required &&
+				 (param->table_option == NULL || cf_param_option(opts, param->table_option) == NULL))
+			return false;
+	}
+	return true;
+}
+
+/* The get call when the quals name whole items, else the list call, or NULL. */
+static const CfCall *
+choose_call(const CfResource *resource, List *quals, const CfOptions *opts, List **used)
+{
+	if (call_possible(resource->get, quals, opts, used))
+		return resource->get;
+	if (call_possible(resource->list, quals, opts, used))
+		return resource->list;
+	return NULL;
+}
+
+/* How many values a key qual is likely to give. */
+static double
+key_values_estimate(CfKeyQual *qual)
+{
+	if (!qual->is_array)
+		return 1;
+	if (IsA(qual->value, Const) && !((Const *) qual->value)->constisnull)
+		return Max(1, ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(((Const *) qual->value)->constvalue)),
+									 ARR_DIMS(DatumGetArrayTypeP(((Const *) qual->value)->constvalue))));
+	return 10;
+}
+
+/* Rows and cost of one execution of a scan that makes this call. */
+static void
+estimate_scan(PlannerInfo *root, RelOptInfo *baserel, CfRelInfo *fpinfo,
+			  const CfCall *call, List *used, List *all_rinfos,
+			  double *rows, Cost *startup_cost, Cost *total_cost)
+{
+	const CfResource *resource = fpinfo->opts.resource;
+	double		request_cost = fpinfo->opts.request_latency_ms * CF_COST_PER_MS;
+	double		combos = 1;
+	double		rounds;
+	double		items;
+	List	   *other = NIL;
+	ListCell   *lc;
+
+	foreach(lc, used)
+		combos *= key_values_estimate((CfKeyQual *) lfirst(lc));
+	foreach(lc, all_rinfos)
+	{
+		bool		is_key = false;
+		ListCell   *lu;
+
+		foreach(lu, used)
+			if (((CfKeyQual *) lfirst(lu))->rinfo == lfirst(lc))
+				is_key = true;
+		if (!is_key)
+			other = lappend(other, lfirst(lc));
+	}
+
+	if (call == resource->get)
+	{
+		/* one get per key value, up to "concurrency" at a time */
+		items = combos;
+		rounds = ceil(combos / fpinfo->opts.concurrency);
+	}
+	else
+	{
+		/* a listing per key value, its pages one after the other */
+		items = combos * fpinfo->opts.estimated_items;
+		rounds = combos * Max(1, ceil(fpinfo->opts.estimated_items / fpinfo->opts.page_size));
+	}
+	*rows = clamp_row_est(items * clauselist_selectivity(root, other, baserel->relid,
+														 JOIN_INNER, NULL));
+	*startup_cost = request_cost;
+	*total_cost = rounds * request_cost + items * cpu_tuple_cost;
+}
+
+void
+cloudGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	CfRelInfo  *fpinfo = palloc0(sizeof(CfRelInfo));
+	Relation	rel;
+	TupleDesc	tupdesc;
+	ListCell   *lc;
+	List	   *used;
+	const CfCall *call;
+	Cost		startup_cost;
+	Cost		total_cost;
+
+	baserel->fdw_private = fpinfo;
+	cf_get_options(foreigntableid, &fpinfo->opts);
+
+	rel = table_open(foreigntableid, NoLock);
+	tupdesc = RelationGetDescr(rel);
+	fpinfo->natts = tupdesc->natts;
+	fpinfo->paths = palloc0(sizeof(char *) * tupdesc->natts);
+	for (int i = 0; i < tupdesc->natts; i++)
+		if (!TupleDescAttr(tupdesc, i)->attisdropped)
+			fpinfo->paths[i] = cf_column_path(foreigntableid, i + 1);
+	table_close(rel, NoLock);
+
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid,
+				   &fpinfo->attrs_used);
+	foreach(lc, baserel->baserestrictinfo)
+		pull_varattnos((Node *) lfirst_node(RestrictInfo, lc)->clause, baserel->relid,
+					   &fpinfo->attrs_used);
+
+	call = choose_call(fpinfo->opts.resource,
+					   key_quals(baserel, fpinfo, baserel->baserestrictinfo, NULL),
+					   &fpinfo->opts, &used);
+	if (call != NULL)
+		estimate_scan(root, baserel, fpinfo, call, used, baserel->baserestrictinfo,
+					  &baserel->rows, &startup_cost, &total_cost);
+	else
+		baserel->rows = clamp_row_est(fpinfo->opts.estimated_items);
+}
+
+/* Callback of generate_implied_equalities_for_column: is em our column? */
+static bool
+ec_member_is_column(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+					EquivalenceMember *em, void *arg)
+{
+	Var		   *var = (Var *) em->em_expr;
+
+	return IsA(var, Var) && var->varno == rel->relid && var->varlevelsup == 0 &&
+		var->varattno == *(AttrNumber *) arg;
+}
+
+/*
+ * Join clauses that could give a call parameter its value from the outer
+ * side of a nested loop: "e.application_id = a.id" makes one request per
+ * application instead of needing a constant.
+ */
+static List *
+join_key_clauses(PlannerInfo *root, RelOptInfo *baserel, CfRelInfo *fpinfo)
+{
+	List	   *clauses = NIL;
+	ListCell   *lc;
+
+	for (AttrNumber attnum = 1; attnum <= fpinfo->natts; attnum++)
+		if (fpinfo->paths[attnum - 1] != NULL &&
+			cf_is_param_field(fpinfo->opts.resource, fpinfo->paths[attnum - 1]))
+			clauses = list_concat(clauses,
+								  generate_implied_equalities_for_column(root, baserel,
+																		 ec_member_is_column,
+																		 &attnum,
+																		 baserel->lateral_referencers));
+	foreach(lc, baserel->joininfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		if (join_clause_is_movable_to(rinfo, baserel))
+			clauses = lappend(clauses, rinfo);
+	}
+	return clauses;
+}
+
+/* No call can be made: say which values the query must give. */
+static void
+report_missing_keys(CfRelInfo *fpinfo, Oid foreigntableid)
+{
+	const CfResource *resource = fpinfo->opts.resource;
+	const CfCall *list = resource->list;
+	StringInfoData needed;
+	const char *first = NULL;
+	const char *option = NULL;
+
+	initStringInfo(&needed);
+	for (int i = 0; i < list->nparams; i++)
+	{
+		const CfCallParam *param = &list->params[i];
+
+		if (!param->required ||
+			(param->table_option != NULL && cf_param_option(&fpinfo->opts, param->table_option) != NULL))
+			continue;
+		appendStringInfo(&needed, "%s\"%s\"", needed.len > 0 ? " and " : "", param->field);
+		if (first == NULL)
+			first = param->field;
+		if (option == NULL)
+			option = param->table_option;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("foreign table \"%s\" needs a value for %s",
+					get_rel_name(foreigntableid), needed.data),
+			 errdetail("The cloud API lists resource \"%s\" only for a given %s.",
+					   resource->name, needed.data),
+			 option != NULL
+			 ? errhint("Add a condition such as WHERE %s = '...' (or IN, or a join on it); table option \"%s\" can give a fixed value.",
+					   first, option)
+			 : errhint("Add a condition such as WHERE %s = '...' (or IN, or a join on it).", first)));
+}
+
+void
+cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	CfRelInfo  *fpinfo = (CfRelInfo *) baserel->fdw_private;
+	const CfResource *resource = fpinfo->opts.resource;
+	List	   *quals = key_quals(baserel, fpinfo, baserel->baserestrictinfo, NULL);
+	List	   *used;
+	List	   *outers_done = NIL;
+	const CfCall *call = choose_call(resource, quals, &fpinfo->opts, &used);
+	double		rows;
+	Cost		startup_cost;
+	Cost		total_cost;
+	ListCell   *lc;
+	bool		have_path = false;
+
+	if (call != NULL)
+	{
+		estimate_scan(root, baserel, fpinfo, call, used, baserel->baserestrictinfo,
+					  &rows, &startup_cost, &total_cost);
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL, rows, startup_cost,
+										 total_cost, NIL, NULL, NULL, NIL));
+		have_path = true;
+	}
+
+	/* Parameterized paths: a get (or a list) per row of an outer relation. */
+	foreach(lc, join_key_clauses(root, baserel, fpinfo))
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		Relids		required_outer;
+		ParamPathInfo *ppi;
+		List	   *rinfos;
+		CfKeyQual	probe;
+
+		required_outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
+		required_outer = bms_del_member(required_outer, baserel->relid);
+		if (bms_is_empty(required_outer) ||
+			!match_key_qual(baserel, fpinfo, rinfo->clause, required_outer, &probe) ||
+			list_member(outers_done, required_outer))
+			continue;
+		outers_done = lappend(outers_done, required_outer);
+
+		ppi = get_baserel_parampathinfo(root, baserel, required_outer);
+		rinfos = list_concat_copy(baserel->baserestrictinfo, ppi->ppi_clauses);
+		call = choose_call(resource, key_quals(baserel, fpinfo, rinfos, required_outer),
+						   &fpinfo->opts, &used);
+		if (call == NULL)
+			continue;
+		estimate_scan(root, baserel, fpinfo, call, used, rinfos,
+					  &rows, &startup_cost, &total_cost);
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL, ppi->ppi_rows,
+										 startup_cost, total_cost, NIL,
+										 required_outer, NULL, NIL));
+		have_path = true;
+	}
+
+	if (!have_path)
+		report_missing_keys(fpinfo, foreigntableid);
+}
+
+/*
+ * The rows a listing must deliver at most, when the query's LIMIT says so
+ * for sure: one relation, nothing between the scan and the LIMIT that
+ * needs more rows (sorting, grouping, aggregates...), and every qual applied
+ * exactly by the API, so that no local check drops rows.  0: unknown.
+ */
+static int
+safe_limit(PlannerInfo *root, const CfCall *call, List *used, List *rinfos)
+{
+	Query	   *parse = root->parse;
+	ListCell   *lc;
+
+	if (root->limit_tuples <= 0 || root->limit_tuples > INT_MAX ||
+		parse->commandType != CMD_SELECT ||
+		bms_membership(root->all_baserels) != BMS_SINGLETON ||
+		parse->sortClause != NIL || parse->setOperations != NULL ||
+		parse->rowMarks != NIL)
+		return 0;
+	foreach(lc, rinfos)
+	{
+		bool		exact = false;
+		ListCell   *lu;
+
+		foreach(lu, used)
+		{
+			CfKeyQual  *qual = (CfKeyQual *) lfirst(lu);
+
+			if (qual->rinfo == lfirst(lc) && !param_is_fuzzy(call, qual->field))
+				exact = true;
+		}
+		if (!exact)
+			return 0;
+	}
+	return (int) root->limit_tuples;
+}
+
+/* The attribute numbers a scan must convert; a whole-row reference needs all. */
+static List *
+retrieved_attrs(Bitmapset *attrs_used, int natts)
+{
+	List	   *attrs = NIL;
+	bool		wholerow = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs_used);
+
+	for (AttrNumber attnum = 1; attnum <= natts; attnum++)
+		if (wholerow ||
+			bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, attrs_used))
+			attrs = lappend_int(attrs, attnum);
+	return attrs;
+}
+
+ForeignScan *
+cloudGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+					ForeignPath *best_path, List *tlist, List *scan_clauses,
+					Plan *outer_plan)
+{
+	CfRelInfo  *fpinfo = (CfRelInfo *) baserel->fdw_private;
+	Relids		outer = PATH_REQ_OUTER(&best_path->path);
+	List	   *used;
+	const CfCall *call;
+	List	   *fdw_exprs = NIL;
+	List	   *fields = NIL;
+	List	   *arrays = NIL;
+	int			limit;
+	ListCell   *lc;
+
+	call = choose_call(fpinfo->opts.resource,
+					   key_quals(baserel, fpinfo, scan_clauses, outer),
+					   &fpinfo->opts, &used);
+	if (call == NULL)
+		elog(ERROR, "no call of resource \"%s\" fits the chosen path",
+			 fpinfo->opts.resource->name);
+	foreach(lc, used)
+	{
+		CfKeyQual  *qual = (CfKeyQual *) lfirst(lc);
+
+		fdw_exprs = lappend(fdw_exprs, qual->value);
+		fields = lappend(fields, makeString(pstrdup(qual->field)));
+		arrays = lappend_int(arrays, qual->is_array);
+	}
+
+	limit = safe_limit(root, call, used, scan_clauses);
+
+	/* Every qual is checked locally too, the key quals included: cheap. */
+	scan_clauses = extract_actual_clauses(scan_clauses, false);
+	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
+							list_make5(makeInteger(call == fpinfo->opts.resource->get),
+									   retrieved_attrs(fpinfo->attrs_used, fpinfo->natts),
+									   fields, arrays, makeInteger(limit)),
+							NIL, NIL, outer_plan);
+}

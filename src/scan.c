@@ -1,0 +1,640 @@
+/*-------------------------------------------------------------------------
+ *
+ * scan.c
+ *		  Executing foreign scans: every combination of key values is one get
+ *		  (up to "concurrency" at once) or one listing, page by page, each
+ *		  page in a memory context of its own; rescans with the same key
+ *		  values replay the last execution.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+
+#include "nodes/nodeFuncs.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+
+#include "cloud_fdw.h"
+
+/* Executions of at most this many rows are kept to replay on rescans. */
+#define CF_REPLAY_MAX_ITEMS 1000
+
+/* A call parameter's value source during execution. */
+typedef struct CfScanKey
+{
+	const char *field;
+	ExprState  *expr;
+	bool		is_array;
+	Oid			type;			/* of the value, or of its elements */
+	List	   *values;			/* text values for this execution */
+} CfScanKey;
+
+/* What a scan did, for EXPLAIN ANALYZE. */
+typedef struct CfScanStats
+{
+	int64		requests;
+	int64		pages;
+	int64		bytes;
+	int64		replays;		/* executions served from the replay cache */
+	int64		retries;
+	instr_time	http_time;		/* waiting for responses */
+} CfScanStats;
+
+typedef struct CfScanState
+{
+	CfOptions	opts;
+	CfCredentials creds;
+	CfConnection *conn;
+	CfColumnMap *maps;
+	const CfCall *call;
+	bool		is_get;
+	CfScanKey  *keys;
+	int			nkeys;
+	MemoryContext execcxt;		/* one execution (reset on rescan) */
+	MemoryContext pagecxt;		/* one fetched page, reset per page */
+	CfParamValue *values;		/* the current combination of key values */
+	int			ncombos;		/* combinations of key values to request */
+	int			combo;
+	char	   *call_request;	/* of the current combination */
+	CfJson	   *items;			/* the current page's items */
+	int		   *item_combos;	/* a get batch: each item's combination */
+	int			nitems;
+	int			next_item;
+	bool		started;
+	bool		pages_done;		/* no page left for this combination */
+	CfPageCursor cursor;
+
+	/*
+	 * The rows of the last execution, kept while they are few, so that a
+	 * rescan with the same key values (the inner side of a nested loop)
+	 * replays them instead of asking again.
+	 */
+	MemoryContext replaycxt;
+	List	   *replay_keys;	/* key values of the recorded execution */
+	CfJson	   *replay_items;
+	int		   *replay_combos;
+	int			nreplay;
+	bool		recording;		/* this execution is being recorded */
+	bool		replay_complete;	/* the recording holds a whole execution */
+	bool		replaying;
+
+	CfScanStats stats;
+} CfScanState;
+
+/* A LIMIT smaller than a page asks for a smaller page. */
+static void
+apply_limit(CfOptions *opts, int limit)
+{
+	if (limit > 0 && limit < opts->page_size)
+		opts->page_size = limit;
+}
+
+void
+cloudBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	Relation	rel = node->ss.ss_currentRelation;
+	CfScanState *state;
+	UserMapping *user;
+	Bitmapset  *attrs = NULL;
+	List	   *fields;
+	ListCell   *lc;
+
+	/* Plain EXPLAIN makes no request and needs no credentials. */
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	state = palloc0(sizeof(CfScanState));
+	node->fdw_state = state;
+	cf_get_options(RelationGetRelid(rel), &state->opts);
+	user = cf_user_mapping_for(estate, plan->scan.scanrelid, state->opts.serverid);
+	cf_get_credentials(user, &state->opts, &state->creds);
+	state->conn = cf_get_connection(user);
+
+	foreach(lc, (List *) list_nth(plan->fdw_private, CF_SCAN_ATTRS))
+		attrs = bms_add_member(attrs, lfirst_int(lc));
+	state->maps = cf_column_maps(rel, state->opts.resource, attrs);
+
+	state->is_get = intVal(list_nth(plan->fdw_private, CF_SCAN_IS_GET));
+	apply_limit(&state->opts, intVal(list_nth(plan->fdw_private, CF_SCAN_LIMIT)));
+	state->call = state->is_get ? state->opts.resource->get : state->opts.resource->list;
+	fields = (List *) list_nth(plan->fdw_private, CF_SCAN_FIELDS);
+	state->nkeys = list_length(fields);
+	state->keys = palloc0(sizeof(CfScanKey) * Max(1, state->nkeys));
+	state->values = palloc0(sizeof(CfParamValue) * Max(1, state->nkeys));
+	for (int i = 0; i < state->nkeys; i++)
+	{
+		CfScanKey  *key = &state->keys[i];
+		Expr	   *expr = list_nth(plan->fdw_exprs, i);
+
+		key->field = strVal(list_nth(fields, i));
+		key->is_array = list_nth_int((List *) list_nth(plan->fdw_private, CF_SCAN_ARRAYS), i);
+		key->type = key->is_array ? get_element_type(exprType((Node *) expr)) : exprType((Node *) expr);
+		key->expr = ExecInitExpr(expr, (PlanState *) node);
+		state->values[i].field = key->field;
+	}
+
+	state->execcxt = AllocSetContextCreate(estate->es_query_cxt,
+										   "cloud_fdw execution",
+										   ALLOCSET_SMALL_SIZES);
+	state->pagecxt = AllocSetContextCreate(estate->es_query_cxt,
+										   "cloud_fdw page",
+										   ALLOCSET_DEFAULT_SIZES);
+	state->replaycxt = AllocSetContextCreate(estate->es_query_cxt,
+											 "cloud_fdw replay",
+											 ALLOCSET_DEFAULT_SIZES);
+	INSTR_TIME_SET_ZERO(state->stats.http_time);
+}
+
+/*
+ * The distinct text values of a key for this execution.  NULLs match
+ * nothing; a path parameter cannot be empty, "." or "..", which would
+ * address the collection or its parent instead of an item.
+ */
+static List *
+evaluate_key(ForeignScanState *node, CfScanState *state, CfScanKey *key, bool in_path)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	Datum		value;
+	bool		isnull;
+	Oid			outfunc;
+	bool		isvarlena;
+	List	   *values = NIL;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	value = ExecEvalExpr(key->expr, econtext, &isnull);
+	if (isnull)
+		return NIL;
+	getTypeOutputInfo(key->type, &outfunc, &isvarlena);
+	if (!key->is_array)
+	{
+		elems = &value;
+		nulls = &isnull;
+		nelems = 1;
+	}
+	else
+	{
+		get_typlenbyvalalign(key->type, &typlen, &typbyval, &typalign);
+		deconstruct_array(DatumGetArrayTypeP(value), key->type, typlen, typbyval,
+						  typalign, &elems, &nulls, &nelems);
+	}
+
+	for (int i = 0; i < nelems; i++)
+	{
+		char	   *text;
+
+		if (nulls[i])
+			continue;
+		text = OidOutputFunctionCall(outfunc, elems[i]);
+		if (!in_path || cf_key_is_addressable(text))
+			values = lappend(values, text);
+	}
+	list_sort(values, cf_compare_strings);
+	for (int i = list_length(values) - 1; i > 0; i--)
+		if (strcmp(list_nth(values, i), list_nth(values, i - 1)) == 0)
+			values = list_delete_nth_cell(values, i);
+	return values;
+}
+
+static bool
+key_in_path(const CfCall *call, const char *field)
+{
+	for (int i = 0; i < call->nparams; i++)
+		if (strcmp(call->params[i].field, field) == 0)
+			return call->params[i].in == CF_IN_PATH;
+	return false;
+}
+
+/* A copy of a list of lists of strings (copyObject copies nodes only). */
+static List *
+copy_key_values(List *key_values)
+{
+	List	   *copy = NIL;
+	ListCell   *lc;
+
+	foreach(lc, key_values)
+	{
+		List	   *values = NIL;
+		ListCell   *lv;
+
+		foreach(lv, (List *) lfirst(lc))
+			values = lappend(values, pstrdup((char *) lfirst(lv)));
+		copy = lappend(copy, values);
+	}
+	return copy;
+}
+
+static bool
+same_key_values(List *a, List *b)
+{
+	ListCell   *la;
+	ListCell   *lb;
+
+	if (list_length(a) != list_length(b))
+		return false;
+	forboth(la, a, lb, b)
+	{
+		List	   *va = (List *) lfirst(la);
+		List	   *vb = (List *) lfirst(lb);
+		ListCell   *ca;
+		ListCell   *cb;
+
+		if (list_length(va) != list_length(vb))
+			return false;
+		forboth(ca, va, cb, vb)
+			if (strcmp((char *) lfirst(ca), (char *) lfirst(cb)) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Evaluate the keys: every combination of their values is one request (a
+ * get) or one listing.  With the same values as the recorded execution,
+ * replay it instead.
+ */
+static void
+start_scan(ForeignScanState *node, CfScanState *state)
+{
+	MemoryContext oldcxt;
+	List	   *key_values = NIL;
+
+	MemoryContextReset(state->execcxt);
+	oldcxt = MemoryContextSwitchTo(state->execcxt);
+	state->ncombos = 1;
+	for (int i = 0; i < state->nkeys; i++)
+	{
+		CfScanKey  *key = &state->keys[i];
+
+		key->values = evaluate_key(node, state, key, key_in_path(state->call, key->field));
+		key_values = lappend(key_values, key->values);
+		state->ncombos *= list_length(key->values);
+	}
+	state->combo = -1;
+	state->pages_done = true;
+	state->nitems = 0;
+	state->next_item = 0;
+	state->cursor.seen = NIL;
+	MemoryContextSwitchTo(oldcxt);
+
+	state->replaying = state->replay_complete &&
+		same_key_values(key_values, state->replay_keys);
+	if (state->replaying)
+	{
+		state->stats.replays++;
+		state->next_item = 0;
+		return;
+	}
+
+	/* record this execution, in place of the last one */
+	MemoryContextReset(state->replaycxt);
+	oldcxt = MemoryContextSwitchTo(state->replaycxt);
+	state->replay_keys = copy_key_values(key_values);
+	state->replay_items = cfj_new_array(state->replaycxt);
+	state->replay_combos = palloc(sizeof(int) * CF_REPLAY_MAX_ITEMS);
+	MemoryContextSwitchTo(oldcxt);
+	state->nreplay = 0;
+	state->recording = true;
+	state->replay_complete = false;
+}
+
+/* Keep an item for replay; a long execution is not recorded at all. */
+static void
+record_item(CfScanState *state, CfJson *item, int combo)
+{
+	if (!state->recording)
+		return;
+	if (state->nreplay >= CF_REPLAY_MAX_ITEMS)
+	{
+		state->recording = false;
+		MemoryContextReset(state->replaycxt);
+		state->replay_items = NULL;
+		return;
+	}
+	cfj_array_append(state->replay_items, item);
+	state->replay_combos[state->nreplay++] = combo;
+}
+
+/* Set state->values to the key values of one combination. */
+static void
+set_combination(CfScanState *state, int combo)
+{
+	for (int i = state->nkeys - 1; i >= 0; i--)
+	{
+		int			n = list_length(state->keys[i].values);
+
+		state->values[i].value = list_nth(state->keys[i].values, combo % n);
+		combo /= n;
+	}
+}
+
+static void
+count_response(CfScanState *state, const CfHttpResponse *resp, instr_time started)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, started);
+	INSTR_TIME_ADD(state->stats.http_time, now);
+	state->stats.requests += 1 + resp->retries;
+	state->stats.retries += resp->retries;
+	state->stats.bytes += resp->body_len;
+}
+
+/* Fetch the next page of the current combination's listing. */
+static void
+fetch_page(CfScanState *state)
+{
+	const CfResource *resource = state->opts.resource;
+	MemoryContext oldcxt;
+	ErrorContextCallback errcallback;
+	CfHttpRequest req = {
+		.method = "GET",
+		.endpoint = state->opts.endpoint,
+		.creds = &state->creds,
+		.opts = &state->opts,
+	};
+	CfHttpResponse resp;
+	CfJson	   *page;
+	instr_time	started;
+
+	MemoryContextReset(state->pagecxt);
+	oldcxt = MemoryContextSwitchTo(state->pagecxt);
+	req.path = cf_page_request(state->call_request, &state->cursor);
+	cf_push_request_context(&errcallback, &req);
+
+	INSTR_TIME_SET_CURRENT(started);
+	cf_send_request(state->conn, &req, &resp);
+	count_response(state, &resp, started);
+	state->stats.pages++;
+	if (resp.status < 200 || resp.status > 299)
+		cf_report_http_error(&req, &resp);
+	page = cfj_parse(resp.body, resp.body_len, state->pagecxt);
+	state->items = cf_page_items(resource, page);
+	state->item_combos = NULL;
+	state->nitems = cfj_array_length(state->items);
+	state->next_item = 0;
+	MemoryContextSwitchTo(state->execcxt);
+	cf_advance_cursor(resource, state->opts.page_size, page, state->nitems, &state->cursor);
+	state->pages_done = (state->cursor.next_query == NULL);
+
+	error_context_stack = errcallback.previous;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Get the items of the next combinations, up to "concurrency" requests at
+ * once; items keep the order of their keys, a 404 is no item.  False when
+ * no combination is left.
+ */
+static bool
+fetch_get_batch(CfScanState *state)
+{
+	int			first = state->combo + 1;
+	int			n = Min(state->opts.concurrency, state->ncombos - first);
+	CfHttpRequest *reqs;
+	int		   *slots;
+	MemoryContext oldcxt;
+	instr_time	started;
+
+	if (n <= 0)
+		return false;
+	MemoryContextReset(state->pagecxt);
+	oldcxt = MemoryContextSwitchTo(state->pagecxt);
+	reqs = palloc0(sizeof(CfHttpRequest) * n);
+	slots = palloc(sizeof(int) * n);
+	INSTR_TIME_SET_CURRENT(started);
+	for (int i = 0; i < n; i++)
+	{
+		set_combination(state, first + i);
+		reqs[i].method = "GET";
+		reqs[i].endpoint = state->opts.endpoint;
+		reqs[i].path = cf_call_request(state->call, state->values, state->nkeys,
+									   &state->opts, false);
+		reqs[i].creds = &state->creds;
+		reqs[i].opts = &state->opts;
+		slots[i] = cf_http_start(state->conn, &reqs[i], state->pagecxt);
+	}
+
+	state->items = cfj_new_array(state->pagecxt);
+	state->item_combos = palloc(sizeof(int) * n);
+	state->nitems = 0;
+	state->next_item = 0;
+	for (int i = 0; i < n; i++)
+	{
+		ErrorContextCallback errcallback;
+		CfHttpResponse resp;
+		CfJson	   *answer;
+		CfJson	   *item;
+
+		cf_push_request_context(&errcallback, &reqs[i]);
+		cf_http_finish(state->conn, cf_http_wait(state->conn, slots[i]), &resp, NULL);
+		count_response(state, &resp, started);
+		if (resp.status != 404)
+		{
+			if (resp.status < 200 || resp.status > 299)
+				cf_report_http_error(&reqs[i], &resp);
+			answer = cfj_parse(resp.body, resp.body_len, state->pagecxt);
+			item = state->call->item_path ? cfj_get(answer, state->call->item_path) : answer;
+			if (cfj_type(item) != CFJ_OBJECT)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("get response holds no item object")));
+			cfj_array_append(state->items, item);
+			state->item_combos[state->nitems++] = first + i;
+		}
+		error_context_stack = errcallback.previous;
+	}
+	state->combo += n;
+	MemoryContextSwitchTo(oldcxt);
+	return true;
+}
+
+/* Start the listing of the next combination; false when there is none. */
+static bool
+next_listing(CfScanState *state)
+{
+	MemoryContext oldcxt;
+
+	if (++state->combo >= state->ncombos)
+		return false;
+	set_combination(state, state->combo);
+	oldcxt = MemoryContextSwitchTo(state->execcxt);
+	state->call_request = cf_call_request(state->call, state->values, state->nkeys,
+										  &state->opts, false);
+	cf_first_page(state->opts.resource, state->opts.page_size, &state->cursor);
+	MemoryContextSwitchTo(oldcxt);
+	state->pages_done = false;
+	return true;
+}
+
+static TupleTableSlot *
+store_row(ForeignScanState *node, CfScanState *state, CfJson *item, int combo)
+{
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	MemoryContext oldcxt;
+
+	set_combination(state, combo);
+	MemoryContextReset(econtext->ecxt_per_tuple_memory);
+	oldcxt = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+	cf_store_item(state->maps, item, state->values, state->nkeys, slot);
+	MemoryContextSwitchTo(oldcxt);
+	return slot;
+}
+
+TupleTableSlot *
+cloudIterateForeignScan(ForeignScanState *node)
+{
+	CfScanState *state = (CfScanState *) node->fdw_state;
+
+	if (!state->started)
+	{
+		state->started = true;
+		start_scan(node, state);
+	}
+
+	if (state->replaying)
+	{
+		int			i = state->next_item++;
+
+		if (i >= state->nreplay)
+			return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+		return store_row(node, state, cfj_array_get(state->replay_items, i),
+						 state->replay_combos[i]);
+	}
+
+	for (;;)
+	{
+		if (state->next_item < state->nitems)
+		{
+			int			i = state->next_item++;
+			CfJson	   *item = cfj_array_get(state->items, i);
+			int			combo = state->item_combos ? state->item_combos[i] : state->combo;
+
+			record_item(state, item, combo);
+			return store_row(node, state, item, combo);
+		}
+		if (state->is_get)
+		{
+			if (!fetch_get_batch(state))
+				break;
+			continue;
+		}
+		if (state->pages_done && !next_listing(state))
+			break;
+		fetch_page(state);
+	}
+
+	state->replay_complete = state->recording;
+	return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+}
+
+void
+cloudReScanForeignScan(ForeignScanState *node)
+{
+	CfScanState *state = (CfScanState *) node->fdw_state;
+
+	state->started = false;
+	state->nitems = 0;
+	state->next_item = 0;
+}
+
+void
+cloudEndForeignScan(ForeignScanState *node)
+{
+	CfScanState *state = (CfScanState *) node->fdw_state;
+
+	/* The contexts belong to the query; release pages and replays early anyway. */
+	if (state != NULL)
+	{
+		MemoryContextDelete(state->pagecxt);
+		MemoryContextDelete(state->replaycxt);
+	}
+}
+
+
+/*
+ * EXPLAIN VERBOSE shows the request a scan starts with, relative to the
+ * endpoint: constant keys in place, others as {field}, listed under
+ * "Remote keys".
+ */
+void
+cloudExplainForeignScan(ForeignScanState *node, ExplainState *es)
+{
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	CfOptions	opts;
+	bool		is_get = intVal(list_nth(plan->fdw_private, CF_SCAN_IS_GET));
+	List	   *fields = (List *) list_nth(plan->fdw_private, CF_SCAN_FIELDS);
+	List	   *arrays = (List *) list_nth(plan->fdw_private, CF_SCAN_ARRAYS);
+	CfParamValue *values = palloc0(sizeof(CfParamValue) * Max(1, list_length(fields)));
+	int			nvalues = 0;
+	StringInfoData keys;
+	char	   *request;
+
+	if (es->analyze && node->fdw_state != NULL)
+	{
+		CfScanState *state = (CfScanState *) node->fdw_state;
+
+		ExplainPropertyInteger("Remote requests", NULL, state->stats.requests, es);
+		if (!state->is_get)
+			ExplainPropertyInteger("Remote pages", NULL, state->stats.pages, es);
+		ExplainPropertyInteger("Remote bytes", NULL, state->stats.bytes, es);
+		if (state->stats.retries > 0)
+			ExplainPropertyInteger("Remote retries", NULL, state->stats.retries, es);
+		if (state->stats.replays > 0)
+			ExplainPropertyInteger("Remote replays", NULL, state->stats.replays, es);
+		if (es->timing)
+			ExplainPropertyFloat("Remote time", "ms",
+								 INSTR_TIME_GET_MILLISEC(state->stats.http_time), 3, es);
+	}
+	if (!es->verbose)
+		return;
+	cf_get_options(RelationGetRelid(node->ss.ss_currentRelation), &opts);
+	apply_limit(&opts, intVal(list_nth(plan->fdw_private, CF_SCAN_LIMIT)));
+
+	/*
+	 * Key values that are not constants are deparsed in the context EXPLAIN
+	 * set up for this node when it showed the Filter, which always holds the
+	 * key quals: they are rechecked locally.
+	 */
+	Assert(fields == NIL || plan->scan.plan.qual != NIL);
+	initStringInfo(&keys);
+	for (int i = 0; i < list_length(fields); i++)
+	{
+		Expr	   *expr = list_nth(plan->fdw_exprs, i);
+		const char *field = strVal(list_nth(fields, i));
+
+		if (!list_nth_int(arrays, i) && IsA(expr, Const) && !((Const *) expr)->constisnull)
+		{
+			Oid			outfunc;
+			bool		isvarlena;
+
+			getTypeOutputInfo(((Const *) expr)->consttype, &outfunc, &isvarlena);
+			values[nvalues].field = field;
+			values[nvalues++].value = OidOutputFunctionCall(outfunc, ((Const *) expr)->constvalue);
+		}
+		else
+			appendStringInfo(&keys, "%s%s %s %s", keys.len > 0 ? ", " : "", field,
+							 list_nth_int(arrays, i) ? "IN" : "=",
+							 deparse_expression((Node *) expr, es->deparse_cxt, true, false));
+	}
+
+	request = cf_call_request(is_get ? opts.resource->get : opts.resource->list,
+							  values, nvalues, &opts, true);
+	if (!is_get)
+		request = psprintf("%s%c%s (all pages)", request, strchr(request, '?') ? '&' : '?',
+						   cf_first_page_query(opts.resource, opts.page_size));
+	ExplainPropertyText("Remote request", psprintf("GET %s", request), es);
+	if (keys.len > 0)
+		ExplainPropertyText("Remote keys", keys.data, es);
+}
