@@ -436,7 +436,13 @@ cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt)
 	 */
 	headers = build_headers(conn, req, url, &cached_token);
 	t = free_transfer(handle, req->anonymous);
-	if (t == NULL || (t->easy == NULL && (t->easy = curl_easy_init()) == NULL))
+	if (t == NULL)
+	{
+		/* callers never have more than "concurrency" (at most 64) on their way */
+		curl_slist_free_all(headers);
+		elog(ERROR, "no free HTTP transfer slot");
+	}
+	if (t->easy == NULL && (t->easy = curl_easy_init()) == NULL)
 	{
 		curl_slist_free_all(headers);
 		ereport(ERROR,
