@@ -10,6 +10,7 @@ OBJS = \
 	src/http.o \
 	src/huawei_sign.o \
 	src/import.o \
+	src/ledger.o \
 	src/json.o \
 	src/modify.o \
 	src/option.o \

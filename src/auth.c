@@ -53,6 +53,29 @@ url_path_query(const char *url, char **path, char **query)
 	}
 }
 
+/*
+ * Whether text is an RFC 3339 timestamp with a zone, "yyyy-mm-ddThh:mm:ss
+ * [.fraction](Z|+hh:mm)", checked before timestamptz_in sees it, so that
+ * IAM sending something else is reported as IAM's fault.
+ */
+static bool
+is_rfc3339(const char *text)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	const char *p = text;
+
+	for (const char *s = shape; *s; s++, p++)
+		if (*s == 'd' ? !isdigit((unsigned char) *p) : (*s == 'T' ? (*p != 'T' && *p != 't') : *p != *s))
+			return false;
+	if (*p == '.')
+		for (p++; isdigit((unsigned char) *p); p++)
+			;
+	if (*p == 'Z' || *p == 'z')
+		return p[1] == '\0';
+	return (*p == '+' || *p == '-') && isdigit((unsigned char) p[1]) && isdigit((unsigned char) p[2]) &&
+		p[3] == ':' && isdigit((unsigned char) p[4]) && isdigit((unsigned char) p[5]) && p[6] == '\0';
+}
+
 static const char *
 scope_name(CfScope scope)
 {
@@ -105,6 +128,7 @@ fetch_iam_token(CfConnection *conn, const CfHttpRequest *req, CfScope scope)
 		.creds = req->creds,
 		.opts = req->opts,
 		.anonymous = true,
+		.idempotent = true,		/* a second login only buys a second token */
 		.secret_body = true,
 	};
 	CfHttpResponse resp;
@@ -124,10 +148,15 @@ fetch_iam_token(CfConnection *conn, const CfHttpRequest *req, CfScope scope)
 				 errmsg("IAM answered without an X-Subject-Token header")));
 	answer = cfj_parse(resp.body, resp.body_len, cxt);
 	expires_at = cfj_get(answer, "token.expires_at");
-	if (cfj_type(expires_at) != CFJ_STRING)
+	if (cfj_type(expires_at) != CFJ_STRING ||
+		!is_rfc3339(cfj_string(expires_at, &len)))
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("IAM answered without token.expires_at")));
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("IAM answered without a readable token expiry"),
+				 errdetail("token.expires_at is %s; an RFC 3339 timestamp such as \"2026-05-18T15:28:08.093000Z\" was expected.",
+						   cfj_type(expires_at) == CFJ_STRING
+						   ? psprintf("\"%s\"", cf_utf8_to_display(cfj_string(expires_at, &len), len))
+						   : psprintf("a JSON %s", cfj_type_name(cfj_type(expires_at))))));
 	expires = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
 													  CStringGetDatum(cfj_string(expires_at, &len)),
 													  ObjectIdGetDatum(InvalidOid),

@@ -75,6 +75,8 @@ typedef struct CfProvider
 /* Column flags */
 #define CF_COL_KEY			0x01	/* identifies an item: row identity of UPDATE */
 #define CF_COL_UPDATABLE	0x02	/* the update call accepts this field */
+#define CF_COL_NOT_NULL		0x04	/* the update call refuses a null */
+#define CF_COL_OBJECT		0x08	/* the API wants a JSON object here */
 
 /* Rules the API puts on a text field, checked before anything is sent. */
 typedef struct CfTextRule
@@ -82,7 +84,7 @@ typedef struct CfTextRule
 	int			min_chars;
 	int			max_chars;
 	const char *allowed_ascii;	/* besides letters and digits; NULL: anything */
-	bool		allow_non_ascii;	/* CJK and other non-ASCII characters */
+	bool		allow_cjk;		/* CJK ideographs, the only non-ASCII allowed */
 	const char *forbidden;		/* a value refused in any letter case, or NULL */
 } CfTextRule;
 
@@ -94,6 +96,7 @@ typedef struct CfColumn
 	int			flags;
 	const CfTextRule *rule;		/* checked on update, or NULL */
 	const char *zone;			/* time zone of timestamps sent without one */
+	const char *const *values;	/* the API's enumeration (NULL-terminated), or NULL */
 } CfColumn;
 
 /* Where a call parameter goes. */
@@ -125,6 +128,7 @@ typedef struct CfCall
 	int			nparams;
 	const char *item_path;		/* the item in the response; NULL: the body */
 	bool		returns_item;	/* false: get the item again after the call */
+	const char *fixed_query;	/* sent with every call, or NULL */
 } CfCall;
 
 /* A field the API wants in an update body: always, or with when_path. */
@@ -162,6 +166,8 @@ typedef struct CfResource
 	const CfRequiredField *required_fields;
 	int			nrequired_fields;
 	double		estimated_items;	/* planner's guess for a full listing */
+	const char *fixed_key;		/* an item the API never lets change, or NULL */
+	const char *fixed_key_reason;
 } CfResource;
 
 extern const CfProvider *cf_find_provider(const char *name);
@@ -177,6 +183,8 @@ extern const CfColumn *cf_find_column(const CfResource *resource, const char *pa
 extern bool cf_is_param_field(const CfResource *resource, const char *field);
 extern const CfColumn *cf_key_column(const CfResource *resource);
 extern const CfColumn *cf_governing_column(const CfResource *resource, const char *path);
+extern bool cf_column_allows(const CfColumn *column, const char *value);
+extern char *cf_column_values(const CfColumn *column);
 
 /* ----------------------------------------------------------------
  * Options (option.c)
@@ -259,6 +267,7 @@ typedef struct CfHttpRequest
 	const CfCredentials *creds;
 	const CfOptions *opts;
 	bool		anonymous;		/* send no credentials (an IAM login) */
+	bool		idempotent;		/* safe to resend although not a GET (a login) */
 	bool		secret_body;	/* never show the body (it holds a password) */
 } CfHttpRequest;
 
@@ -276,18 +285,22 @@ typedef struct CfHttpResponse
 
 extern bool cloud_fdw_trace;
 
-/* Transfers one connection may have on their way at once. */
+/* The highest "concurrency" option: requests one scan or update keeps on their way. */
 #define CF_MAX_CONCURRENCY 64
+
+/* Transfers one connection may have on their way, over all its scans and updates. */
+#define CF_MAX_TRANSFERS 1024
 
 extern void cf_http_init(void);
 extern void *cf_http_open(void);
 extern void cf_http_close(void *handle);
-extern int	cf_http_abort(void *handle, SubTransactionId subid);
-extern int	cf_http_abort_all(void *handle);
+extern void cf_http_abort(void *handle, SubTransactionId subid);
+extern void cf_http_abort_all(void *handle);
 extern int	cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt);
 extern int	cf_http_wait(CfConnection *conn, int slot);
-extern void cf_http_finish(CfConnection *conn, int slot, CfHttpResponse *resp,
-						   bool *cached_token);
+extern int	cf_http_wait_any(CfConnection *conn, const int *slots, int nslots);
+extern void cf_http_finish(CfConnection *conn, int slot, CfHttpResponse *resp);
+extern bool cf_http_writes_in_flight(void *handle);
 extern void cf_send_request(CfConnection *conn, const CfHttpRequest *req,
 							CfHttpResponse *resp);
 
@@ -300,6 +313,18 @@ extern const char *cf_connection_get_token(CfConnection *conn, CfScope scope,
 										   TimestampTz *expires);
 extern void cf_connection_set_token(CfConnection *conn, CfScope scope,
 									const char *token, TimestampTz expires);
+
+/* ----------------------------------------------------------------
+ * What UPDATEs changed remotely (ledger.c)
+ * ----------------------------------------------------------------
+ */
+typedef struct CfLedger CfLedger;
+
+extern CfLedger *cf_ledger_open(const char *relname);
+extern bool cf_ledger_first_visit(CfLedger *ledger, const char *key);
+extern void cf_ledger_sent(CfLedger *ledger, const char *key);
+extern void cf_ledger_answered(CfLedger *ledger, const char *key, bool applied);
+extern void cf_ledger_close(CfLedger *ledger);
 
 /* ----------------------------------------------------------------
  * IMPORT FOREIGN SCHEMA (import.c)
@@ -332,6 +357,8 @@ extern void cf_push_error_context(ErrorContextCallback *callback,
 								  void (*fn) (void *), void *arg);
 extern void cf_push_request_context(ErrorContextCallback *callback,
 									const CfHttpRequest *req);
+extern char *cf_utf8_to_display(const char *utf8, size_t len);
+extern bool cf_is_api_error(const CfHttpResponse *resp);
 
 /* ----------------------------------------------------------------
  * Requests (request.c): paths, pages and update bodies
@@ -369,7 +396,7 @@ extern char *cf_page_request(const char *call_request, const CfPageCursor *curso
 extern void cf_first_page(const CfResource *resource, int page_size, CfPageCursor *cursor);
 extern char *cf_first_page_query(const CfResource *resource, int page_size);
 extern void cf_advance_cursor(const CfResource *resource, int page_size,
-							  const CfJson *page, int nitems,
+							  const CfJson *page, const CfJson *items,
 							  CfPageCursor *cursor);
 extern CfJson *cf_page_items(const CfResource *resource, const CfJson *page);
 extern void cf_plan_row_update(const CfResource *resource, CfColumnMap *maps,
@@ -387,6 +414,7 @@ extern CfColumnMap *cf_column_maps(Relation rel, const CfResource *resource,
 extern void cf_store_item(CfColumnMap *maps, CfJson *item, const CfParamValue *fallback,
 						  int nfallback, TupleTableSlot *slot);
 extern char *cf_datum_to_text(CfColumnMap *maps, AttrNumber attnum, Datum value);
+extern char *cf_datum_to_key(CfColumnMap *maps, AttrNumber attnum, Datum value);
 extern const char *cf_column_map_name(CfColumnMap *maps, AttrNumber attnum);
 extern CfJson *cf_datum_to_json(CfColumnMap *maps, AttrNumber attnum,
 								Datum value, bool isnull, MemoryContext owner);

@@ -97,20 +97,11 @@ invalidate_connections(Datum arg, int cacheid, uint32 hashvalue)
 	}
 }
 
-static void
-report_aborted(int unfinished)
-{
-	if (unfinished > 0)
-		ereport(WARNING,
-				(errmsg("%d cloud API writes were still on their way when the transaction aborted",
-						unfinished),
-				 errdetail("They may or may not have been applied remotely.")));
-}
-
 /*
  * At the end of a transaction: abort transfers left on their way by an
- * error, and refuse PREPARE TRANSACTION after remote writes, which no
- * rollback of the prepared transaction could undo.
+ * error (ledger.c reports the writes among them as in doubt), and refuse
+ * PREPARE TRANSACTION after remote writes, which no rollback of the
+ * prepared transaction could undo.
  */
 static void
 connection_xact_callback(XactEvent event, void *arg)
@@ -136,7 +127,7 @@ connection_xact_callback(XactEvent event, void *arg)
 			case XACT_EVENT_ABORT:
 			case XACT_EVENT_PARALLEL_ABORT:
 				if (entry->handle != NULL)
-					report_aborted(cf_http_abort_all(entry->handle));
+					cf_http_abort_all(entry->handle);
 				entry->wrote = false;
 				break;
 			case XACT_EVENT_COMMIT:
@@ -162,7 +153,7 @@ connection_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	hash_seq_init(&scan, connection_cache);
 	while ((entry = hash_seq_search(&scan)) != NULL)
 		if (entry->handle != NULL)
-			report_aborted(cf_http_abort(entry->handle, mySubid));
+			cf_http_abort(entry->handle, mySubid);
 }
 
 void
@@ -297,6 +288,19 @@ cloud_fdw_disconnect_all(PG_FUNCTION_ARGS)
 
 	if (connection_cache == NULL)
 		PG_RETURN_BOOL(false);
+
+	/* closing a handle would abandon writes on their way, their outcome unknown */
+	hash_seq_init(&scan, connection_cache);
+	while ((entry = hash_seq_search(&scan)) != NULL)
+		if (entry->handle != NULL && cf_http_writes_in_flight(entry->handle))
+		{
+			hash_seq_term(&scan);
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot disconnect while cloud API writes are on their way"),
+					 errdetail("An UPDATE of this statement has update requests without an answer yet."),
+					 errhint("Call cloud_fdw_disconnect_all() outside of an UPDATE.")));
+		}
 
 	hash_seq_init(&scan, connection_cache);
 	while ((entry = hash_seq_search(&scan)) != NULL)

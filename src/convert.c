@@ -433,6 +433,25 @@ cf_datum_to_text(CfColumnMap *maps, AttrNumber attnum, Datum value)
 	return OutputFunctionCall(&maps->columns[attnum - 1].type.output, value);
 }
 
+/*
+ * A key column value as the API's key: char(n) compares without its blank
+ * padding, so it names its item without it.
+ */
+char *
+cf_datum_to_key(CfColumnMap *maps, AttrNumber attnum, Datum value)
+{
+	char	   *text = cf_datum_to_text(maps, attnum, value);
+
+	if (maps->columns[attnum - 1].type.basetype == BPCHAROID)
+	{
+		size_t		len = strlen(text);
+
+		while (len > 0 && text[len - 1] == ' ')
+			text[--len] = '\0';
+	}
+	return text;
+}
+
 const char *
 cf_column_map_name(CfColumnMap *maps, AttrNumber attnum)
 {

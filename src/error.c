@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 
+#include "catalog/namespace.h"
 #include "mb/pg_wchar.h"
 #include "utils/memutils.h"
 
@@ -29,10 +30,57 @@ typedef struct CfRemoteError
 	const char *code;			/* API's error type or code, or NULL */
 	const char *message;		/* API's message, or an excerpt of the body */
 	const char *request_id;
+	bool		from_api;		/* the body is the API's own error envelope */
 } CfRemoteError;
 
 static const char *const code_keys[] = {"type", "error_code", "code"};
 static const char *const message_keys[] = {"message", "error_msg", "msg"};
+
+/*
+ * Text the API sent (UTF-8) as text of the database encoding, for messages
+ * and the trace: characters the database encoding lacks become \uXXXX, and
+ * bytes that are not UTF-8 \xXX, so that showing a request never fails
+ * where sending it would succeed.
+ */
+char *
+cf_utf8_to_display(const char *utf8, size_t len)
+{
+	int			encoding = GetDatabaseEncoding();
+	Oid			proc = InvalidOid;
+	StringInfoData buf;
+	const unsigned char *p = (const unsigned char *) utf8;
+	const unsigned char *end = p + len;
+
+	if (encoding != PG_UTF8 && encoding != PG_SQL_ASCII)
+		proc = FindDefaultConversionProc(PG_UTF8, encoding);
+	initStringInfo(&buf);
+	while (p < end)
+	{
+		int			clen = pg_utf_mblen(p);
+		unsigned char converted[MAX_CONVERSION_GROWTH * 4 + 1];
+
+		if (*p < 0x80 || encoding == PG_SQL_ASCII)
+		{
+			appendStringInfoChar(&buf, (char) *p++);
+			continue;
+		}
+		if (clen > end - p || !pg_utf8_islegal(p, clen))
+		{
+			appendStringInfo(&buf, "\\x%02X", *p++);
+			continue;
+		}
+		if (encoding == PG_UTF8)
+			appendBinaryStringInfo(&buf, (const char *) p, clen);
+		else if (OidIsValid(proc) &&
+				 pg_do_encoding_conversion_buf(proc, PG_UTF8, encoding, (unsigned char *) p,
+											   clen, converted, sizeof(converted), true) == clen)
+			appendStringInfoString(&buf, (char *) converted);
+		else
+			appendStringInfo(&buf, "\\u%04X", (unsigned int) utf8_to_unicode(p));
+		p += clen;
+	}
+	return buf.data;
+}
 
 /* A member as text: strings as they are, numbers (IAM's codes) serialized. */
 static const char *
@@ -44,27 +92,31 @@ member_text(const CfJson *object, const char *const *keys, int nkeys)
 		size_t		len;
 
 		if (cfj_type(value) == CFJ_STRING)
-			return cfj_string(value, &len);
+		{
+			const char *text = cfj_string(value, &len);
+
+			return cf_utf8_to_display(text, len);
+		}
 		if (cfj_type(value) == CFJ_NUMBER)
 			return cfj_serialize(value);
 	}
 	return NULL;
 }
 
-/* A printable, bounded excerpt of a body in the server encoding. */
+/* A printable, bounded excerpt of a body, in the database encoding. */
 static char *
 body_excerpt(const char *body, size_t len)
 {
 	size_t		cut = Min(len, RAW_BODY_EXCERPT);
 	char	   *text;
 
-	cut = pg_mbcliplen(body, (int) cut, (int) cut);
-	text = pnstrdup(body, cut);
+	/* do not cut a UTF-8 character in two */
+	while (cut < len && cut > 0 && ((unsigned char) body[cut] & 0xC0) == 0x80)
+		cut--;
+	text = cf_utf8_to_display(body, cut);
 	for (char *p = text; *p; p++)
 		if ((unsigned char) *p < ' ')
 			*p = ' ';
-	if (!pg_verifymbstr(text, strlen(text), true))
-		return pstrdup("(not valid text)");
 	return len > cut ? psprintf("%s...", text) : text;
 }
 
@@ -92,6 +144,7 @@ parse_remote_error(const CfHttpResponse *resp, CfRemoteError *err)
 		}
 		if (err->request_id == NULL)
 			err->request_id = member_text(doc, (const char *[]) {"request_id"}, 1);
+		err->from_api = (err->code != NULL || err->message != NULL);
 	}
 	/* copy out before the document goes away */
 	err->code = err->code ? pstrdup(err->code) : NULL;
@@ -134,9 +187,27 @@ sqlstate_for_status(long status)
 	return ERRCODE_FDW_ERROR;
 }
 
-static const char *
-hint_for_status(long status)
+/*
+ * Whether an error answer is the API's own error envelope (a JSON object
+ * with a code or message), rather than a gateway's page or an empty body:
+ * a 404 of the API means "no such thing", a bare 404 a wrong endpoint.
+ */
+bool
+cf_is_api_error(const CfHttpResponse *resp)
 {
+	CfRemoteError err;
+
+	parse_remote_error(resp, &err);
+	return err.from_api;
+}
+
+static const char *
+hint_for_status(long status, bool from_api)
+{
+	if (status >= 300 && status <= 399)
+		return "cloud_fdw never follows redirects: set the server option \"endpoint\" to the URL the API answers at.";
+	if (status == 404 && !from_api)
+		return "The answer is not the cloud API's: check the server option \"endpoint\".";
 	switch (status)
 	{
 		case 401:
@@ -154,10 +225,11 @@ void
 cf_report_http_error(const CfHttpRequest *req, const CfHttpResponse *resp)
 {
 	CfRemoteError err;
-	const char *hint = hint_for_status(resp->status);
+	const char *hint;
 	char	   *detail;
 
 	parse_remote_error(resp, &err);
+	hint = hint_for_status(resp->status, err.from_api);
 	if (err.code != NULL && err.message != NULL)
 		detail = psprintf("%s: %s", err.code, err.message);
 	else

@@ -4,8 +4,8 @@
  *		  HTTP requests with libcurl, inside a backend.
  *
  * Each connection (user mapping) has one curl multi handle, which owns the
- * pool of kept-alive connections, and up to CF_MAX_CONCURRENCY transfers
- * on it at once.  A request is started, then waited for; a synchronous
+ * pool of kept-alive connections, and up to CF_MAX_TRANSFERS transfers on
+ * it at once.  A request is started, then waited for; a synchronous
  * request is both.  Waiting gives control back to us at least every
  * CF_POLL_INTERVAL_MS: there we check for interrupts, so that
  * pg_cancel_backend, statement_timeout and termination work even while a
@@ -69,12 +69,19 @@ typedef struct CfTransfer
 	TimestampTz retry_at;		/* waiting to be sent again then, or 0 */
 } CfTransfer;
 
+/*
+ * Transfers are allocated one by one and never move, because curl's
+ * callbacks hold pointers to them; the array of pointers grows on demand,
+ * since several scans and updates of one statement (partitions, CTEs) may
+ * each have "concurrency" transfers on their way.
+ */
 typedef struct CfHandle
 {
 	CURLM	   *multi;			/* owns the keep-alive connection pool */
 	int			in_flight;
 	TimestampTz next_start;		/* rate limit: when the next may start */
-	CfTransfer	transfers[CF_MAX_CONCURRENCY + 1];	/* + one for IAM logins */
+	CfTransfer **transfers;
+	int			ntransfers;
 } CfHandle;
 
 bool		cloud_fdw_trace = false;
@@ -123,32 +130,27 @@ release_transfer(CfHandle *handle, CfTransfer *t)
 
 /*
  * Abort the transfers of a handle started in subtransaction subid or later
- * (InvalidSubTransactionId: all of them); returns how many of them were
- * writes still on their way, which may or may not have been applied.
+ * (InvalidSubTransactionId: all of them).
  */
-int
+void
 cf_http_abort(void *h, SubTransactionId subid)
 {
 	CfHandle   *handle = (CfHandle *) h;
-	int			unfinished = 0;
 
-	for (int i = 0; i < lengthof(handle->transfers); i++)
+	for (int i = 0; i < handle->ntransfers; i++)
 	{
-		CfTransfer *t = &handle->transfers[i];
+		CfTransfer *t = handle->transfers[i];
 
 		if (!t->in_use || (subid != InvalidSubTransactionId && t->subid < subid))
 			continue;
-		if (!t->done && t->is_write)
-			unfinished++;
 		release_transfer(handle, t);
 	}
-	return unfinished;
 }
 
-int
+void
 cf_http_abort_all(void *h)
 {
-	return cf_http_abort(h, InvalidSubTransactionId);
+	cf_http_abort(h, InvalidSubTransactionId);
 }
 
 void
@@ -157,11 +159,28 @@ cf_http_close(void *h)
 	CfHandle   *handle = (CfHandle *) h;
 
 	cf_http_abort_all(handle);
-	for (int i = 0; i < lengthof(handle->transfers); i++)
-		if (handle->transfers[i].easy)
-			curl_easy_cleanup(handle->transfers[i].easy);
+	for (int i = 0; i < handle->ntransfers; i++)
+	{
+		if (handle->transfers[i]->easy)
+			curl_easy_cleanup(handle->transfers[i]->easy);
+		pfree(handle->transfers[i]);
+	}
+	if (handle->transfers)
+		pfree(handle->transfers);
 	curl_multi_cleanup(handle->multi);
 	pfree(handle);
+}
+
+/* Whether writes of this handle are on their way, which closing would abandon. */
+bool
+cf_http_writes_in_flight(void *h)
+{
+	CfHandle   *handle = (CfHandle *) h;
+
+	for (int i = 0; i < handle->ntransfers; i++)
+		if (handle->transfers[i]->in_use && handle->transfers[i]->is_write)
+			return true;
+	return false;
 }
 
 /*
@@ -401,16 +420,28 @@ set_transfer_options(CURL *easy, const CfHttpRequest *req, const char *url,
 
 static void wait_for_rate(CfConnection *conn, CfHandle *handle, double rate);
 
-/* A free transfer slot; the last one is kept for the logins of the others. */
-static CfTransfer *
-free_transfer(CfHandle *handle, bool for_login)
+/* A free transfer slot, allocated when all are in use. */
+static int
+free_transfer(CfHandle *handle)
 {
-	int			n = for_login ? lengthof(handle->transfers) : CF_MAX_CONCURRENCY;
+	int			slot;
 
-	for (int i = 0; i < n; i++)
-		if (!handle->transfers[i].in_use)
-			return &handle->transfers[i];
-	return NULL;
+	for (slot = 0; slot < handle->ntransfers; slot++)
+		if (!handle->transfers[slot]->in_use)
+			return slot;
+	if (handle->ntransfers >= CF_MAX_TRANSFERS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many cloud API requests on their way at once"),
+				 errdetail("One connection carries at most %d requests at a time.",
+						   CF_MAX_TRANSFERS),
+				 errhint("Lower the server option \"concurrency\".")));
+	if (handle->transfers == NULL)
+		handle->transfers = MemoryContextAlloc(TopMemoryContext,
+											   sizeof(CfTransfer *) * CF_MAX_TRANSFERS);
+	handle->transfers[slot] = MemoryContextAllocZero(TopMemoryContext, sizeof(CfTransfer));
+	handle->ntransfers++;
+	return slot;
 }
 
 /*
@@ -424,6 +455,7 @@ cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt)
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 	char	   *url = psprintf("%s%s", req->endpoint, req->path);
 	CfTransfer *t;
+	int			slot;
 	struct curl_slist *headers;
 	bool		cached_token;
 
@@ -435,13 +467,17 @@ cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt)
 	 * before this request, in a slot of its own.
 	 */
 	headers = build_headers(conn, req, url, &cached_token);
-	t = free_transfer(handle, req->anonymous);
-	if (t == NULL)
+	PG_TRY();
 	{
-		/* callers never have more than "concurrency" (at most 64) on their way */
-		curl_slist_free_all(headers);
-		elog(ERROR, "no free HTTP transfer slot");
+		slot = free_transfer(handle);
 	}
+	PG_CATCH();
+	{
+		curl_slist_free_all(headers);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	t = handle->transfers[slot];
 	if (t->easy == NULL && (t->easy = curl_easy_init()) == NULL)
 	{
 		curl_slist_free_all(headers);
@@ -454,7 +490,8 @@ cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt)
 		ereport(NOTICE,
 				(errmsg("cloud_fdw: %s %s%s%s", req->method, req->path,
 						req->body ? " " : "",
-						req->body ? (req->secret_body ? "(body not shown: it holds credentials)" : req->body) : "")));
+						req->body ? (req->secret_body ? "(body not shown: it holds credentials)"
+									 : cf_utf8_to_display(req->body, strlen(req->body))) : "")));
 
 	t->in_use = true;
 	t->done = false;
@@ -489,7 +526,7 @@ cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt)
 	if (t->is_write)
 		cf_connection_mark_write(conn);
 	MemoryContextSwitchTo(oldcxt);
-	return t - handle->transfers;
+	return slot;
 }
 
 /* Forget what an attempt received, before the next one. */
@@ -515,7 +552,7 @@ reset_attempt(CfTransfer *t)
 static bool
 retry_delay(CfTransfer *t, CURLcode result, long status, long *delay_ms)
 {
-	bool		safe = (strcmp(t->req->method, "GET") == 0);
+	bool		safe = (strcmp(t->req->method, "GET") == 0 || t->req->idempotent);
 	bool		retry;
 
 	if (t->retries >= t->req->opts->max_retries || t->too_large || t->out_of_memory)
@@ -558,9 +595,9 @@ collect_finished(CfConnection *conn, CfHandle *handle)
 	{
 		if (msg->msg != CURLMSG_DONE)
 			continue;
-		for (int i = 0; i < lengthof(handle->transfers); i++)
+		for (int i = 0; i < handle->ntransfers; i++)
 		{
-			CfTransfer *t = &handle->transfers[i];
+			CfTransfer *t = handle->transfers[i];
 			long		new_connects = 0;
 			long		status = 0;
 			long		delay_ms;
@@ -601,9 +638,9 @@ resend_due(CfHandle *handle)
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz next = 0;
 
-	for (int i = 0; i < lengthof(handle->transfers); i++)
+	for (int i = 0; i < handle->ntransfers; i++)
 	{
-		CfTransfer *t = &handle->transfers[i];
+		CfTransfer *t = handle->transfers[i];
 
 		if (!t->in_use || t->retry_at == 0)
 			continue;
@@ -686,28 +723,32 @@ wait_for_rate(CfConnection *conn, CfHandle *handle, double rate)
 }
 
 /*
- * Wait until the given transfer (or, with slot -1, any transfer started and
- * not yet finished) is done; returns its slot.  On any error, every transfer
- * of the connection is aborted.
+ * Wait until one of the given transfers is done; returns its slot.  Only
+ * the caller's own transfers count: other scans and updates of the
+ * statement may have theirs on the same connection.  On any error, every
+ * transfer of the connection is aborted.
  */
 int
-cf_http_wait(CfConnection *conn, int slot)
+cf_http_wait_any(CfConnection *conn, const int *slots, int nslots)
 {
 	CfHandle   *handle = (CfHandle *) cf_connection_handle(conn);
 	volatile int found = -1;
 
+	Assert(nslots > 0);
 	PG_TRY();
 	{
 		for (;;)
 		{
-			for (int i = 0; i < lengthof(handle->transfers) && found < 0; i++)
-				if ((slot < 0 || slot == i) && handle->transfers[i].in_use &&
-					handle->transfers[i].done)
-					found = i;
+			for (int i = 0; i < nslots && found < 0; i++)
+			{
+				CfTransfer *t = handle->transfers[slots[i]];
+
+				Assert(t->in_use);
+				if (t->done)
+					found = slots[i];
+			}
 			if (found >= 0)
 				break;
-			if (slot < 0 && handle->in_flight == 0)
-				elog(ERROR, "no HTTP transfer to wait for");
 			drive(conn, handle, CF_POLL_INTERVAL_MS, false);
 			CHECK_FOR_INTERRUPTS();
 		}
@@ -721,17 +762,22 @@ cf_http_wait(CfConnection *conn, int slot)
 	return found;
 }
 
+int
+cf_http_wait(CfConnection *conn, int slot)
+{
+	return cf_http_wait_any(conn, &slot, 1);
+}
+
 /*
  * Take the response of a finished transfer and free its slot.  Transport
- * failures are raised here; the HTTP status is left to the caller, which
- * knows whether a 404 means "no such row" or an error.  *cached_token says
- * whether the request carried a cached IAM token.
+ * failures are raised here.  *cached_token says whether the request
+ * carried a cached IAM token.
  */
-void
-cf_http_finish(CfConnection *conn, int slot, CfHttpResponse *resp, bool *cached_token)
+static void
+take_response(CfConnection *conn, int slot, CfHttpResponse *resp, bool *cached_token)
 {
 	CfHandle   *handle = (CfHandle *) cf_connection_handle(conn);
-	CfTransfer *t = &handle->transfers[slot];
+	CfTransfer *t = handle->transfers[slot];
 	const CfHttpRequest *req = t->req;
 	CURLcode	result = t->result;
 	char		errbuf[CURL_ERROR_SIZE];
@@ -746,8 +792,7 @@ cf_http_finish(CfConnection *conn, int slot, CfHttpResponse *resp, bool *cached_
 	resp->request_id = t->request_id[0] ? MemoryContextStrdup(t->cxt, t->request_id) : NULL;
 	resp->subject_token = t->subject_token;
 	resp->retries = t->retries;
-	if (cached_token)
-		*cached_token = t->cached_token;
+	*cached_token = t->cached_token;
 	strlcpy(errbuf, t->errbuf, sizeof(errbuf));
 	release_transfer(handle, t);
 
@@ -767,20 +812,34 @@ cf_http_finish(CfConnection *conn, int slot, CfHttpResponse *resp, bool *cached_
 }
 
 /*
- * Send one request and wait for its whole response, in the current memory
- * context.  A cached IAM token that the API refuses (401) is replaced once.
+ * Take the response of a finished transfer, whichever way it was started.
+ * The HTTP status is left to the caller, which knows whether a 404 means
+ * "no such row" or an error.  A cached IAM token that the API refuses (401)
+ * was refused before anything was done, so it is replaced and the request
+ * sent again, once, for every kind of request alike.
  */
 void
-cf_send_request(CfConnection *conn, const CfHttpRequest *req, CfHttpResponse *resp)
+cf_http_finish(CfConnection *conn, int slot, CfHttpResponse *resp)
 {
+	CfHandle   *handle = (CfHandle *) cf_connection_handle(conn);
+	const CfHttpRequest *req = handle->transfers[slot]->req;
+	MemoryContext cxt = handle->transfers[slot]->cxt;
 	bool		cached_token;
-	int			slot = cf_http_start(conn, req, CurrentMemoryContext);
 
-	cf_http_finish(conn, cf_http_wait(conn, slot), resp, &cached_token);
+	take_response(conn, slot, resp, &cached_token);
 	if (resp->status == 401 && cached_token)
 	{
 		cf_auth_forget_token(conn, req);
-		slot = cf_http_start(conn, req, CurrentMemoryContext);
-		cf_http_finish(conn, cf_http_wait(conn, slot), resp, NULL);
+		slot = cf_http_start(conn, req, cxt);
+		take_response(conn, cf_http_wait(conn, slot), resp, &cached_token);
 	}
+}
+
+/* Send one request and wait for its whole response, in the current memory context. */
+void
+cf_send_request(CfConnection *conn, const CfHttpRequest *req, CfHttpResponse *resp)
+{
+	int			slot = cf_http_start(conn, req, CurrentMemoryContext);
+
+	cf_http_finish(conn, cf_http_wait(conn, slot), resp);
 }

@@ -11,18 +11,17 @@
 
 
 #include "access/table.h"
+#include "executor/executor.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/appendinfo.h"
 #include "optimizer/inherit.h"
 #include "optimizer/pathnode.h"
 #include "parser/parsetree.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "cloud_fdw.h"
-
-/* Keys of rows changed remotely that an error names, at most. */
-#define CF_APPLIED_KEYS_SHOWN 10
 
 /* Name of the row identity column UPDATE carries to find the remote item. */
 #define CF_KEY_JUNK_NAME "cloud_fdw_key"
@@ -34,16 +33,16 @@ typedef struct CfModifyState
 	CfConnection *conn;
 	CfColumnMap *maps;
 	List	   *target_attrs;	/* updated columns, shallow JSON paths first */
+	List	   *fixed_attrs;	/* columns a BEFORE trigger must leave alone */
 	List	   *param_attrs;	/* columns whose old value fills call parameters */
 	AttrNumber	key_attno;		/* junk attribute with the item's key */
 	AttrNumber	key_column;		/* the table's column of the key */
 	AttrNumber	wholerow_attno; /* junk attribute with the old row */
 	MemoryContext rowcxt;		/* reset per row */
-	int64		applied;		/* rows this statement changed remotely */
-	List	   *applied_keys;	/* the first CF_APPLIED_KEYS_SHOWN of them */
-	MemoryContext stmtcxt;		/* lives as long as the statement */
+	CfLedger   *ledger;			/* what this statement changed remotely */
 	int64		requests;
-	const char *current_key;
+	const char *current_key;	/* of the row being sent, for the error context */
+	List	   *generated;		/* CfGenerated: stored generated columns */
 
 	/*
 	 * Without RETURNING or triggers nobody looks at the rows the API sends
@@ -53,6 +52,7 @@ typedef struct CfModifyState
 	bool		async;
 	struct CfPendingWrite *pending;
 	int			npending;
+	int		   *pending_slots;	/* scratch: the slots of the pending writes */
 } CfModifyState;
 
 /* An update call on its way, with what it needs until it is finished. */
@@ -63,6 +63,15 @@ typedef struct CfPendingWrite
 	CfHttpRequest req;
 	char	   *key;
 } CfPendingWrite;
+
+/* A stored generated column, computed locally from the row the API sends back. */
+typedef struct CfGenerated
+{
+	AttrNumber	attnum;
+	ExprState  *expr;
+} CfGenerated;
+
+static void init_row_columns(CfModifyState *state, Relation rel, EState *estate);
 
 int
 cloudIsForeignRelUpdatable(Relation rel)
@@ -120,6 +129,32 @@ field_attnum(Relation rel, const char *field)
 	return InvalidAttrNumber;
 }
 
+static bool
+has_before_row_triggers(Relation rel)
+{
+	return rel->trigdesc != NULL && rel->trigdesc->trig_update_before_row;
+}
+
+/* The columns (as updatedCols members) the API accepts in an update. */
+static Bitmapset *
+updatable_columns(Relation rel, const CfResource *resource)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	Bitmapset  *cols = NULL;
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		const CfColumn *governing;
+
+		if (TupleDescAttr(tupdesc, i)->attisdropped)
+			continue;
+		governing = cf_governing_column(resource, cf_column_path(RelationGetRelid(rel), i + 1));
+		if (governing != NULL && (governing->flags & CF_COL_UPDATABLE))
+			cols = bms_add_member(cols, i + 1 - FirstLowInvalidHeapAttributeNumber);
+	}
+	return cols;
+}
+
 /*
  * Check at plan time that every SET column is a field the API lets us
  * change and that the row carries what the update call's path needs, and
@@ -162,9 +197,15 @@ cloudPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelatio
 					 errmsg("foreign table \"%s\" has no column for \"%s\", which updates of resource \"%s\" need",
 							get_rel_name(rte->relid), update->params[i].field, opts.resource->name),
 					 errhint("Add a column mapped to JSON path \"%s\".", update->params[i].field)));
-	table_close(rel, NoLock);
 
+	/*
+	 * The SET columns, and with BEFORE ROW triggers (which may change any
+	 * column) every column the API lets us change; stored generated columns
+	 * are computed locally, never sent.
+	 */
 	updated = get_rel_all_updated_cols(root, find_base_rel(root, resultRelation));
+	if (has_before_row_triggers(rel))
+		updated = bms_add_members(updated, updatable_columns(rel, opts.resource));
 	while ((col = bms_next_member(updated, col)) >= 0)
 	{
 		AttrNumber	attnum = col + FirstLowInvalidHeapAttributeNumber;
@@ -173,8 +214,9 @@ cloudPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelatio
 		ListCell   *lc;
 		int			pos = 0;
 
-		if (attnum <= InvalidAttrNumber)
-			elog(ERROR, "system-column update is not supported");
+		if (attnum <= InvalidAttrNumber ||
+			TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attgenerated)
+			continue;
 		path = cf_column_path(rte->relid, attnum);
 		governing = cf_governing_column(opts.resource, path);
 		if (governing == NULL || !(governing->flags & CF_COL_UPDATABLE))
@@ -196,6 +238,7 @@ cloudPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelatio
 		}
 		target_attrs = list_insert_nth_int(target_attrs, pos, attnum);
 	}
+	table_close(rel, NoLock);
 	return list_make1(target_attrs);
 }
 
@@ -235,9 +278,9 @@ cloudBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	state->key_column = cf_key_attnum(rel, resource);
 	state->key_attno = ExecFindJunkAttributeInTlist(subplan->targetlist, CF_KEY_JUNK_NAME);
 	state->wholerow_attno = ExecFindJunkAttributeInTlist(subplan->targetlist, "wholerow");
-	if (!AttributeNumberIsValid(state->key_attno) ||
-		!AttributeNumberIsValid(state->wholerow_attno))
-		elog(ERROR, "could not find the junk columns of an UPDATE");
+	/* AddForeignUpdateTargets added them; the planner always keeps "wholerow" */
+	Assert(AttributeNumberIsValid(state->key_attno) &&
+		   AttributeNumberIsValid(state->wholerow_attno));
 
 	state->rowcxt = AllocSetContextCreate(estate->es_query_cxt,
 										  "cloud_fdw update row",
@@ -245,63 +288,72 @@ cloudBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	state->async = (((ModifyTable *) mtstate->ps.plan)->returningLists == NIL &&
 					rinfo->ri_TrigDesc == NULL);
 	state->pending = palloc0(sizeof(CfPendingWrite) * state->opts.concurrency);
-	state->stmtcxt = CurrentMemoryContext;
-}
-
-/* Count a row the API changed, and remember its key for an error to name. */
-static void
-note_applied(CfModifyState *state, const char *key)
-{
-	MemoryContext oldcxt;
-
-	if (++state->applied > CF_APPLIED_KEYS_SHOWN)
-		return;
-	/* the list outlives the row: not in the row's context */
-	oldcxt = MemoryContextSwitchTo(state->stmtcxt);
-	state->applied_keys = lappend(state->applied_keys, pstrdup(key));
-	MemoryContextSwitchTo(oldcxt);
-}
-
-/* The keys of the rows changed remotely, sorted: writes finish in any order. */
-static char *
-applied_keys_text(CfModifyState *state)
-{
-	List	   *keys = list_copy(state->applied_keys);
-	StringInfoData buf;
-	ListCell   *lc;
-
-	list_sort(keys, cf_compare_strings);
-	initStringInfo(&buf);
-	foreach(lc, keys)
-		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", (char *) lfirst(lc));
-	if (state->applied > CF_APPLIED_KEYS_SHOWN)
-		appendStringInfoString(&buf, ", ...");
-	return buf.data;
+	state->pending_slots = palloc0(sizeof(int) * state->opts.concurrency);
+	init_row_columns(state, rel, estate);
+	state->ledger = cf_ledger_open(RelationGetRelationName(rel));
 }
 
 /*
- * A failed update aborts the transaction, but rows already sent stay
- * changed: the cloud API is not transactional.  Say so.
+ * The columns a row's update treats apart: those a BEFORE ROW trigger must
+ * not change because the API cannot (no SET reaches them otherwise), and
+ * the stored generated ones, computed here from the row the API returns.
  */
+static void
+init_row_columns(CfModifyState *state, Relation rel, EState *estate)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+
+	for (AttrNumber attnum = 1; attnum <= tupdesc->natts; attnum++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, attnum - 1);
+
+		if (att->attisdropped)
+			continue;
+		if (att->attgenerated == ATTRIBUTE_GENERATED_STORED)
+		{
+			CfGenerated *gen = palloc(sizeof(CfGenerated));
+
+			gen->attnum = attnum;
+			gen->expr = ExecPrepareExpr((Expr *) build_column_default(rel, attnum), estate);
+			state->generated = lappend(state->generated, gen);
+		}
+		else if (has_before_row_triggers(rel) && !list_member_int(state->target_attrs, attnum))
+			state->fixed_attrs = lappend_int(state->fixed_attrs, attnum);
+	}
+}
+
+/* Name the row being sent in any error's CONTEXT. */
 static void
 update_context(void *arg)
 {
 	CfModifyState *state = (CfModifyState *) arg;
 
-	if (state->applied == 0)
-		errcontext("updating item \"%s\" of resource \"%s\"",
-				   state->current_key, state->opts.resource->name);
-	else
-		errcontext("updating item \"%s\" of resource \"%s\"; rows of this statement "
-				   "already changed remotely, which stay changed: " INT64_FORMAT " (%s)",
-				   state->current_key, state->opts.resource->name, state->applied,
-				   applied_keys_text(state));
-	if (state->npending > 1)
-		errcontext("other update requests of this statement still on their way, "
-				   "which may or may not be applied: %d", state->npending - 1);
+	errcontext("updating item \"%s\" of resource \"%s\"",
+			   state->current_key, state->opts.resource->name);
 }
 
-/* Send one write (or get) call of the row; returns the parsed answer or NULL. */
+/*
+ * Whether an answer to a write says for sure that nothing was applied: a
+ * client error, or a service unavailable.  Any other error status may
+ * come after the change was made, and leaves the write in doubt.
+ */
+static bool
+write_refused(long status)
+{
+	return status < 500 || status == 503;
+}
+
+/* Enter an answer to a write call of an item in the ledger. */
+static void
+note_answer(CfModifyState *state, const char *key, long status)
+{
+	bool		applied = (status >= 200 && status <= 299);
+
+	if (applied || write_refused(status))
+		cf_ledger_answered(state->ledger, key, applied);
+}
+
+/* Send one call of the row and wait; returns the parsed answer or NULL. */
 static CfJson *
 row_call(CfModifyState *state, const CfCall *call, const CfParamValue *values,
 		 int nvalues, const char *body)
@@ -315,12 +367,17 @@ row_call(CfModifyState *state, const CfCall *call, const CfParamValue *values,
 		.opts = &state->opts,
 	};
 	CfHttpResponse resp;
+	bool		is_write = (strcmp(call->method, "GET") != 0);
 	CfJson	   *answer = NULL;
 
 	req.path = cf_call_request(call, values, nvalues, &state->opts, false);
 	cf_push_request_context(&errcallback, &req);
+	if (is_write)
+		cf_ledger_sent(state->ledger, state->current_key);
 	cf_send_request(state->conn, &req, &resp);
 	state->requests++;
+	if (is_write)
+		note_answer(state, state->current_key, resp.status);
 	if (resp.status < 200 || resp.status > 299)
 		cf_report_http_error(&req, &resp);
 	if (resp.body_len > 0)
@@ -360,22 +417,44 @@ start_write(CfModifyState *state, EState *estate, const CfParamValue *values,
 	w->req.opts = &state->opts;
 	w->key = pstrdup(state->current_key);
 	MemoryContextSwitchTo(oldcxt);
+	cf_ledger_sent(state->ledger, w->key);
 	w->slot = cf_http_start(state->conn, &w->req, w->cxt);
 	state->npending++;
 	state->requests++;
 }
 
-/* Take the answer of a finished update call; false if the API refused it. */
+/* Wait for any of this update's calls on its way; the one finished. */
+static CfPendingWrite *
+wait_write(CfModifyState *state)
+{
+	int			slot;
+
+	for (int i = 0; i < state->npending; i++)
+		state->pending_slots[i] = state->pending[i].slot;
+	slot = cf_http_wait_any(state->conn, state->pending_slots, state->npending);
+	for (int i = 0; i < state->npending; i++)
+		if (state->pending[i].slot == slot)
+			return &state->pending[i];
+	pg_unreachable();
+}
+
+/*
+ * Take the answer of a finished update call into the ledger; false if the
+ * API refused it.  A transport failure (no answer) raises an error here
+ * and leaves the write in doubt.
+ */
 static bool
 finish_write(CfModifyState *state, CfPendingWrite *w, CfHttpResponse *resp)
 {
 	ErrorContextCallback errcallback;
 	MemoryContext oldcxt = MemoryContextSwitchTo(w->cxt);
 
+	state->current_key = w->key;
 	cf_push_request_context(&errcallback, &w->req);
-	cf_http_finish(state->conn, w->slot, resp, NULL);
+	cf_http_finish(state->conn, w->slot, resp);
 	error_context_stack = errcallback.previous;
 	MemoryContextSwitchTo(oldcxt);
+	note_answer(state, w->key, resp->status);
 	return resp->status >= 200 && resp->status <= 299;
 }
 
@@ -387,58 +466,42 @@ forget_write(CfModifyState *state, CfPendingWrite *w)
 }
 
 /*
- * Wait for any update call on its way.  When the API refuses one, no new
- * call is started; those already sent are waited for, so that the error can
- * say exactly how many rows were changed remotely.
+ * Wait for one update call on its way.  When the API refuses one, no new
+ * call is started, and those already sent are waited for, so that the
+ * ledger knows exactly which rows were changed remotely when the error
+ * ends the statement.
  */
 static void
 complete_write(CfModifyState *state)
 {
-	int			slot = cf_http_wait(state->conn, -1);
-	CfPendingWrite *w = NULL;
+	CfPendingWrite *w = wait_write(state);
+	CfPendingWrite failed;
 	CfHttpResponse resp;
 	ErrorContextCallback update_errcallback;
 	ErrorContextCallback request_errcallback;
 
-	for (int i = 0; i < state->npending; i++)
-		if (state->pending[i].slot == slot)
-			w = &state->pending[i];
-	if (w == NULL)
-		elog(ERROR, "finished HTTP transfer belongs to no update");
-
-	state->current_key = w->key;
 	cf_push_error_context(&update_errcallback, update_context, state);
 	if (finish_write(state, w, &resp))
 	{
-		error_context_stack = update_errcallback.previous;
-		note_applied(state, w->key);
 		forget_write(state, w);
+		error_context_stack = update_errcallback.previous;
 		return;
 	}
 
 	/* settle the others, then report this refusal */
-	while (state->npending > 1)
+	failed = *w;
+	*w = state->pending[--state->npending];
+	while (state->npending > 0)
 	{
-		CfPendingWrite *other = NULL;
+		CfPendingWrite *other = wait_write(state);
 		CfHttpResponse other_resp;
 
-		slot = cf_http_wait(state->conn, -1);
-		for (int i = 0; i < state->npending; i++)
-			if (state->pending[i].slot == slot && &state->pending[i] != w)
-				other = &state->pending[i];
-		if (other == NULL)
-			elog(ERROR, "finished HTTP transfer belongs to no update");
-		if (finish_write(state, other, &other_resp))
-			note_applied(state, other->key);
-		/* keep the failed write's entry in place while others move */
-		if (other != &state->pending[state->npending - 1] &&
-			w == &state->pending[state->npending - 1])
-			w = other;
+		(void) finish_write(state, other, &other_resp);
 		forget_write(state, other);
 	}
-	state->current_key = w->key;
-	cf_push_request_context(&request_errcallback, &w->req);
-	cf_report_http_error(&w->req, &resp);
+	state->current_key = failed.key;
+	cf_push_request_context(&request_errcallback, &failed.req);
+	cf_report_http_error(&failed.req, &resp);
 }
 
 static void
@@ -448,13 +511,75 @@ complete_all_writes(CfModifyState *state)
 		complete_write(state);
 }
 
+/*
+ * The text of a path value of the row, which must name one item: not
+ * null, not empty, not "." or "..".  Checked before anything is sent.
+ */
+static char *
+row_path_value(CfModifyState *state, Relation rel, AttrNumber attnum, Datum value, bool isnull)
+{
+	char	   *text = isnull ? NULL : cf_datum_to_key(state->maps, attnum, value);
+
+	if (text == NULL || !cf_key_is_addressable(text))
+		ereport(ERROR,
+				(errcode(isnull ? ERRCODE_NULL_VALUE_NOT_ALLOWED : ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot update a row of foreign table \"%s\" whose column \"%s\" is %s",
+						RelationGetRelationName(rel), cf_column_map_name(state->maps, attnum),
+						isnull ? "null" : psprintf("\"%s\"", text)),
+				 errdetail("Column \"%s\" names the item to update in the request path of resource \"%s\".",
+						   cf_column_map_name(state->maps, attnum), state->opts.resource->name)));
+	return text;
+}
+
+/* A BEFORE ROW trigger changed a column the API cannot change: refuse. */
+static void
+check_fixed_columns(CfModifyState *state, Relation rel, Datum *oldvalues, bool *oldnulls,
+					TupleTableSlot *slot)
+{
+	ListCell   *lc;
+
+	foreach(lc, state->fixed_attrs)
+	{
+		int			i = lfirst_int(lc) - 1;
+
+		if (oldnulls[i] != slot->tts_isnull[i] ||
+			(!oldnulls[i] && !cf_datums_equal(state->maps, i + 1, oldvalues[i], slot->tts_values[i])))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a trigger changed column \"%s\" of foreign table \"%s\", which cannot be updated",
+							cf_column_map_name(state->maps, i + 1), RelationGetRelationName(rel)),
+					 errdetail("The cloud API does not accept field \"%s\" of resource \"%s\" in an update.",
+							   cf_column_map_path(state->maps, i + 1), state->opts.resource->name)));
+	}
+}
+
+/* Compute the stored generated columns of a row the API sent back. */
+static void
+compute_generated(CfModifyState *state, EState *estate, TupleTableSlot *slot)
+{
+	ExprContext *econtext = GetPerTupleExprContext(estate);
+	ListCell   *lc;
+
+	if (state->generated == NIL)
+		return;
+	econtext->ecxt_scantuple = slot;
+	foreach(lc, state->generated)
+	{
+		CfGenerated *gen = (CfGenerated *) lfirst(lc);
+		int			i = gen->attnum - 1;
+
+		slot->tts_values[i] = ExecEvalExpr(gen->expr, econtext, &slot->tts_isnull[i]);
+	}
+}
+
 TupleTableSlot *
 cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 					   TupleTableSlot *slot, TupleTableSlot *planSlot)
 {
 	CfModifyState *state = (CfModifyState *) rinfo->ri_FdwState;
 	const CfResource *resource = state->opts.resource;
-	TupleDesc	tupdesc = RelationGetDescr(rinfo->ri_RelationDesc);
+	Relation	rel = rinfo->ri_RelationDesc;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
 	MemoryContext oldcxt;
 	Datum		datum;
 	bool		isnull;
@@ -472,19 +597,23 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	oldcxt = MemoryContextSwitchTo(state->rowcxt);
 
 	datum = ExecGetJunkAttribute(planSlot, state->key_attno, &isnull);
-	if (isnull)
-		elog(ERROR, "key of the row to update is null");
-	state->current_key = cf_datum_to_text(state->maps, state->key_column, datum);
+	state->current_key = row_path_value(state, rel, state->key_column, datum, isnull);
+	if (!cf_ledger_first_visit(state->ledger, state->current_key))
+	{
+		/* joined twice by UPDATE ... FROM: like PostgreSQL, update it once */
+		MemoryContextSwitchTo(oldcxt);
+		return NULL;
+	}
 
 	datum = ExecGetJunkAttribute(planSlot, state->wholerow_attno, &isnull);
-	if (isnull)
-		elog(ERROR, "old row of the row to update is null");
+	Assert(!isnull);
 	oldtuple.t_data = DatumGetHeapTupleHeader(datum);
 	oldtuple.t_len = HeapTupleHeaderGetDatumLength(oldtuple.t_data);
 	oldvalues = palloc(sizeof(Datum) * tupdesc->natts);
 	oldnulls = palloc(sizeof(bool) * tupdesc->natts);
 	heap_deform_tuple(&oldtuple, tupdesc, oldvalues, oldnulls);
 	slot_getallattrs(slot);
+	check_fixed_columns(state, rel, oldvalues, oldnulls, slot);
 
 	cf_plan_row_update(resource, state->maps, state->target_attrs, tupdesc->natts,
 					   oldvalues, oldnulls, slot->tts_values, slot->tts_isnull,
@@ -495,16 +624,21 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 		MemoryContextSwitchTo(oldcxt);
 		return slot;
 	}
+	if (resource->fixed_key != NULL && strcmp(state->current_key, resource->fixed_key) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot update item \"%s\" of foreign table \"%s\"",
+						state->current_key, RelationGetRelationName(rel)),
+				 errdetail("%s", resource->fixed_key_reason)));
 
 	values = palloc0(sizeof(CfParamValue) * Max(1, list_length(state->param_attrs)));
 	foreach(lc, state->param_attrs)
 	{
 		AttrNumber	attnum = lfirst_int(lc);
 
-		if (oldnulls[attnum - 1])
-			continue;
 		values[nvalues].field = cf_column_map_path(state->maps, attnum);
-		values[nvalues++].value = cf_datum_to_text(state->maps, attnum, oldvalues[attnum - 1]);
+		values[nvalues++].value = row_path_value(state, rel, attnum, oldvalues[attnum - 1],
+												 oldnulls[attnum - 1]);
 	}
 
 	if (state->async && update.actions_before == NIL && update.actions_after == NIL)
@@ -531,7 +665,6 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 				? cfj_get(answer, resource->update->item_path) : answer;
 	}
 	run_actions(state, update.actions_after, values, nvalues);
-	note_applied(state, state->current_key);
 
 	/* the row comes back from the API: the update's answer, or a get */
 	if (item == NULL)
@@ -545,6 +678,7 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("the cloud API's answer holds no item object")));
 	cf_store_item(state->maps, item, values, nvalues, slot);
+	compute_generated(state, estate, slot);
 
 	error_context_stack = errcallback.previous;
 	MemoryContextSwitchTo(oldcxt);
@@ -559,6 +693,7 @@ cloudEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 	if (state != NULL)
 	{
 		complete_all_writes(state);
+		cf_ledger_close(state->ledger);
 		MemoryContextDelete(state->rowcxt);
 	}
 }

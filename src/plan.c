@@ -332,6 +332,18 @@ join_key_clauses(PlannerInfo *root, RelOptInfo *baserel, CfRelInfo *fpinfo)
 	return clauses;
 }
 
+/* Whether a list of Relids holds one equal to relids (a Bitmapset is no Node). */
+static bool
+relids_member(List *list, Relids relids)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+		if (bms_equal((Relids) lfirst(lc), relids))
+			return true;
+	return false;
+}
+
 /* No call can be made: say which values the query must give. */
 static void
 report_missing_keys(CfRelInfo *fpinfo, Oid foreigntableid)
@@ -406,7 +418,7 @@ cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		required_outer = bms_del_member(required_outer, baserel->relid);
 		if (bms_is_empty(required_outer) ||
 			!match_key_qual(baserel, fpinfo, rinfo->clause, required_outer, &probe) ||
-			list_member(outers_done, required_outer))
+			relids_member(outers_done, required_outer))
 			continue;
 		outers_done = lappend(outers_done, required_outer);
 

@@ -54,8 +54,8 @@ static const CfColumn qoder_environment_columns[] = {
 	{"apt_packages", "config.packages.apt", "text[]", CF_COL_UPDATABLE},
 	{"pip_packages", "config.packages.pip", "text[]", CF_COL_UPDATABLE},
 	{"npm_packages", "config.packages.npm", "text[]", CF_COL_UPDATABLE},
-	{"config", "config", "jsonb", CF_COL_UPDATABLE},
-	{"metadata", "metadata", "jsonb", CF_COL_UPDATABLE},
+	{"config", "config", "jsonb", CF_COL_UPDATABLE | CF_COL_OBJECT},
+	{"metadata", "metadata", "jsonb", CF_COL_UPDATABLE | CF_COL_OBJECT},
 	{"archived_at", "archived_at", "timestamptz", 0},
 	{"created_at", "created_at", "timestamptz", 0},
 	{"updated_at", "updated_at", "timestamptz", 0},
@@ -65,9 +65,15 @@ static const CfCallParam qoder_environment_key[] = {
 	{"id", CF_IN_PATH, "id", true},
 };
 
+/*
+ * Newer API generations hide archived environments from listings unless
+ * asked, while a get finds them: ask, so that every plan sees the same
+ * rows.  The seed's generation ignores the parameter.
+ */
 static const CfCall qoder_environment_list = {
 	.method = "GET",
 	.path = "/environments",
+	.fixed_query = "include_archived=true",
 };
 
 static const CfCall qoder_environment_get = {
@@ -138,7 +144,7 @@ static const CfTextRule deploy_description_rule = {0, 500, NULL, true, NULL};
 static const CfColumn deploy_environment_columns[] = {
 	{"application_id", "application_id", "text", 0},
 	{"id", "id", "text", CF_COL_KEY},
-	{"name", "name", "text", CF_COL_UPDATABLE, &deploy_name_rule},
+	{"name", "name", "text", CF_COL_UPDATABLE | CF_COL_NOT_NULL, &deploy_name_rule},
 	{"description", "description", "text", CF_COL_UPDATABLE, &deploy_description_rule},
 	{"os", "os", "text", 0},
 	{"project_id", "project_id", "text", 0},
@@ -223,12 +229,16 @@ static const CfPagination eps_pagination = {
 static const CfTextRule eps_name_rule = {1, 255, "_-", true, "default"};
 static const CfTextRule eps_description_rule = {0, 512, NULL, true, NULL};
 
+/* The documented enumerations: a filter on another value matches nothing. */
+static const char *const eps_status_values[] = {"1", "2", NULL};
+static const char *const eps_type_values[] = {"prod", "poc", NULL};
+
 static const CfColumn enterprise_project_columns[] = {
 	{"id", "id", "text", CF_COL_KEY},
-	{"name", "name", "text", CF_COL_UPDATABLE, &eps_name_rule},
+	{"name", "name", "text", CF_COL_UPDATABLE | CF_COL_NOT_NULL, &eps_name_rule},
 	{"description", "description", "text", CF_COL_UPDATABLE, &eps_description_rule},
-	{"status", "status", "integer", CF_COL_UPDATABLE},
-	{"type", "type", "text", CF_COL_UPDATABLE},
+	{"status", "status", "integer", CF_COL_UPDATABLE, .values = eps_status_values},
+	{"type", "type", "text", CF_COL_UPDATABLE, .values = eps_type_values},
 	{"created_at", "created_at", "timestamptz", 0},
 	{"updated_at", "updated_at", "timestamptz", 0},
 	{"delete_flag", "delete_flag", "boolean", 0},
@@ -309,6 +319,8 @@ static const CfResource enterprise_projects = {
 	.required_fields = eps_required,
 	.nrequired_fields = lengthof(eps_required),
 	.estimated_items = 50,
+	.fixed_key = "0",
+	.fixed_key_reason = "It is the account's default enterprise project, which EPS does not let change.",
 };
 
 /* ----------------------------------------------------------------
@@ -500,4 +512,28 @@ cf_governing_column(const CfResource *resource, const char *path)
 		}
 	}
 	return best;
+}
+
+/* Whether a value is in the column's enumeration (any value when it has none). */
+bool
+cf_column_allows(const CfColumn *column, const char *value)
+{
+	if (column == NULL || column->values == NULL)
+		return true;
+	for (const char *const *v = column->values; *v; v++)
+		if (strcmp(*v, value) == 0)
+			return true;
+	return false;
+}
+
+/* The column's enumeration, comma-separated, for messages. */
+char *
+cf_column_values(const CfColumn *column)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (const char *const *v = column->values; *v; v++)
+		appendStringInfo(&buf, "%s\"%s\"", buf.len > 0 ? ", " : "", *v);
+	return buf.data;
 }

@@ -18,14 +18,16 @@
 /*
  * Percent-encode everything but RFC 3986's unreserved characters, so that a
  * value can never leave its path segment or query parameter ("a/b?c" and
- * "../x" stay one opaque segment).
+ * "../x" stay one opaque segment).  Values are in the database encoding;
+ * URLs carry UTF-8.
  */
 static void
 append_encoded(StringInfo buf, const char *value)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	const char *utf8 = pg_server_to_any(value, strlen(value), PG_UTF8);
 
-	for (const unsigned char *p = (const unsigned char *) value; *p; p++)
+	for (const unsigned char *p = (const unsigned char *) utf8; *p; p++)
 	{
 		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
 			(*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
@@ -116,8 +118,8 @@ cf_call_request(const CfCall *call, const CfParamValue *values, int nvalues,
 				param->name[close - open - 1] != '\0')
 				continue;
 			value = param_value(param, values, nvalues, opts);
-			if (value == NULL && !explain)
-				elog(ERROR, "no value for path parameter \"%s\"", param->name);
+			/* callers check that path values exist; EXPLAIN shows them missing */
+			Assert(value != NULL || explain);
 			if (value == NULL)
 				appendStringInfo(&path, "{%s}", param->field);
 			else
@@ -126,6 +128,8 @@ cf_call_request(const CfCall *call, const CfParamValue *values, int nvalues,
 		p = close + 1;
 	}
 
+	if (call->fixed_query != NULL)
+		appendStringInfoString(&query, call->fixed_query);
 	for (int i = 0; i < call->nparams; i++)
 	{
 		const CfCallParam *param = &call->params[i];
@@ -264,17 +268,48 @@ advance_by_cursor(const CfPagination *pg, int page_size, const CfJson *page,
 				   next_page ? pg->next_page_param : pg->after_id_param, value);
 }
 
+/* The key of an item of a page, as text, or "" if it has none. */
+static const char *
+item_key(const CfResource *resource, const CfJson *items, int i)
+{
+	CfJson	   *key = cfj_get(cfj_array_get(items, i), cf_key_column(resource)->path);
+
+	return cfj_type(key) == CFJ_STRING || cfj_type(key) == CFJ_NUMBER ? cfj_serialize(key) : "";
+}
+
 /*
  * Counted pages (offset or page number): done at the total the API reports,
  * or, if it reports none, at the first short page.  An empty page always
- * ends the listing, so a wrong total cannot make it run forever.
+ * ends the listing, so a wrong total cannot make it run forever.  A server
+ * that ignores the position answers the same page again and again: a page
+ * that begins and ends with the same items as an earlier one would repeat
+ * rows, so it is an error, as a repeated cursor is.
  */
 static void
-advance_by_count(const CfPagination *pg, int page_size, const CfJson *page,
-				 int nitems, CfPageCursor *cursor)
+advance_by_count(const CfResource *resource, int page_size, const CfJson *page,
+				 const CfJson *items, int nitems, CfPageCursor *cursor)
 {
+	const CfPagination *pg = resource->pagination;
 	CfJson	   *total = cfj_get(page, pg->total_path);
 	int64		fetched;
+
+	if (nitems > 0)
+	{
+		char	   *signature = psprintf("%d|%s|%s", nitems, item_key(resource, items, 0),
+										 item_key(resource, items, nitems - 1));
+		ListCell   *lc;
+
+		foreach(lc, cursor->seen)
+			if (strcmp((char *) lfirst(lc), signature) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("list pagination repeats a page at %s " INT64_FORMAT,
+								pg->position_param, cursor->position),
+						 errdetail("The cloud API answered the same %d items as for an earlier page; "
+								   "it seems to ignore \"%s\", and going on would repeat rows.",
+								   nitems, pg->position_param)));
+		cursor->seen = lappend(cursor->seen, signature);
+	}
 
 	if (pg->style == CF_PAGE_NUMBER)
 	{
@@ -296,17 +331,17 @@ advance_by_count(const CfPagination *pg, int page_size, const CfJson *page,
 		set_page_query(pg, page_size, cursor, NULL, NULL);
 }
 
-/* Work out the next page from the page just read. */
+/* Work out the next page from the page just read and its items. */
 void
 cf_advance_cursor(const CfResource *resource, int page_size, const CfJson *page,
-				  int nitems, CfPageCursor *cursor)
+				  const CfJson *items, CfPageCursor *cursor)
 {
-	const CfPagination *pg = resource->pagination;
+	int			nitems = cfj_array_length(items);
 
-	if (pg->style == CF_PAGE_CURSOR)
-		advance_by_cursor(pg, page_size, page, nitems, cursor);
+	if (resource->pagination->style == CF_PAGE_CURSOR)
+		advance_by_cursor(resource->pagination, page_size, page, nitems, cursor);
 	else
-		advance_by_count(pg, page_size, page, nitems, cursor);
+		advance_by_count(resource, page_size, page, items, nitems, cursor);
 }
 
 /* The value of a column of the old row at a path, or NULL if none covers it. */
@@ -358,22 +393,38 @@ field_action(const CfResource *resource, const char *field, const char *value, b
 	return NULL;
 }
 
-/* Whether a character may appear under a text rule. */
+/* CJK ideographs: the unified blocks with their extensions, and the compatibility ones. */
 static bool
-rule_allows(const CfTextRule *rule, const char *c, int len)
+is_cjk_ideograph(pg_wchar c)
 {
-	if (len > 1 || (unsigned char) *c >= 0x80)
-		return rule->allow_non_ascii;
+	return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
+		(c >= 0x20000 && c <= 0x323AF) || (c >= 0xF900 && c <= 0xFAFF) ||
+		(c >= 0x2F800 && c <= 0x2FA1F);
+}
+
+/* Whether a UTF-8 character may appear under a text rule. */
+static bool
+rule_allows(const CfTextRule *rule, const unsigned char *c)
+{
+	if (*c >= 0x80)
+		return rule->allow_cjk && is_cjk_ideograph(utf8_to_unicode(c));
 	if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9'))
 		return true;
 	return rule->allowed_ascii == NULL || strchr(rule->allowed_ascii, *c) != NULL;
 }
 
-/* The API's rules for a text field, checked before anything is sent. */
+/*
+ * The API's rules for a text field, checked before anything is sent, on
+ * the UTF-8 the API will see (so characters are the API's characters).
+ */
 static void
-check_text_rule(const CfTextRule *rule, const char *column, const char *value)
+check_text_rule(const CfTextRule *rule, const char *column, const char *server_value)
 {
-	int			nchars = pg_mbstrlen(value);
+	const char *value = pg_server_to_any(server_value, strlen(server_value), PG_UTF8);
+	int			nchars = 0;
+
+	for (const char *c = value; *c; c += pg_utf_mblen((const unsigned char *) c))
+		nchars++;
 
 	if (nchars < rule->min_chars || nchars > rule->max_chars)
 		ereport(ERROR,
@@ -381,14 +432,14 @@ check_text_rule(const CfTextRule *rule, const char *column, const char *value)
 				 errmsg("invalid value for column \"%s\"", column),
 				 errdetail("The value has %d characters; the cloud API accepts %d to %d.",
 						   nchars, rule->min_chars, rule->max_chars)));
-	for (const char *c = value; *c; c += pg_mblen(c))
-		if (!rule_allows(rule, c, pg_mblen(c)))
+	for (const char *c = value; *c; c += pg_utf_mblen((const unsigned char *) c))
+		if (!rule_allows(rule, (const unsigned char *) c))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid value for column \"%s\"", column),
-					 errdetail("The cloud API does not accept the character \"%.*s\"; it accepts letters, digits%s%s%s.",
-							   pg_mblen(c), c,
-							   rule->allow_non_ascii ? ", CJK characters" : "",
+					 errdetail("The cloud API does not accept the character \"%s\"; it accepts ASCII letters, digits%s%s%s.",
+							   cf_utf8_to_display(c, pg_utf_mblen((const unsigned char *) c)),
+							   rule->allow_cjk ? ", CJK ideographs" : "",
 							   rule->allowed_ascii ? " and " : "",
 							   rule->allowed_ascii ? psprintf("\"%s\"", rule->allowed_ascii) : "")));
 	if (rule->forbidden != NULL && pg_strcasecmp(value, rule->forbidden) == 0)
@@ -396,6 +447,38 @@ check_text_rule(const CfTextRule *rule, const char *column, const char *value)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for column \"%s\"", column),
 				 errdetail("The cloud API reserves \"%s\" in any letter case.", rule->forbidden)));
+}
+
+/*
+ * What the registry says of a field's value, checked before anything is
+ * sent: the API's own checks would refuse it remotely, one row at a time.
+ */
+static void
+check_declared_value(const CfResource *resource, const CfColumn *decl, CfColumnMap *maps,
+					 AttrNumber attnum, Datum value, bool isnull)
+{
+	const char *column = cf_column_map_name(maps, attnum);
+	char	   *text;
+
+	if (isnull)
+	{
+		if (decl->flags & CF_COL_NOT_NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for column \"%s\"", column),
+					 errdetail("The cloud API requires a value for \"%s\" of resource \"%s\": it cannot be set to null.",
+							   decl->path, resource->name)));
+		return;
+	}
+	text = cf_datum_to_text(maps, attnum, value);
+	if (!cf_column_allows(decl, text))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for column \"%s\": \"%s\"", column, text),
+				 errdetail("The cloud API accepts only %s for \"%s\" of resource \"%s\".",
+						   cf_column_values(decl), decl->path, resource->name)));
+	if (decl->rule != NULL)
+		check_text_rule(decl->rule, column, text);
 }
 
 /*
@@ -450,11 +533,16 @@ cf_plan_row_update(const CfResource *resource, CfColumnMap *maps,
 			continue;
 		}
 
-		if (decl != NULL && decl->rule != NULL && !newnulls[i])
-			check_text_rule(decl->rule, cf_column_map_name(maps, attnum),
-							cf_datum_to_text(maps, attnum, newvalues[i]));
-
+		if (decl != NULL)
+			check_declared_value(resource, decl, maps, attnum, newvalues[i], newnulls[i]);
 		value = cf_datum_to_json(maps, attnum, newvalues[i], newnulls[i], owner);
+		if (decl != NULL && (decl->flags & CF_COL_OBJECT) && !newnulls[i] &&
+			cfj_type(value) != CFJ_OBJECT)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for column \"%s\"", cf_column_map_name(maps, attnum)),
+					 errdetail("The cloud API wants a JSON object for \"%s\" of resource \"%s\", not a JSON %s.",
+							   path, resource->name, cfj_type_name(cfj_type(value)))));
 		if (cf_column_map_is_json(maps, attnum) && !oldnulls[i])
 			value = cfj_merge_diff(cf_datum_to_json(maps, attnum, oldvalues[i], false, owner),
 								   value, owner);

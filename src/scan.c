@@ -10,7 +10,7 @@
  */
 #include "postgres.h"
 
-
+#include "catalog/pg_type.h"
 #include "nodes/nodeFuncs.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -21,6 +21,9 @@
 
 /* Executions of at most this many rows are kept to replay on rescans. */
 #define CF_REPLAY_MAX_ITEMS 1000
+
+/* Requests one execution may make for combinations of key values, at most. */
+#define CF_MAX_KEY_COMBINATIONS 1000000
 
 /* A call parameter's value source during execution. */
 typedef struct CfScanKey
@@ -153,11 +156,14 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
 /*
  * The distinct text values of a key for this execution.  NULLs match
  * nothing; a path parameter cannot be empty, "." or "..", which would
- * address the collection or its parent instead of an item.
+ * address the collection or its parent instead of an item; nor can a
+ * value outside the API's enumeration match.  char(n) compares without its
+ * blank padding, so it is sent without it.
  */
 static List *
 evaluate_key(ForeignScanState *node, CfScanState *state, CfScanKey *key, bool in_path)
 {
+	const CfColumn *column = cf_find_column(state->opts.resource, key->field);
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 	Datum		value;
 	bool		isnull;
@@ -195,7 +201,10 @@ evaluate_key(ForeignScanState *node, CfScanState *state, CfScanKey *key, bool in
 		if (nulls[i])
 			continue;
 		text = OidOutputFunctionCall(outfunc, elems[i]);
-		if (!in_path || cf_key_is_addressable(text))
+		if (key->type == BPCHAROID)
+			for (size_t len = strlen(text); len > 0 && text[len - 1] == ' '; len--)
+				text[len - 1] = '\0';
+		if ((!in_path || cf_key_is_addressable(text)) && cf_column_allows(column, text))
 			values = lappend(values, text);
 	}
 	list_sort(values, cf_compare_strings);
@@ -274,10 +283,20 @@ start_scan(ForeignScanState *node, CfScanState *state)
 	for (int i = 0; i < state->nkeys; i++)
 	{
 		CfScanKey  *key = &state->keys[i];
+		int64		ncombos;
 
 		key->values = evaluate_key(node, state, key, key_in_path(state->call, key->field));
 		key_values = lappend(key_values, key->values);
-		state->ncombos *= list_length(key->values);
+		ncombos = (int64) state->ncombos * list_length(key->values);
+		if (ncombos > CF_MAX_KEY_COMBINATIONS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many combinations of key values for foreign table \"%s\"",
+							RelationGetRelationName(node->ss.ss_currentRelation)),
+					 errdetail("The values given for the keys would need more than %d requests.",
+							   CF_MAX_KEY_COMBINATIONS),
+					 errhint("Give fewer values, or join the values as a table instead of lists.")));
+		state->ncombos = (int) ncombos;
 	}
 	state->combo = -1;
 	state->pages_done = true;
@@ -350,6 +369,17 @@ count_response(CfScanState *state, const CfHttpResponse *resp, instr_time starte
 	state->stats.bytes += resp->body_len;
 }
 
+/*
+ * A 404 in the API's own error envelope: the item (or the parent of a
+ * listing) does not exist, which is no row.  A bare 404 comes from
+ * something else than the API, such as a wrong endpoint: an error.
+ */
+static bool
+no_such_item(const CfHttpResponse *resp)
+{
+	return resp->status == 404 && cf_is_api_error(resp);
+}
+
 /* Fetch the next page of the current combination's listing. */
 static void
 fetch_page(CfScanState *state)
@@ -376,15 +406,24 @@ fetch_page(CfScanState *state)
 	cf_send_request(state->conn, &req, &resp);
 	count_response(state, &resp, started);
 	state->stats.pages++;
+	state->item_combos = NULL;
+	state->next_item = 0;
+	if (no_such_item(&resp))
+	{
+		/* the parent of the listing does not exist: it has no items */
+		state->nitems = 0;
+		state->pages_done = true;
+		error_context_stack = errcallback.previous;
+		MemoryContextSwitchTo(oldcxt);
+		return;
+	}
 	if (resp.status < 200 || resp.status > 299)
 		cf_report_http_error(&req, &resp);
 	page = cfj_parse(resp.body, resp.body_len, state->pagecxt);
 	state->items = cf_page_items(resource, page);
-	state->item_combos = NULL;
 	state->nitems = cfj_array_length(state->items);
-	state->next_item = 0;
 	MemoryContextSwitchTo(state->execcxt);
-	cf_advance_cursor(resource, state->opts.page_size, page, state->nitems, &state->cursor);
+	cf_advance_cursor(resource, state->opts.page_size, page, state->items, &state->cursor);
 	state->pages_done = (state->cursor.next_query == NULL);
 
 	error_context_stack = errcallback.previous;
@@ -437,9 +476,9 @@ fetch_get_batch(CfScanState *state)
 		CfJson	   *item;
 
 		cf_push_request_context(&errcallback, &reqs[i]);
-		cf_http_finish(state->conn, cf_http_wait(state->conn, slots[i]), &resp, NULL);
+		cf_http_finish(state->conn, cf_http_wait(state->conn, slots[i]), &resp);
 		count_response(state, &resp, started);
-		if (resp.status != 404)
+		if (!no_such_item(&resp))
 		{
 			if (resp.status < 200 || resp.status > 299)
 				cf_report_http_error(&reqs[i], &resp);
