@@ -58,6 +58,8 @@ cloud_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ReScanForeignScan = cloudReScanForeignScan;
 	routine->EndForeignScan = cloudEndForeignScan;
 
+	routine->AnalyzeForeignTable = cloudAnalyzeForeignTable;
+
 	routine->IsForeignRelUpdatable = cloudIsForeignRelUpdatable;
 	routine->AddForeignUpdateTargets = cloudAddForeignUpdateTargets;
 	routine->PlanForeignModify = cloudPlanForeignModify;

@@ -9,6 +9,7 @@
 #ifndef CLOUD_FDW_H
 #define CLOUD_FDW_H
 
+#include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -215,6 +216,7 @@ typedef struct CfOptions
 	double		rate_limit;		/* requests per second; 0: no limit */
 	int			request_latency_ms; /* the planner's guess of one round trip */
 	double		estimated_items;	/* the planner's guess of a full listing */
+	bool		estimated_items_given;	/* by the table option, which beats ANALYZE */
 } CfOptions;
 
 /* Credentials of one user mapping; never logged, never shown. */
@@ -324,6 +326,7 @@ extern CfLedger *cf_ledger_open(const char *relname);
 extern bool cf_ledger_first_visit(CfLedger *ledger, const char *key);
 extern void cf_ledger_sent(CfLedger *ledger, const char *key);
 extern void cf_ledger_answered(CfLedger *ledger, const char *key, bool applied);
+extern void cf_ledger_report(CfLedger *ledger);
 extern void cf_ledger_close(CfLedger *ledger);
 
 /* ----------------------------------------------------------------
@@ -423,7 +426,8 @@ extern const char *cf_column_map_path(CfColumnMap *maps, AttrNumber attnum);
 extern bool cf_column_map_is_json(CfColumnMap *maps, AttrNumber attnum);
 
 /* ----------------------------------------------------------------
- * FDW callbacks: planning (plan.c), scanning (scan.c), updating (modify.c)
+ * FDW callbacks: planning (plan.c), scanning (scan.c), ANALYZE (analyze.c),
+ * updating (modify.c)
  * ----------------------------------------------------------------
  */
 
@@ -450,6 +454,9 @@ extern void cloudBeginForeignScan(ForeignScanState *node, int eflags);
 extern TupleTableSlot *cloudIterateForeignScan(ForeignScanState *node);
 extern void cloudReScanForeignScan(ForeignScanState *node);
 extern void cloudEndForeignScan(ForeignScanState *node);
+
+extern bool cloudAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
+									 BlockNumber *totalpages);
 
 extern int	cloudIsForeignRelUpdatable(Relation rel);
 extern void cloudAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,

@@ -10,8 +10,10 @@
  * table keeps a ledger of its rows: sent, applied, refused.  A statement
  * that completes forgets its ledger; one that ends early for any reason
  * (a refused PUT, a timeout, a cancel, a local error, a failing list page)
- * reports it with one WARNING when its (sub)transaction aborts, since only
- * then is it known that the statement will not go on.
+ * reports it with one WARNING: before the error, when the error is the
+ * API's refusal that ends the statement (so that clients show the two in
+ * that order), else when its (sub)transaction aborts, since only then is
+ * it known that the statement will not go on.
  *
  * Ledgers live in a context of their own under TopMemoryContext: the
  * executor's memory may already be gone when the abort is reported.
@@ -45,6 +47,7 @@ struct CfLedger
 	SubTransactionId subid;		/* opened in this subtransaction */
 	MemoryContext cxt;
 	HTAB	   *entries;		/* CfLedgerEntry by key */
+	bool		reported;		/* its WARNING has been sent */
 	CfLedger   *next;			/* open ledgers, newest first */
 };
 
@@ -240,6 +243,21 @@ report(CfLedger *ledger)
 			 errhint("Cloud APIs are not transactional: rows changed remotely stay changed.")));
 }
 
+/* The statement is about to end with an error of ours: report it now, once. */
+void
+cf_ledger_report(CfLedger *ledger)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(ledger->cxt);
+	ErrorContextCallback *context = error_context_stack;
+
+	/* the statement's summary, not a message about the request at hand */
+	error_context_stack = NULL;
+	report(ledger);
+	error_context_stack = context;
+	ledger->reported = true;
+	MemoryContextSwitchTo(oldcxt);
+}
+
 /* Report and forget the ledgers of subtransaction subid and later (or all). */
 static void
 report_open_ledgers(SubTransactionId subid)
@@ -258,7 +276,8 @@ report_open_ledgers(SubTransactionId subid)
 	{
 		CfLedger   *ledger = open_ledgers;
 
-		report(ledger);
+		if (!ledger->reported)
+			report(ledger);
 		forget(ledger);
 	}
 	MemoryContextSwitchTo(oldcxt);

@@ -379,7 +379,10 @@ row_call(CfModifyState *state, const CfCall *call, const CfParamValue *values,
 	if (is_write)
 		note_answer(state, state->current_key, resp.status);
 	if (resp.status < 200 || resp.status > 299)
+	{
+		cf_ledger_report(state->ledger);
 		cf_report_http_error(&req, &resp);
+	}
 	if (resp.body_len > 0)
 		answer = cfj_parse(resp.body, resp.body_len, state->rowcxt);
 	error_context_stack = errcallback.previous;
@@ -500,6 +503,7 @@ complete_write(CfModifyState *state)
 		forget_write(state, other);
 	}
 	state->current_key = failed.key;
+	cf_ledger_report(state->ledger);
 	cf_push_request_context(&request_errcallback, &failed.req);
 	cf_report_http_error(&failed.req, &resp);
 }

@@ -449,7 +449,10 @@ apply_option(CfOptions *opts, DefElem *def)
 	else if (strcmp(def->defname, "request_latency") == 0)
 		(void) parse_int(value, &opts->request_latency_ms, GUC_UNIT_MS, NULL);
 	else if (strcmp(def->defname, "estimated_items") == 0)
+	{
 		(void) parse_real(value, &opts->estimated_items, 0, NULL);
+		opts->estimated_items_given = true;
+	}
 	else if (strcmp(def->defname, "max_response_size") == 0)
 	{
 		int			kb;

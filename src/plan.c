@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "access/table.h"
+#include "catalog/pg_type.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/paths.h"
@@ -27,10 +28,12 @@
 #include "cloud_fdw.h"
 
 /*
- * Planner cost units per millisecond of waiting for a cloud API: a
- * sequential page read (1.0) takes about a tenth of a millisecond.
+ * Planner cost units per millisecond of waiting for a cloud API.  A page
+ * read (1.0) takes less, but costs in the millions would switch JIT on
+ * (jit_above_cost) for a plan that spends its time waiting: a round trip
+ * of 50 ms costs as much as reading 50 pages.
  */
-#define CF_COST_PER_MS 10.0
+#define CF_COST_PER_MS 1.0
 
 /* A qual that gives a call parameter its value: field = value, or IN. */
 typedef struct CfKeyQual
@@ -57,6 +60,30 @@ param_is_fuzzy(const CfCall *call, const char *field)
 	for (int i = 0; i < call->nparams; i++)
 		if (strcmp(call->params[i].field, field) == 0)
 			return call->params[i].fuzzy;
+	return false;
+}
+
+/*
+ * Whether equality of a type is equality of the text the API receives, so
+ * that a request for the value finds exactly the items the qual accepts.
+ * char(n) qualifies because keys are sent without its blank padding; a
+ * type such as citext, whose "=" ignores case, or uuid, whose text is
+ * normalized, does not: its quals are checked locally on a listing.
+ */
+static bool
+key_type_is_exact(Oid type)
+{
+	switch (getBaseType(type))
+	{
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case NAMEOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			return true;
+	}
 	return false;
 }
 
@@ -112,7 +139,7 @@ match_key_qual(RelOptInfo *baserel, CfRelInfo *fpinfo, Expr *clause,
 		!cf_is_param_field(fpinfo->opts.resource, fpinfo->paths[var->varattno - 1]))
 		return false;
 	typentry = lookup_type_cache(var->vartype, TYPECACHE_EQ_OPR);
-	if (opno != typentry->eq_opr)
+	if (opno != typentry->eq_opr || !key_type_is_exact(var->vartype))
 		return false;
 	if (OidIsValid(inputcollid) && !get_collation_isdeterministic(inputcollid))
 		return false;
@@ -266,6 +293,9 @@ cloudGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 
 	baserel->fdw_private = fpinfo;
 	cf_get_options(foreigntableid, &fpinfo->opts);
+	/* ANALYZE counted the collection (reltuples < 0: never analyzed) */
+	if (baserel->tuples >= 0 && !fpinfo->opts.estimated_items_given)
+		fpinfo->opts.estimated_items = baserel->tuples;
 
 	rel = table_open(foreigntableid, NoLock);
 	tupdesc = RelationGetDescr(rel);
@@ -428,10 +458,11 @@ cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 						   &fpinfo->opts, &used);
 		if (call == NULL)
 			continue;
+		/* our own row count: a get returns one row per key, whatever ppi_rows says */
 		estimate_scan(root, baserel, fpinfo, call, used, rinfos,
 					  &rows, &startup_cost, &total_cost);
 		add_path(baserel, (Path *)
-				 create_foreignscan_path(root, baserel, NULL, ppi->ppi_rows,
+				 create_foreignscan_path(root, baserel, NULL, rows,
 										 startup_cost, total_cost, NIL,
 										 required_outer, NULL, NIL));
 		have_path = true;
