@@ -399,10 +399,10 @@ run_actions(CfModifyState *state, List *actions, const CfParamValue *values, int
 						((const CfFieldAction *) lfirst(lc))->body);
 }
 
-/* Start an update call without waiting for it. */
+/* Start the update call of item key without waiting for it. */
 static void
-start_write(CfModifyState *state, EState *estate, const CfParamValue *values,
-			int nvalues, CfJson *body)
+start_write(CfModifyState *state, EState *estate, const char *key,
+			const CfParamValue *values, int nvalues, CfJson *body)
 {
 	CfPendingWrite *w = &state->pending[state->npending];
 	MemoryContext oldcxt;
@@ -418,7 +418,7 @@ start_write(CfModifyState *state, EState *estate, const CfParamValue *values,
 	w->req.body = cfj_serialize(body);
 	w->req.creds = &state->creds;
 	w->req.opts = &state->opts;
-	w->key = pstrdup(state->current_key);
+	w->key = pstrdup(key);
 	MemoryContextSwitchTo(oldcxt);
 	cf_ledger_sent(state->ledger, w->key);
 	w->slot = cf_http_start(state->conn, &w->req, w->cxt);
@@ -595,14 +595,15 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	int			nvalues = 0;
 	ErrorContextCallback errcallback;
 	CfJson	   *item = NULL;
+	char	   *key;
 	ListCell   *lc;
 
 	MemoryContextReset(state->rowcxt);
 	oldcxt = MemoryContextSwitchTo(state->rowcxt);
 
 	datum = ExecGetJunkAttribute(planSlot, state->key_attno, &isnull);
-	state->current_key = row_path_value(state, rel, state->key_column, datum, isnull);
-	if (!cf_ledger_first_visit(state->ledger, state->current_key))
+	key = row_path_value(state, rel, state->key_column, datum, isnull);
+	if (!cf_ledger_first_visit(state->ledger, key))
 	{
 		/* joined twice by UPDATE ... FROM: like PostgreSQL, update it once */
 		MemoryContextSwitchTo(oldcxt);
@@ -628,11 +629,11 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 		MemoryContextSwitchTo(oldcxt);
 		return slot;
 	}
-	if (resource->fixed_key != NULL && strcmp(state->current_key, resource->fixed_key) == 0)
+	if (resource->fixed_key != NULL && strcmp(key, resource->fixed_key) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot update item \"%s\" of foreign table \"%s\"",
-						state->current_key, RelationGetRelationName(rel)),
+						key, RelationGetRelationName(rel)),
 				 errdetail("%s", resource->fixed_key_reason)));
 
 	values = palloc0(sizeof(CfParamValue) * Max(1, list_length(state->param_attrs)));
@@ -649,13 +650,14 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	{
 		if (state->npending == state->opts.concurrency)
 			complete_write(state);
-		start_write(state, estate, values, nvalues, update.body);
+		start_write(state, estate, key, values, nvalues, update.body);
 		MemoryContextSwitchTo(oldcxt);
 		return slot;
 	}
 	/* a row that needs several calls in order: first finish the others */
 	complete_all_writes(state);
 
+	state->current_key = key;
 	cf_push_error_context(&errcallback, update_context, state);
 
 	run_actions(state, update.actions_before, values, nvalues);
