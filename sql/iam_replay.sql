@@ -38,9 +38,12 @@ SELECT description FROM iam_put_eps WHERE id = 'e88f40a2-3bd4-4e94-b114-f27eab19
 RESET cloud_fdw.trace;
 CREATE SERVER iam_retry FOREIGN DATA WRAPPER cloud_fdw
   OPTIONS (provider 'huaweicloud', region 'cn-north-4');
-SELECT format('ALTER SERVER iam_retry OPTIONS (ADD endpoint %L, ADD iam_endpoint %L)',
-              :'mock_url' || '/_mock/tenant=iam_replay',
-              :'mock_url' || '/_mock/tenant=iam_replay,status=502,fault_methods=POST,fault_count=1') \gexec
+DO $$
+BEGIN
+  EXECUTE format('ALTER SERVER iam_retry OPTIONS (ADD endpoint %L, ADD iam_endpoint %L)',
+                 current_setting('regress.mock') || '/_mock/tenant=iam_replay',
+                 current_setting('regress.mock') || '/_mock/tenant=iam_replay,status=502,fault_methods=POST,fault_count=1');
+END $$;
 CREATE USER MAPPING FOR CURRENT_USER SERVER iam_retry
   OPTIONS (user 'test-user', password 'test-password', domain_name 'test-domain');
 CREATE FOREIGN TABLE iam_retry_eps (id text) SERVER iam_retry OPTIONS (resource 'enterprise_projects');

@@ -15,10 +15,32 @@ tables, as their public documents describe them:
 Tests steer it through the URL alone: a path may start with
 ``/_mock/<key=value,...>/``; the prefix is stripped and the rest is served
 as the real API path.  Options (see ``OPTIONS``): ``tenant``, ``rows``,
-``eps_rows``, ``deploy_rows``, ``latency_ms``, ``status``, ``fault_methods``,
-``fault_count``, ``retry_after``, ``retry_after_ms``, ``body`` (html, empty,
-truncated, malformed, wrong_types, no_envelope, nul, bad_utf8, deep, huge),
-``hang``, ``reset``, ``gen`` (a|c), ``cursor_loop``, ``token_ttl_s``.
+``rows_from``, ``eps_rows``, ``deploy_rows``, ``latency_ms``, ``status``,
+``fault_methods``, ``fault_count``, ``fault_skip``, ``retry_after``,
+``retry_after_ms``, ``body`` (html, empty, truncated, malformed, wrong_types,
+no_envelope, nul, bad_utf8, deep, huge), ``hang``, ``reset``,
+``after_apply`` (reset|hang|<status>), ``ignore_offset``, ``gen`` (a|c),
+``cursor_loop``, ``token_ttl_s``.
+
+Faults (``status``, ``body``, ``hang``, ``reset``, ``after_apply``) hit the
+requests whose method is in ``fault_methods`` (all methods when absent).
+Those requests are counted per tenant and raw option string: the first
+``fault_skip`` of them pass untouched, the next ``fault_count`` fault (all
+the rest when ``fault_count`` is absent); ``POST /_mock/control/reset``
+restarts the counting.  ``status=301|302|303|307|308`` adds a ``Location``
+header naming the same URL (prefix included) on this mock, so a client that
+follows redirects shows up as a second request in the log.
+
+``after_apply`` only concerns writes (PUT/POST of Qoder environments, PUT of
+CodeArts environments, EPS update and action; not IAM login), and only they
+are counted for it: the write is performed and stored, then the answer is
+replaced by a TCP reset, a hang, or the given status (400-599) with the
+provider's error envelope; a write the mock rejects gets its normal error.
+
+Every request record (``GET /_mock/control/requests``, ``--log``) has
+``status`` (0: no answer, hang or reset) and ``applied`` (true exactly when
+the mock changed its stored data for the request; false for reads),
+complete before the first byte of the answer is sent.
 
 Control API (never faulted, not logged): ``GET /_mock/control/requests
 [?tenant=T]``, ``DELETE /_mock/control/requests``, ``POST
@@ -253,6 +275,16 @@ def _body_kind(text):
     return text
 
 
+def _after_apply(text):
+    """What replaces the answer of an applied write: reset, hang or an error status."""
+    if text in ("reset", "hang"):
+        return text
+    value = parse_int(text)
+    if value is None or not 400 <= value <= 599:
+        raise MockOptionError(f"after_apply must be reset, hang or a status 400-599, got {text!r}")
+    return value
+
+
 def _generation(text):
     """Qoder doc generation to imitate: a (seed, no next_page) or c (next_page)."""
     if text not in ("a", "c"):
@@ -264,17 +296,22 @@ def _generation(text):
 OPTIONS = {
     "tenant": _tenant_name,        # isolated data set, created lazily
     "rows": _non_negative_int,     # seed the tenant with N synthetic Qoder environments
+    "rows_from": _non_negative_int,    # ... namely synthetic rows K..K+N-1 (default 0)
     "eps_rows": _non_negative_int,     # ... N enterprise projects (incl. "default")
     "deploy_rows": _non_negative_int,  # ... N CodeArts environments in the first application
     "latency_ms": _non_negative_int,   # sleep before answering (every request)
     "status": _status,             # answer with this HTTP status and the provider's error body
+                                   # (301/302/303/307/308 add Location: this same URL)
     "fault_methods": _methods,     # only these methods (PUT+POST) fault
     "fault_count": _non_negative_int,  # only the first N matching requests fault
+    "fault_skip": _non_negative_int,   # the first K matching requests pass, faults start after
     "retry_after": str,            # Retry-After header on faulted answers
     "retry_after_ms": _non_negative_int,  # Retry-After-Ms header on faulted answers
     "body": _body_kind,            # broken success body (see BODY_KINDS)
     "hang": _flag,                 # never answer until the client disconnects
     "reset": _flag,                # close the connection with a TCP reset, no answer
+    "after_apply": _after_apply,   # writes: store, then reset/hang/answer this error status
+    "ignore_offset": _flag,        # EPS offset and CodeArts page_index are ignored (first page)
     "gen": _generation,            # Qoder doc generation: a (seed) or c (next_page cursor)
     "cursor_loop": _flag,          # Qoder list always says has_more with the same cursor
     "token_ttl_s": _non_negative_int,  # lifetime of IAM tokens issued by this request
@@ -288,14 +325,17 @@ class MockOptions:
         self.raw = raw
         self.tenant = "default"
         self.rows = self.eps_rows = self.deploy_rows = None
+        self.rows_from = 0
         self.latency_ms = 0
         self.status = None
         self.fault_methods = None
         self.fault_count = None
+        self.fault_skip = 0
         self.retry_after = None
         self.retry_after_ms = None
         self.body = None
-        self.hang = self.reset = self.cursor_loop = False
+        self.hang = self.reset = self.cursor_loop = self.ignore_offset = False
+        self.after_apply = None
         self.gen = "a"
         self.token_ttl_s = HW_DEFAULT_TOKEN_TTL_S
         for item in raw.split(","):
@@ -305,11 +345,16 @@ class MockOptions:
             if not sep or key not in OPTIONS:
                 raise MockOptionError(f"unknown mock option {item!r}")
             setattr(self, key, OPTIONS[key](unquote(value)))
+        if self.after_apply is not None and (self.status or self.body or self.hang or self.reset):
+            raise MockOptionError("after_apply cannot be combined with status, body, hang or reset")
+        if self.rows_from and self.rows is None:
+            raise MockOptionError("rows_from needs rows")
 
     @property
     def has_fault(self):
         """True when the request may get a fault instead of (or on top of) its answer."""
-        return bool(self.status or self.body or self.hang or self.reset)
+        return bool(self.status or self.body or self.hang or self.reset
+                    or self.after_apply is not None)
 
 
 # ---------------------------------------------------------------------------
@@ -346,10 +391,12 @@ def synthetic_env(index):
 
 
 class SyntheticIds:
-    """Read-only ascending id sequence of N synthetic environments (bisect-able, no storage)."""
+    """Read-only ascending id sequence of synthetic environments ``first``..``first+count-1``
+    (bisect-able, no storage)."""
 
-    def __init__(self, count):
+    def __init__(self, count, first=0):
         self.count = count
+        self.first = first
 
     def __len__(self):
         return self.count
@@ -357,7 +404,7 @@ class SyntheticIds:
     def __getitem__(self, index):
         if not 0 <= index < self.count:
             raise IndexError(index)
-        return synthetic_env_id(index)
+        return synthetic_env_id(self.first + index)
 
 
 class QoderStore:
@@ -380,8 +427,8 @@ class QoderStore:
         return cls(sorted(envs), envs)
 
     @classmethod
-    def synthetic(cls, count):
-        return cls(SyntheticIds(count), {}, synthetic_env)
+    def synthetic(cls, count, first=0):
+        return cls(SyntheticIds(count, first), {}, lambda index: synthetic_env(first + index))
 
     def index_of(self, env_id):
         position = bisect.bisect_left(self.ids, env_id)
@@ -472,7 +519,7 @@ class Tenant:
     def __init__(self, opts, fixtures):
         self.lock = threading.Lock()
         if opts.rows is not None:
-            self.qoder = QoderStore.synthetic(opts.rows)
+            self.qoder = QoderStore.synthetic(opts.rows, opts.rows_from)
         else:
             self.qoder = QoderStore.from_fixture(fixtures["qoder"]["environments"])
         self.deploy_apps = {}
@@ -513,18 +560,19 @@ class MockState:
             return tenant
 
     def take_fault(self, opts, method):
-        """Decide whether this request faults, consuming one of ``fault_count``."""
+        """Decide whether this matching request faults, counting it for ``fault_skip``
+        and ``fault_count``: matching requests K+1..K+N fault (K skip, N count)."""
         if opts.fault_methods is not None and method not in opts.fault_methods:
             return False
-        if opts.fault_count is None:
+        if opts.fault_count is None and not opts.fault_skip:
             return True
         with self.lock:
             key = (opts.tenant, opts.raw)
-            used = self.fault_counts.get(key, 0)
-            if used >= opts.fault_count:
-                return False
-            self.fault_counts[key] = used + 1
-            return True
+            seen = self.fault_counts.get(key, 0)
+            if opts.fault_count is not None and seen >= opts.fault_skip + opts.fault_count:
+                return False        # done faulting; stop counting
+            self.fault_counts[key] = seen + 1
+            return seen >= opts.fault_skip
 
     def issue_token(self, scope, ttl_s):
         """Remember an IAM token with its scope ("project", "domain" or "unscoped")."""
@@ -546,8 +594,17 @@ class MockState:
             record["seq"] = self.seq
             self.requests.append(record)
 
+    def mark_applied(self, record):
+        """The mock has changed its stored data for this request (visible at once)."""
+        if record is not None:
+            with self.lock:
+                record["applied"] = True
+
     def finish_record(self, record, status, note=None):
-        """Fill in the answered status (0 = none: hang or reset) and write the log line."""
+        """Fill in the answered status (0 = none: hang or reset) and write the log line.
+
+        Called before the first byte of an answer is sent, so a client that
+        has its answer always finds the complete record."""
         with self.lock:
             record["status"] = status
             if note:
@@ -624,6 +681,8 @@ class ApiRequest:
         self.body = body
         self.match = {}
         self.note = None                  # diagnostic for the request log (auth failures)
+        self.record = None                # its request log record (set by the dispatcher)
+        self.applied = False              # True once a handler changed stored data
         # echo the client's id (Qoder documents this); else Qoder uses UUIDs, Huawei 32 hex
         # Derived from the request, not random, so that test output that
         # quotes a request id stays the same from run to run.
@@ -635,6 +694,11 @@ class ApiRequest:
     def tenant(self):
         """The tenant's data, created on first use."""
         return self.state.tenant(self.opts)
+
+    def mark_applied(self):
+        """Handlers call this right after storing a change (``applied`` in the log)."""
+        self.applied = True
+        self.state.mark_applied(self.record)
 
     def json_body(self):
         """The body as JSON, or None when it is not valid JSON."""
@@ -1001,6 +1065,7 @@ def qoder_update(req):
             updated["metadata"] = metadata
         updated["updated_at"] = iso_micro(utcnow())
         tenant.qoder.put(updated)
+    req.mark_applied()
     return Reply.json(200, updated)
 
 
@@ -1137,7 +1202,8 @@ def deploy_list(req):
         if app.project_id != project_id:
             raise deploy_fail(404, "Deploy.00011020",
                               "The application does not exist in this project.")
-        total, page = app.envs.page((page_index - 1) * page_size, page_size, sort_dir == "DESC",
+        start = 0 if req.opts.ignore_offset else (page_index - 1) * page_size
+        total, page = app.envs.page(start, page_size, sort_dir == "DESC",
                                     (lambda env: name in env["name"]) if name else None,
                                     DEPLOY_SORT_KEYS[sort_key])
     return Reply.json(200, {"status": "success", "total": total, "result": page})
@@ -1183,6 +1249,7 @@ def deploy_update(req):
         if description is not None:
             updated["description"] = description
         app.envs.by_id[env["id"]] = updated
+    req.mark_applied()
     return Reply.json(200, {"status": "success", "id": env["id"]})
 
 
@@ -1227,7 +1294,8 @@ def eps_list(req):
     key = None if sort_key == "created_at" else (lambda ep: (ep[sort_key], ep["id"]))
     tenant = req.tenant
     with tenant.lock:
-        total, page = tenant.eps.page(offset, limit, sort_dir == "desc", predicate, key)
+        total, page = tenant.eps.page(0 if req.opts.ignore_offset else offset, limit,
+                                      sort_dir == "desc", predicate, key)
     return Reply.json(200, {"enterprise_projects": page, "total_count": total})
 
 
@@ -1277,6 +1345,7 @@ def eps_update(req):
         if ep_type is not None:
             updated["type"] = ep_type
         tenant.eps.by_id[ep_id] = updated
+    req.mark_applied()
     return Reply.json(200, {"enterprise_project": updated})
 
 
@@ -1295,6 +1364,7 @@ def eps_action(req):
             raise eps_fail(400, "EPS.0013", "Invalid action.")
         tenant.eps.by_id[ep_id] = dict(project, status=1 if action == "enable" else 2,
                                        updated_at=iso_seconds(utcnow()))
+    req.mark_applied()
     return Reply(204, content_type=None)
 
 
@@ -1410,6 +1480,16 @@ ROUTES = [
 ]
 COMPILED_ROUTES = [(methods, re.compile(pattern + "/?"), handler)
                    for methods, pattern, handler in ROUTES]
+# handlers that may change stored data (after_apply concerns only these; IAM login is not one)
+WRITE_HANDLERS = frozenset((qoder_update, deploy_update, eps_update, eps_action))
+
+
+def is_write_request(method, path):
+    """Whether ``method path`` would be routed to a handler of WRITE_HANDLERS."""
+    for methods, pattern, handler in COMPILED_ROUTES:
+        if method in methods and pattern.fullmatch(path):
+            return handler in WRITE_HANDLERS
+    return False
 
 
 def find_service(path):
@@ -1537,6 +1617,13 @@ def huge_reply(reply, head, tail):
 
 
 HTML_ERROR_PAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+# injected redirects (status=3xx) carry a Location header naming the same URL
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+
+
+def html_error_page(status):
+    """The HTML page of body=html: HTML_ERROR_PAGE with the code and phrase of ``status``."""
+    return f"<html><body><h1>{status} {status_phrase(status)}</h1></body></html>".encode()
 
 
 # ---------------------------------------------------------------------------
@@ -1653,17 +1740,22 @@ class MockHandler(BaseHTTPRequestHandler):
         record = {"tenant": opts.tenant, "opts": opts_text, "method": self.command, "path": path,
                   "query": query, "headers": dict(self.headers.items()),
                   "body": redact_passwords(text) if service and service.name == "iam" else text,
-                  "client_port": self.client_address[1], "status": None}
+                  "client_port": self.client_address[1], "status": None, "applied": False}
         state.begin_record(record)
-        status = 0
+        req.record = record
+        finished = False
         try:
             reply = self.answer(req)
             if reply is not None:
-                status = reply.status
                 reply.headers.setdefault("x-request-id", req.request_id)
+                # complete the record before any byte leaves: a client that has its
+                # answer and then asks /_mock/control/requests must see the status
+                state.finish_record(record, reply.status, req.note)
+                finished = True
                 self.send_reply(reply)
         finally:
-            state.finish_record(record, status, req.note)
+            if not finished:        # no answer (hang, reset, shutdown) or a mock bug
+                state.finish_record(record, 0, req.note)
 
     def answer(self, req):
         """Apply latency and faults around the real answer; None when nothing is to be sent."""
@@ -1671,26 +1763,46 @@ class MockHandler(BaseHTTPRequestHandler):
         if opts.latency_ms and self.server.stopping.wait(opts.latency_ms / 1000.0):
             self.close_connection = True
             return None
-        faulted = opts.has_fault and req.state.take_fault(opts, req.method)
+        # after_apply concerns (and counts) writes only; other faults any matching request
+        faulted = (opts.has_fault
+                   and (opts.after_apply is None or is_write_request(req.method, req.path))
+                   and req.state.take_fault(opts, req.method))
         if not faulted:
             return route_request(req)
-        if opts.reset:
+        error = req.service.status_error if req.service else generic_status_error
+        if opts.after_apply is not None:
+            reply = route_request(req)
+            if not req.applied:     # rejected write: nothing was stored, answer normally
+                return reply
+            if opts.after_apply == "reset":
+                self.reset_connection()
+                return None
+            if opts.after_apply == "hang":
+                self.hang()
+                return None
+            reply = error(req, opts.after_apply, status_message(opts.after_apply))
+        elif opts.reset:
             self.reset_connection()
             return None
-        if opts.hang:
+        elif opts.hang:
             self.hang()
             return None
-        if opts.body == "html":
-            reply = Reply(opts.status or 502, HTML_ERROR_PAGE, content_type="text/html")
+        elif opts.body == "html":
+            reply = Reply(opts.status or 502, html_error_page(opts.status or 502),
+                          content_type="text/html")
         elif opts.body == "empty":
             reply = Reply(opts.status or 200)
-        elif opts.status and opts.status >= 400:
-            error = req.service.status_error if req.service else generic_status_error
+        elif opts.status and (opts.status >= 400 or opts.status in REDIRECT_STATUSES):
             reply = error(req, opts.status, status_message(opts.status))
         else:
             reply = route_request(req)
             if opts.body and 200 <= reply.status < 300 and reply.status != 204:
                 reply = broken_body(opts.body, reply)
+        if reply.status in REDIRECT_STATUSES and opts.status == reply.status:
+            # the same URL, mock prefix included: a client that follows it is logged again
+            port = self.server.server_address[1]
+            target = req.raw_path + (f"?{req.query}" if req.query else "")
+            reply.headers["Location"] = f"http://127.0.0.1:{port}{target}"
         if opts.retry_after is not None:
             reply.headers["Retry-After"] = opts.retry_after
         if opts.retry_after_ms is not None:

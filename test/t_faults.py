@@ -2,7 +2,7 @@
 """The fault matrix: every fault the mock cloud can inject, what cloud_fdw
 must do about it, and what it did, printed as a table.
 
-Rows count as handled when the outcome is the expected one: all 11 rows
+Rows count as handled when the outcome is the expected one: all 12 rows
 (a retry made the fault invisible), or an ERROR with the expected SQLSTATE
 (never fewer rows than exist).  The mock's request log checks what was
 sent (how many attempts, whether a PUT was repeated).  The runner checks
@@ -80,18 +80,21 @@ def check(fault, expected, sql=COUNT, attempts=None, method="GET", server_option
 
 
 # Transient failures of gets: retried, nothing lost.
-check("", "11 rows", attempts=1)
+check("", "12 rows", attempts=1)
 for status in (500, 502, 503, 504, 408):
-    check(f"status={status},fault_count=2", "11 rows", attempts=3)
-check("status=429,fault_count=1,retry_after=1", "11 rows", attempts=2, min_elapsed=1.0)
-check("status=503,fault_count=1,retry_after_ms=300", "11 rows", attempts=2, min_elapsed=0.3)
-check("reset=1,fault_count=1", "11 rows", attempts=2)
+    check(f"status={status},fault_count=2", "12 rows", attempts=3)
+check("status=429,fault_count=1,retry_after=1", "12 rows", attempts=2, min_elapsed=1.0)
+check("status=503,fault_count=1,retry_after_ms=300", "12 rows", attempts=2, min_elapsed=0.3)
+check("reset=1,fault_count=1", "12 rows", attempts=2)
 # Failures that last: an error once the retries are spent.
 check("status=503", "ERROR 53000", attempts=4)
 check("status=502,body=html", "ERROR HV000", attempts=2, server_options=", max_retries '1'")
 check("status=503,retry_after=3600", "ERROR 53000", attempts=1)
 check("status=401", "ERROR 28000", attempts=1)
-check("status=404", "ERROR 42704", attempts=1)
+# A 404 in the API's own envelope means "no such collection": no rows; a
+# bare 404 (HTML: not the API) is a wrong endpoint, an error.
+check("status=404", "0 rows", attempts=1)
+check("status=404,body=html", "ERROR 42704", attempts=1)
 check("hang=1", "ERROR 08006", attempts=2,
       server_options=", request_timeout '300ms', max_retries '1'")
 check("latency_ms=3000", "ERROR 57014", sql="SET statement_timeout = '300ms';\n" + COUNT,

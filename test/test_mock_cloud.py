@@ -543,11 +543,14 @@ def test_keepalive_and_log():
     log = records("ka")
     record = log[-1]
     T.check(set(record) >= {"seq", "tenant", "opts", "method", "path", "query", "headers", "body",
-                            "client_port", "status"}, "log record fields")
+                            "client_port", "status", "applied"}, "log record fields")
     T.check(record["path"] == f"/api/v1/cloud/environments/{SEED_ENV}" and record["method"] == "PUT"
             and record["body"] == '{"name":"ka"}' and record["status"] == 200
             and record["opts"] == "tenant=ka" and log[0]["query"] == "limit=1"
-            and record["headers"].get("Authorization") == f"Bearer {ADMIN}", "log record content")
+            and record["headers"].get("Authorization") == f"Bearer {ADMIN}", "log record content",
+            record)
+    T.check(record["applied"] is True and log[0]["applied"] is False,
+            "log record applied: true for the stored PUT, false for a GET")
     T.check([r["seq"] for r in log] == sorted(r["seq"] for r in log), "log seq increases")
     faulted = records("f")
     T.check(any(r["status"] == 503 for r in faulted), "faulted requests are logged")
@@ -892,6 +895,383 @@ def test_aksk():
     T.check(note and "canonical request" in note[-1]["note"], "aksk: mismatch reason recorded in the log")
 
 
+# ---------------------------------------------------------------------------
+# Phase 3: request log completeness, applied, and the later fault options
+# ---------------------------------------------------------------------------
+
+
+def raw_call(method, path, body=None, headers=None, timeout=10):
+    """One request through http.client, which (unlike urllib) never follows redirects."""
+    conn = http.client.HTTPConnection("127.0.0.1", MOCK.port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=dict(headers or {}))
+        response = conn.getresponse()
+        return Resp(response.status, dict(response.getheaders()), response.read())
+    finally:
+        conn.close()
+
+
+def outcome(function, *args, **kwargs):
+    """The status of a request, or "reset"/"timeout" when no answer came."""
+    try:
+        return function(*args, **kwargs).status
+    except (TimeoutError, socket.timeout):
+        return "timeout"
+    except (ConnectionError, http.client.HTTPException, urllib.error.URLError) as error:
+        if isinstance(getattr(error, "reason", None), (TimeoutError, socket.timeout)):
+            return "timeout"
+        return "reset"
+
+
+def wait_records(tenant, count, timeout=5):
+    """The tenant's records once ``count`` of them have a final status (hang, reset)."""
+    deadline = time.monotonic() + timeout
+    log = records(tenant)
+    while time.monotonic() < deadline and (len(log) < count
+                                           or any(r["status"] is None for r in log)):
+        time.sleep(0.05)
+        log = records(tenant)
+    return log
+
+
+def test_log_complete_before_reply():
+    """The record's status is final before the answer's first byte (was racy, ~1 run in 10)."""
+    conn = http.client.HTTPConnection("127.0.0.1", MOCK.port, timeout=10)
+    control = http.client.HTTPConnection("127.0.0.1", MOCK.port, timeout=10)
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    late = []
+    try:
+        for i in range(150):
+            if i % 2:
+                conn.request("GET", "/_mock/tenant=race/api/v1/cloud/environments?limit=1",
+                             headers=auth)
+                expected = (200, False)
+            else:
+                conn.request("PUT", f"/_mock/tenant=race/api/v1/cloud/environments/{SEED_ENV}",
+                             body=json.dumps({"name": f"race-{i}"}).encode(), headers=auth)
+                expected = (200, True)
+            response = conn.getresponse()
+            response.read()
+            control.request("GET", "/_mock/control/requests?tenant=race")
+            last = json.loads(control.getresponse().read())[-1]
+            if (last["status"], last["applied"]) != expected:
+                late.append((i, last["status"], last["applied"]))
+    finally:
+        conn.close()
+        control.close()
+    T.check(not late, "log: status and applied are final as soon as the client has the answer "
+            "(150 keep-alive requests)", late[:5])
+    with open(MOCK.log_file, encoding="utf-8") as handle:
+        lines = [json.loads(line) for line in handle if '"race"' in line]
+    T.check(len(lines) == 150 and all(line["status"] == 200 for line in lines)
+            and sum(line["applied"] for line in lines) == 75,
+            "log: --log lines of answered requests carry status and applied", len(lines))
+
+
+def test_applied():
+    opts = "tenant=ap"
+    hw_envs = f"/v1/applications/{APP1}/environments"
+    deploy_target = f"{hw_envs}/140ca97e701d4c4c93c5932d5bdb32ec"
+    steps = [
+        ("qoder GET list", lambda: qoder("GET", "/environments", opts), 200, False),
+        ("qoder GET one", lambda: qoder("GET", f"/environments/{SEED_ENV}", opts), 200, False),
+        ("qoder PUT", lambda: qoder("PUT", f"/environments/{SEED_ENV}", opts, body={"name": "ap1"}),
+         200, True),
+        ("qoder POST", lambda: qoder("POST", f"/environments/{SEED_ENV}", opts,
+                                     body={"description": "d"}), 200, True),
+        ("qoder PUT invalid", lambda: qoder("PUT", f"/environments/{SEED_ENV}", opts,
+                                            body={"name": ""}), 400, False),
+        ("qoder PUT unknown id", lambda: qoder("PUT", "/environments/env_nope", opts,
+                                               body={"name": "x"}), 404, False),
+        ("qoder PUT read-only PAT", lambda: qoder("PUT", f"/environments/{SEED_ENV}", opts,
+                                                  token=READONLY, body={"name": "x"}), 403, False),
+        ("qoder PUT injected 500", lambda: qoder("PUT", f"/environments/{SEED_ENV}",
+                                                 opts + ",status=500", body={"name": "x"}),
+         500, False),
+        ("codearts GET", lambda: hw("GET", f"{hw_envs}?project_id={CODEARTS_PROJECT}", opts),
+         200, False),
+        ("codearts PUT", lambda: hw("PUT", deploy_target, opts, body={"description": "ap"}),
+         200, True),
+        ("codearts PUT invalid", lambda: hw("PUT", deploy_target, opts, body={"name": "ab"}),
+         400, False),
+        ("codearts PUT unauthenticated", lambda: hw("PUT", deploy_target, opts, token=None,
+                                                    body={"description": "x"}), 401, False),
+        ("eps PUT", lambda: hw("PUT", f"/v1.0/enterprise-projects/{EP1}", opts,
+                               body={"name": "ap_eps"}), 200, True),
+        ("eps PUT duplicate", lambda: hw("PUT", f"/v1.0/enterprise-projects/{EP1}", opts,
+                                         body={"name": "marketing"}), 409, False),
+        ("eps action", lambda: hw("POST", f"/v1.0/enterprise-projects/{EP1}/action", opts,
+                                  body={"action": "disable"}), 204, True),
+        ("eps action invalid", lambda: hw("POST", f"/v1.0/enterprise-projects/{EP1}/action", opts,
+                                          body={"action": "freeze"}), 400, False),
+        ("iam login", lambda: call("POST", "/_mock/tenant=ap/v3/auth/tokens",
+                                   iam_body({"domain": {"name": "test-domain"}})), 201, False),
+    ]
+    for name, send, status, applied in steps:
+        resp = send()
+        last = records("ap")[-1]
+        T.check(resp.status == status and last["status"] == status and last["applied"] is applied,
+                f"applied: {name} is {status}, applied={str(applied).lower()}",
+                (resp.status, last["status"], last.get("applied")))
+    T.check(all(isinstance(r.get("applied"), bool) for r in records("ap")),
+            "applied: every record has a boolean applied")
+
+
+def test_fault_skip():
+    opts = "tenant=sk,status=503,fault_skip=2,fault_count=1"
+    statuses = [qoder("GET", "/environments", opts).status for _ in range(5)]
+    T.check(statuses == [200, 200, 503, 200, 200], "fault_skip=2,fault_count=1: only the 3rd faults",
+            statuses)
+    opts = "tenant=sk,status=500,fault_skip=1"
+    statuses = [qoder("GET", "/environments", opts).status for _ in range(4)]
+    T.check(statuses == [200, 500, 500, 500], "fault_skip=1 without fault_count: all after the 1st",
+            statuses)
+    opts = "tenant=sk,status=500,fault_skip=0,fault_count=1"
+    statuses = [qoder("GET", "/environments", opts).status for _ in range(2)]
+    T.check(statuses == [500, 200], "fault_skip=0 is fault_count alone", statuses)
+    opts = "tenant=sk2,status=500,fault_methods=PUT,fault_skip=2,fault_count=1"
+    names = ["k1", "k2", "k3", "k4"]
+    statuses = []
+    for name in names:
+        statuses.append(qoder("GET", "/environments", opts).status)
+        statuses.append(qoder("PUT", f"/environments/{SEED_ENV}", opts, body={"name": name}).status)
+    T.check(statuses == [200, 200, 200, 200, 200, 500, 200, 200],
+            "fault_skip with fault_methods=PUT: only PUTs are counted, the 3rd PUT is refused",
+            statuses)
+    puts = [r for r in records("sk2") if r["method"] == "PUT"]
+    T.check([(r["status"], r["applied"]) for r in puts]
+            == [(200, True), (200, True), (500, False), (200, True)],
+            "fault_skip: the refused PUT is logged with applied=false")
+    statuses = [outcome(qoder, "GET", "/environments", "tenant=sk3,reset=1,fault_skip=1,fault_count=1",
+                        timeout=5) for _ in range(3)]
+    T.check(statuses == [200, "reset", 200], "reset=1,fault_skip=1,fault_count=1", statuses)
+    T.check(call("GET", "/_mock/fault_skip=x/api/v1/cloud/environments").status == 400,
+            "fault_skip=x is rejected")
+
+
+def test_after_apply():
+    path = f"/environments/{SEED_ENV}"
+    resp_status = outcome(qoder, "PUT", path, "tenant=aa,after_apply=reset", body={"name": "aa-reset"},
+                          timeout=5)
+    log = wait_records("aa", 1)
+    T.check(resp_status == "reset" and qoder("GET", path, "tenant=aa").json["name"] == "aa-reset",
+            "after_apply=reset: no answer, but the write is stored", resp_status)
+    T.check([(r["status"], r["applied"]) for r in log] == [(0, True)],
+            "after_apply=reset: logged status 0, applied=true", log)
+    resp = qoder("PUT", path, "tenant=aa,after_apply=503,retry_after=1", body={"name": "aa-503"})
+    T.check(qoder_error_ok(resp, 503, "overloaded_error") and resp.headers.get("retry-after") == "1"
+            and qoder("GET", path, "tenant=aa").json["name"] == "aa-503",
+            "after_apply=503: Qoder 503 envelope (+Retry-After), write stored")
+    T.check((records("aa")[-2]["status"], records("aa")[-2]["applied"]) == (503, True),
+            "after_apply=503: logged 503, applied=true")
+    resp = qoder("POST", path, "tenant=aa,after_apply=500", body={"name": "aa-post"})
+    T.check(qoder_error_ok(resp, 500, "api_error")
+            and qoder("GET", path, "tenant=aa").json["name"] == "aa-post", "after_apply=500 on POST")
+    started = time.monotonic()
+    resp_status = outcome(qoder, "PUT", path, "tenant=aah,after_apply=hang", body={"name": "aa-hang"},
+                          timeout=1)
+    T.check(resp_status == "timeout" and time.monotonic() - started >= 0.9
+            and qoder("GET", path, "tenant=aah").json["name"] == "aa-hang",
+            "after_apply=hang: no answer, write stored", resp_status)
+    log = wait_records("aah", 2)
+    T.check((log[0]["status"], log[0]["applied"]) == (0, True), "after_apply=hang: status 0, applied")
+    opts = "tenant=aa2,after_apply=500,fault_count=1"
+    statuses = [qoder("GET", "/environments", opts).status, qoder("GET", path, opts).status,
+                qoder("PUT", path, opts, body={"name": "x1"}).status,
+                qoder("PUT", path, opts, body={"name": "x2"}).status]
+    T.check(statuses == [200, 200, 500, 200], "after_apply: reads are neither faulted nor counted",
+            statuses)
+    resp = qoder("PUT", path, "tenant=aa2,after_apply=500", body={"name": ""})
+    T.check(qoder_error_ok(resp, 400, "invalid_request_error", "name")
+            and records("aa2")[-1]["applied"] is False,
+            "after_apply: a rejected write gets its normal 400, applied=false")
+    opts = "tenant=aa3,after_apply=reset,fault_skip=2,fault_count=1"
+    statuses = [outcome(qoder, "PUT", path, opts, body={"name": f"bulk-{i}"}, timeout=5)
+                for i in range(4)]
+    log = wait_records("aa3", 4)
+    T.check(statuses == [200, 200, "reset", 200]
+            and [(r["status"], r["applied"]) for r in log] == [(200, True)] * 2 + [(0, True), (200, True)],
+            "after_apply=reset,fault_skip=2,fault_count=1: the 3rd PUT is applied then reset", statuses)
+    opts = "tenant=aa4,after_apply=502,fault_methods=POST"
+    T.check(qoder("PUT", path, opts, body={"name": "p"}).status == 200
+            and qoder("POST", path, opts, body={"name": "q"}).status == 502
+            and qoder("GET", path, "tenant=aa4").json["name"] == "q",
+            "after_apply with fault_methods=POST")
+    target = f"/v1/applications/{APP1}/environments/140ca97e701d4c4c93c5932d5bdb32ec"
+    resp = hw("PUT", target, "tenant=aa,after_apply=500", body={"description": "after"})
+    T.check(deploy_error_ok(resp, 500, "Deploy.00000500")
+            and hw("GET", target, "tenant=aa").json["result"]["description"] == "after",
+            "after_apply=500 on CodeArts PUT: Deploy envelope, stored")
+    resp = hw("PUT", f"/v1.0/enterprise-projects/{EP1}", "tenant=aa,after_apply=500",
+              body={"name": "after_eps"})
+    T.check(eps_error_ok(resp, 500, "EPS.0000")
+            and hw("GET", f"/v1.0/enterprise-projects/{EP1}", "tenant=aa")
+            .json["enterprise_project"]["name"] == "after_eps", "after_apply=500 on EPS update")
+    resp_status = outcome(hw, "POST", f"/v1.0/enterprise-projects/{EP1}/action",
+                          "tenant=aa,after_apply=reset", body={"action": "disable"})
+    T.check(resp_status == "reset" and hw("GET", f"/v1.0/enterprise-projects/{EP1}", "tenant=aa")
+            .json["enterprise_project"]["status"] == 2, "after_apply=reset on EPS action", resp_status)
+    resp = call("POST", "/_mock/tenant=aa,after_apply=500/v3/auth/tokens",
+                iam_body({"domain": {"name": "test-domain"}}))
+    T.check(resp.status == 201, "after_apply: IAM login is not a write")
+    for bad in ("after_apply=200", "after_apply=302", "after_apply=boom", "after_apply=reset,status=500",
+                "after_apply=500,hang=1", "after_apply=500,body=html"):
+        T.check(call("GET", f"/_mock/{bad}/api/v1/cloud/environments").status == 400,
+                f"{bad} is rejected")
+
+
+def test_ignore_offset():
+    eps = "/v1.0/enterprise-projects?limit=10"
+    first = hw("GET", eps, "tenant=io,eps_rows=50").json
+    shifted = hw("GET", eps + "&offset=20", "tenant=io,eps_rows=50").json
+    ignored = hw("GET", eps + "&offset=20", "tenant=io,eps_rows=50,ignore_offset=1").json
+    T.check(shifted["enterprise_projects"] != first["enterprise_projects"]
+            and ignored == first and ignored["total_count"] == 50,
+            "ignore_offset=1: EPS offset=20 answers the first page with the true total")
+    T.check(eps_error_ok(hw("GET", eps + "&offset=-1", "tenant=io,ignore_offset=1"), 400, "EPS.0018"),
+            "ignore_offset=1: a bad offset is still 400")
+    base = f"/v1/applications/{APP1}/environments?project_id={CODEARTS_PROJECT}&page_size=10"
+    first = hw("GET", base, "tenant=io2,deploy_rows=30").json
+    third = hw("GET", base + "&page_index=3", "tenant=io2,deploy_rows=30").json
+    ignored = hw("GET", base + "&page_index=3", "tenant=io2,ignore_offset=1").json
+    T.check(third["result"] != first["result"] and ignored == first and ignored["total"] == 30,
+            "ignore_offset=1: CodeArts page_index=3 answers page 1 with the true total")
+    T.check(qoder("GET", "/environments?limit=2", "tenant=io,ignore_offset=1").status == 200,
+            "ignore_offset=1: Qoder lists unaffected")
+
+
+def test_redirects():
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    for status in mc.REDIRECT_STATUSES:
+        opts = f"tenant=rd{status},status={status}"
+        url = f"/_mock/{opts}/api/v1/cloud/environments?limit=1"
+        resp = raw_call("GET", url, headers=auth)
+        T.check(resp.status == status
+                and resp.headers.get("location") == f"http://127.0.0.1:{MOCK.port}{url}"
+                and qoder_error_ok(resp, status, "api_error") and len(records(f"rd{status}")) == 1,
+                f"status={status}: Location names the same URL on the mock, not followed",
+                (resp.status, resp.headers.get("location")))
+    url = "/_mock/tenant=rdf,status=302,fault_count=1/api/v1/cloud/environments?limit=1"
+    resp = call("GET", url, headers=auth)          # urllib follows redirects
+    log = records("rdf")
+    T.check(resp.status == 200 and [r["status"] for r in log] == [302, 200]
+            and log[0]["query"] == log[1]["query"] == "limit=1",
+            "status=302: a client that follows redirects is caught in the log", log)
+    resp = raw_call("PUT", "/_mock/tenant=rdp,status=307/v1.0/enterprise-projects/" + EP1,
+                    body=b'{"name":"r"}', headers={"X-Auth-Token": mc.HW_FIXED_TOKEN})
+    T.check(resp.status == 307 and resp.headers.get("location", "").endswith(
+        "/_mock/tenant=rdp,status=307/v1.0/enterprise-projects/" + EP1)
+        and eps_error_ok(resp, 307, "EPS.0001") and records("rdp")[-1]["applied"] is False,
+        "status=307 on an EPS write: Location, EPS envelope, not applied")
+    resp = raw_call("GET", f"/_mock/tenant=rdc,status=301/v1/applications/{APP1}/environments"
+                    f"?project_id={CODEARTS_PROJECT}", headers={"X-Auth-Token": mc.HW_FIXED_TOKEN})
+    T.check(resp.status == 301 and "location" in resp.headers and resp.json["status"] == "failed",
+            "status=301 on CodeArts: Location and Deploy envelope")
+    resp = raw_call("GET", "/_mock/tenant=rdh,status=308,body=html/api/v1/cloud/environments",
+                    headers=auth)
+    T.check(resp.status == 308 and resp.headers["content-type"].startswith("text/html")
+            and "location" in resp.headers, "status=308,body=html: HTML page with Location")
+    resp = raw_call("GET", "/_mock/tenant=rdn,status=503/api/v1/cloud/environments", headers=auth)
+    T.check("location" not in resp.headers, "non-redirect statuses carry no Location")
+
+
+def test_rows_from():
+    opts = "tenant=rf1,rows=5,rows_from=10"
+    body = qoder("GET", "/environments?limit=100", opts).json
+    T.check([e["id"] for e in body["data"]] == [mc.synthetic_env_id(i) for i in range(14, 9, -1)]
+            and [e["name"] for e in body["data"]] == [f"env-{n:06d}" for n in range(15, 10, -1)]
+            and not body["has_more"], "rows=5,rows_from=10: synthetic rows 10..14, newest first")
+    created = [e["created_at"] for e in body["data"]]
+    T.check(created == [mc.iso_micro(mc.SYNTH_EPOCH + i * mc.SYNTH_STEP) for i in range(14, 9, -1)],
+            "rows_from: created_at = epoch + index minutes")
+    base = [e["created_at"] for e in qoder("GET", "/environments?limit=100", "tenant=rf0,rows=5").json["data"]]
+    T.check(base == [mc.iso_micro(mc.SYNTH_EPOCH + i * mc.SYNTH_STEP) for i in range(4, -1, -1)]
+            and max(base) < min(created), "rows_from: default 0 unchanged; tenants hold disjoint ranges")
+    T.check(list_all(opts, "limit=2") == [mc.synthetic_env_id(i) for i in range(14, 9, -1)],
+            "rows_from: after_id paging walks all rows")
+    T.check(list_all(opts + ",gen=c", "limit=2", via="page") == [mc.synthetic_env_id(i)
+                                                                 for i in range(14, 9, -1)],
+            "rows_from: gen=c page cursor walks all rows")
+    gte = mc.iso_micro(mc.SYNTH_EPOCH + 12 * mc.SYNTH_STEP)
+    T.check([e["name"] for e in qoder("GET", f"/environments?created_at[gte]={gte}", opts).json["data"]]
+            == ["env-000015", "env-000014", "env-000013"], "rows_from: created_at[gte] filter")
+    T.check(qoder("GET", f"/environments/{mc.synthetic_env_id(12)}", opts).json["name"] == "env-000013"
+            and qoder("GET", f"/environments/{mc.synthetic_env_id(2)}", opts).status == 404,
+            "rows_from: get by id inside / outside the range")
+    upd = qoder("POST", f"/environments/{mc.synthetic_env_id(12)}", opts, body={"metadata": {"t": "1"}})
+    T.check(upd.status == 200 and upd.json["metadata"] == {"index": "13", "t": "1"}
+            and qoder("GET", f"/environments/{mc.synthetic_env_id(12)}", opts).json["metadata"]["t"] == "1",
+            "rows_from: rows are updatable")
+    started = time.monotonic()
+    far = qoder("GET", "/environments?limit=100", "tenant=rf2,rows=100000,rows_from=100000").json
+    T.check(far["data"][0]["name"] == "env-200000" and far["has_more"] and time.monotonic() - started < 3,
+            "rows=100000,rows_from=100000: fast, newest is env-200000")
+    T.check(call("GET", "/_mock/tenant=rf3,rows_from=5/api/v1/cloud/environments").status == 400,
+            "rows_from without rows is rejected")
+
+
+def test_not_found_envelopes():
+    query = f"?project_id={CODEARTS_PROJECT}"
+    missing = "0" * 32
+    resp = hw("GET", f"/v1/applications/{missing}/environments{query}")
+    T.check(resp.status == 404 and set(resp.json or {}) == {"error", "status"}
+            and resp.json["status"] == "failed" and resp.json["error"]["code"] == "Deploy.00011020"
+            and resp.json["error"]["message"], "codearts list of an unknown application: 404 "
+            "Deploy.00011020 envelope", resp.body)
+    T.check(deploy_error_ok(hw("GET", f"/v1/applications/{APP1}/environments?project_id={'9' * 32}"),
+                            404, "Deploy.00011020"), "codearts list in the wrong project: 404 Deploy.00011020")
+    T.check(deploy_error_ok(hw("GET", f"/v1/applications/{missing}/environments/{'f' * 32}"), 404,
+                            "Deploy.00011020"), "codearts show under an unknown application: 404 Deploy.00011020")
+    T.check(deploy_error_ok(hw("PUT", f"/v1/applications/{missing}/environments/{'f' * 32}", "tenant=nf",
+                               body={"name": "abc"}), 404, "Deploy.00011020"),
+            "codearts update under an unknown application: 404 Deploy.00011020")
+    T.check(signed("GET", f"/v1/applications/{missing}/environments", query[1:], scope="project").status
+            == 404, "codearts unknown application 404 with AK/SK too")
+    for name, send in (
+            ("qoder", lambda o: qoder("GET", "/environments", o)),
+            ("codearts", lambda o: hw("GET", f"/v1/applications/{APP1}/environments{query}", o)),
+            ("eps", lambda o: hw("GET", "/v1.0/enterprise-projects", o))):
+        resp = send("tenant=nf,status=404,body=html")
+        T.check(resp.status == 404 and resp.headers.get("content-type", "").startswith("text/html")
+                and resp.body.startswith(b"<html>") and b"404" in resp.body and resp.json is None
+                and resp.headers.get("content-length") == str(len(resp.body)),
+                f"status=404,body=html on {name}: 404 with an HTML body, no JSON", resp.body[:80])
+    resp = qoder("GET", "/environments", "tenant=nf,status=404")
+    T.check(qoder_error_ok(resp, 404, "not_found_error"), "status=404 without body=html stays JSON")
+
+
+def test_archived_listing():
+    archived = {e["id"] for e in QODER_FIXTURE if e["archived"] or e.get("archived_at")}
+    every = {e["id"] for e in QODER_FIXTURE}
+    T.check(archived, "fixture has at least one archived environment", archived)
+    for gen in ("a", "c"):
+        opts = f"tenant=arch{gen},gen={gen}"
+        shown = [e["id"] for e in qoder("GET", "/environments?limit=100&include_archived=true",
+                                        opts).json["data"]]
+        T.check(set(shown) == every and archived <= set(shown) and shown == sorted(shown, reverse=True),
+                f"gen={gen}: include_archived=true lists the archived environments too")
+        for query in ("limit=100", "limit=100&include_archived=false"):
+            hidden = {e["id"] for e in qoder("GET", f"/environments?{query}", opts).json["data"]}
+            T.check(hidden == every - archived, f"gen={gen}: {query} hides archived environments")
+        walked = list_all(opts, "limit=2&include_archived=true", via="page" if gen == "c" else "after_id")
+        T.check(walked == sorted(every, reverse=True),
+                f"gen={gen}: paging with include_archived=true walks archived ones too")
+
+
+def test_eps_filters():
+    eps = "/v1.0/enterprise-projects"
+    for value in ("0", "3", "-1", "1.0", "enabled", ""):
+        T.check(eps_error_ok(hw("GET", f"{eps}?status={quote(value)}"), 400, "EPS.0002"),
+                f"eps list: status={value!r} is 400 EPS envelope")
+    for value in ("dev", "PROD", "Poc", "prod,poc", ""):
+        T.check(eps_error_ok(hw("GET", f"{eps}?type={quote(value)}"), 400, "EPS.0002"),
+                f"eps list: type={value!r} is 400 EPS envelope")
+    for query in ("status=1", "status=2", "type=prod", "type=poc", "status=1&type=prod"):
+        T.check(hw("GET", f"{eps}?{query}").status == 200, f"eps list: {query} is accepted")
+    T.check(signed("GET", eps, "type=dev", scope="domain").status == 400,
+            "eps list: bad type is 400 with AK/SK too")
+
+
 def test_shutdown(workdir):
     code, seconds = MOCK.stop(signal.SIGTERM)
     T.check(code == 0 and seconds < 5, f"SIGTERM with a hung request: clean exit ({seconds:.2f}s)", code)
@@ -922,7 +1302,10 @@ def main():
     try:
         for test in (test_control_and_options, test_qoder_list, test_qoder_get_and_auth, test_qoder_update,
                      test_qoder_generations_and_rows, test_faults, test_keepalive_and_log,
-                     test_signer_vectors, test_codearts, test_eps, test_iam_and_tokens, test_aksk):
+                     test_signer_vectors, test_codearts, test_eps, test_iam_and_tokens, test_aksk,
+                     test_log_complete_before_reply, test_applied, test_fault_skip, test_after_apply,
+                     test_ignore_offset, test_redirects, test_rows_from, test_not_found_envelopes,
+                     test_archived_listing, test_eps_filters):
             try:
                 test()
             except Exception as error:  # a crashed group is one failure, the others still run

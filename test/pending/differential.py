@@ -1,0 +1,1616 @@
+#!/usr/bin/env python3
+# timeout: 400
+"""Differential tests: every generated query runs against a foreign table
+and, unchanged, against a local copy of its rows; the results must agree.
+
+Foreign tables (schema "diff"), each on its own mock tenant:
+
+  envs        Qoder, 300 synthetic environments (pages of 37)
+  envs_fix    Qoder, the fixture tenant (12 environments, one archived; pages of 5)
+  envs_char   Qoder, synthetic rows with a char(40) key column
+  eps         Huawei EPS, 150 enterprise projects (pages of 40)
+  eps_fix     Huawei EPS, the fixture projects
+  deploy      Huawei CodeArts Deploy, 120 synthetic environments in the first
+              application and the fixture's 3 in the second (pages of 40)
+  deploy_fix  Huawei CodeArts Deploy, the fixture applications
+  envs_part   a local table partitioned by created_at whose partitions are
+              foreign tables, each on its own server and tenant
+
+The local copy is `CREATE TABLE local_x AS SELECT * FROM x` (the partitioned
+table's copy is partitioned the same way).  Categories: filter (every column
+type), key (get-by-id quals), bigin (long IN lists), join (one to three
+local tables; hash, merge, nested loop and LATERAL, forced by planner
+settings and by estimated_items), semi (EXISTS, IN, NOT IN...), limit,
+agg (DISTINCT, aggregates, GROUP BY, windows, set operations) and prepared
+(generic and custom plans).  The generator is seeded (DIFF_SEED, default
+20260101), so a run is reproducible.  Rows compare as multisets, or in
+order when the query has a total ORDER BY; LIMIT without ORDER BY checks
+the count and that the rows are a subset.  An error on the foreign side
+only is a mismatch (with its SQLSTATE); an error on the local side is a
+bug of the generator and also reported.
+
+Every foreign execution is preceded by an EXPLAIN (VERBOSE) of it (which
+makes no request), so a failure shows the plan, and the summary counts the
+plans seen per table (hash, merge, nestloop, memoize, get, listing, "per
+outer row" for parameterized scans...).  The mock's rows_from option gives
+the partitions disjoint synthetic rows; without it (older mocks) envs_part
+has one synthetic partition and the fixture tenant.
+
+Each table/category is one `ok` line; a failure lists the failing queries
+(the first few, with settings, plan and a short diff).  Environment knobs:
+DIFF_SEED, DIFF_ONLY (regexp on "table/category"), DIFF_SCALE (budget
+multiplier, default 1), DIFF_KEEP=1 (leave schema and servers behind),
+DIFF_SHOW (failures shown per line, default 6).
+"""
+import collections
+import csv
+import io
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+from harness import Tap, pg_bindir
+
+csv.field_size_limit(1 << 30)
+tap = Tap()
+START = time.monotonic()
+MOCK = os.environ["MOCK_URL"]
+SEED = int(os.environ.get("DIFF_SEED", "20260101"))
+ONLY = re.compile(os.environ.get("DIFF_ONLY", "."))
+SCALE = float(os.environ.get("DIFF_SCALE", "1"))
+SHOW = int(os.environ.get("DIFF_SHOW", "6"))
+KEEP = os.environ.get("DIFF_KEEP") == "1"
+TAG = os.environ.get("DIFF_TAG") or str(os.getpid())
+NULL = "<<NULL>>"
+STATEMENT_TIMEOUT = "30s"
+PSQL_TIMEOUT = 400
+QODER_TOKEN = "pt-test-admin"
+HW_TOKEN = "hw-test-token"
+APP1 = "43943381f7764c52baae8e697720873f"
+APP2 = "8ddf0566c1784da29faac80516fa8425"
+PROJECT = "55837d272adf4eee90319800e2da6961"
+SYNTH_ROWS = 300
+CATEGORIES = ("filter", "key", "bigin", "join", "semi", "limit", "agg", "prepared")
+
+SESSION_INIT = f"""\\pset null '{NULL}'
+\\set VERBOSITY verbose
+SET search_path = diff, public;
+SET statement_timeout = '{STATEMENT_TIMEOUT}';
+SET timezone = 'UTC';
+SET datestyle = 'ISO';
+SET client_min_messages = warning;
+"""
+
+
+# ---------------------------------------------------------------------------
+# psql: one long-lived session per batch, results framed by markers
+# ---------------------------------------------------------------------------
+
+class Result:
+    def __init__(self, sqlstate, message, rows):
+        self.sqlstate = sqlstate
+        self.message = message
+        self.rows = rows
+
+    @property
+    def error(self):
+        return self.sqlstate != "00000"
+
+
+MARK = re.compile(r"^@@([SE]) (\S+)(?: (\S+)(?: (.*))?)?$")
+
+
+def run_batch(statements, timeout=PSQL_TIMEOUT):
+    """Run [(id, sql)] in one psql session; return {id: Result}.
+
+    Each statement is framed by `\\echo` markers; the end marker carries
+    psql's SQLSTATE variable and, after a failure, LAST_ERROR_MESSAGE.
+    A statement whose end marker never came (session lost, psql killed) is
+    missing from the answer.
+    """
+    parts = [SESSION_INIT]
+    for sid, sql in statements:
+        parts.append(f"\\echo @@S {sid}\n{sql.rstrip().rstrip(';')};\n"
+                     f"\\echo @@E {sid} :SQLSTATE :'LAST_ERROR_MESSAGE'\n")
+    script = "".join(parts)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(script)
+        path = f.name
+    try:
+        proc = subprocess.run(
+            [str(pg_bindir() / "psql"), "-X", "-q", "-t", "--csv", "-v", "ON_ERROR_STOP=0",
+             "-f", path], capture_output=True, text=True, errors="replace", timeout=timeout)
+        out = proc.stdout
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+    finally:
+        os.unlink(path)
+    results = {}
+    current, lines = None, []
+    for line in out.split("\n"):
+        m = MARK.match(line)
+        if m and m.group(1) == "S":
+            current, lines = m.group(2), []
+        elif m and m.group(1) == "E" and m.group(2) == current:
+            rows = [tuple(r) for r in csv.reader(io.StringIO("\n".join(lines)))] if lines else []
+            message = (m.group(4) or "").strip()
+            if message.startswith("'") and message.endswith("'"):
+                message = message[1:-1].replace("''", "'")
+            results[current] = Result(m.group(3) or "?????", message, rows)
+            current = None
+        elif current is not None:
+            lines.append(line)
+    return results
+
+
+def psql_json(sql):
+    """The single JSON value a query returns."""
+    res = run_batch([("j", sql)])["j"]
+    if res.error:
+        raise RuntimeError(f"{sql}: {res.sqlstate} {res.message}")
+    return json.loads(res.rows[0][0])
+
+
+# ---------------------------------------------------------------------------
+# The mock: does it know rows_from? What does it list, asked directly?
+# ---------------------------------------------------------------------------
+
+def http_json(url, headers):
+    req = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        try:
+            return e.code, json.loads(e.read() or b"null")
+        except ValueError:
+            return e.code, None
+
+
+def mock_has_rows_from():
+    status, body = http_json(
+        f"{MOCK}/_mock/tenant=diff-probe-{TAG},rows=2,rows_from=7/api/v1/cloud/environments?limit=10",
+        {"Authorization": f"Bearer {QODER_TOKEN}"})
+    if status != 200 or not isinstance(body, dict):
+        return False
+    created = sorted(e.get("created_at", "") for e in body.get("data", []))
+    return len(created) == 2 and created[0].startswith("2026-01-01T00:07:00")
+
+
+def qoder_ids(prefix):
+    """Every environment of a tenant, archived ones included, from the mock."""
+    ids, after = [], None
+    while True:
+        url = f"{MOCK}/_mock/{prefix}/api/v1/cloud/environments?limit=100&include_archived=true"
+        if after:
+            url += f"&after_id={after}"
+        status, body = http_json(url, {"Authorization": f"Bearer {QODER_TOKEN}"})
+        if status != 200:
+            raise RuntimeError(f"mock listing: HTTP {status} {body}")
+        ids += [e["id"] for e in body["data"]]
+        if not body["has_more"]:
+            return ids
+        after = body["last_id"]
+
+
+def eps_ids(prefix):
+    status, body = http_json(f"{MOCK}/_mock/{prefix}/v1.0/enterprise-projects?limit=1000",
+                             {"X-Auth-Token": HW_TOKEN})
+    if status != 200:
+        raise RuntimeError(f"mock listing: HTTP {status} {body}")
+    return [p["id"] for p in body["enterprise_projects"]]
+
+
+def deploy_ids(prefix):
+    ids = []
+    for app in (APP1, APP2):
+        page = 1
+        while True:
+            status, body = http_json(
+                f"{MOCK}/_mock/{prefix}/v1/applications/{app}/environments?project_id={PROJECT}"
+                f"&page_size=100&page_index={page}", {"X-Auth-Token": HW_TOKEN})
+            if status != 200:
+                raise RuntimeError(f"mock listing: HTTP {status} {body}")
+            ids += [(app, e["id"]) for e in body["result"]]
+            if page * 100 >= body["total"]:
+                break
+            page += 1
+    return ids
+
+
+# ---------------------------------------------------------------------------
+# Schema: servers, user mappings, foreign tables, local copies, helpers
+# ---------------------------------------------------------------------------
+
+QODER_COLS = [
+    ("id", "text", None), ("type", "text", None), ("name", "text", None),
+    ("description", "text", None), ("status", "text", None), ("archived", "bool", None),
+    ("networking_type", "text", "config.networking.type"),
+    ("allowed_hosts", "arr", "config.networking.allowed_hosts"),
+    ("allow_package_managers", "bool", "config.networking.allow_package_managers"),
+    ("apt_packages", "arr", "config.packages.apt"),
+    ("pip_packages", "arr", "config.packages.pip"),
+    ("npm_packages", "arr", "config.packages.npm"),
+    ("config", "jsonb", None), ("metadata", "jsonb", None),
+    ("idx", "int", "metadata.index"), ("max_runners", "int", "metadata.max_runners"),
+    ("team", "text", "metadata.team"),
+    ("archived_at", "ts", None), ("created_at", "ts", None), ("updated_at", "ts", None),
+]
+CHAR_COLS = [
+    ("id", "text", None), ("name", "text", None), ("status", "text", None),
+    ("networking_type", "text", "config.networking.type"),
+    ("idx", "int", "metadata.index"), ("created_at", "ts", None),
+]
+PART_COLS = [
+    ("id", "text", None), ("name", "text", None), ("status", "text", None),
+    ("networking_type", "text", "config.networking.type"),
+    ("allowed_hosts", "arr", "config.networking.allowed_hosts"),
+    ("idx", "int", "metadata.index"), ("metadata", "jsonb", None), ("created_at", "ts", None),
+]
+EPS_COLS = [
+    ("id", "text", None), ("name", "text", None), ("description", "text", None),
+    ("status", "int", None), ("type", "text", None), ("created_at", "ts", None),
+    ("updated_at", "ts", None), ("delete_flag", "bool", None),
+]
+DEPLOY_COLS = [
+    ("application_id", "text", None), ("id", "text", None), ("name", "text", None),
+    ("description", "text", None), ("os", "text", None), ("project_id", "text", None),
+    ("nick_name", "text", None), ("deploy_type", "int", None), ("instance_count", "int", None),
+    ("created_time", "ts", None), ("created_by_id", "text", "created_by.user_id"),
+    ("created_by_name", "text", "created_by.user_name"),
+    ("can_view", "bool", "permission.can_view"), ("can_edit", "bool", "permission.can_edit"),
+    ("can_delete", "bool", "permission.can_delete"),
+    ("can_deploy", "bool", "permission.can_deploy"),
+    ("can_manage", "bool", "permission.can_manage"),
+    ("created_by", "jsonb", None), ("permission", "jsonb", None),
+]
+SQLTYPE = {"text": "text", "bool": "boolean", "ts": "timestamptz", "int": "integer",
+           "arr": "text[]", "jsonb": "jsonb"}
+
+
+def column_defs(cols, key_type="text", with_paths=True, overrides=None):
+    defs = []
+    for name, typ, path in cols:
+        sqltype = (overrides or {}).get(name) or (key_type if name == "id" else SQLTYPE[typ])
+        opt = f" OPTIONS (path '{path}')" if path and with_paths else ""
+        defs.append(f"{name} {sqltype}{opt}")
+    return ",\n  ".join(defs)
+
+
+class Table:
+    """A foreign table under test and what the generator knows about it."""
+
+    def __init__(self, name, kind, cols, budget, key_type="text", groups=(), ints=(),
+                 bools=(), rels=None, partitioned=False):
+        self.name = name
+        self.local = "local_" + name
+        self.kind = kind                      # qoder | eps | deploy
+        self.cols = [(c, t) for c, t, _ in cols]
+        self.colnames = [c for c, _ in self.cols]
+        self.types = dict(self.cols)
+        self.budget = budget
+        self.key_type = key_type              # type of the key column (text or char(40))
+        self.groups = list(groups)            # low-cardinality columns for GROUP BY
+        self.ints = list(ints)
+        self.bools = list(bools)
+        self.rels = rels or [name]            # the foreign tables (partitions) behind it
+        self.partitioned = partitioned
+        self.rows = []
+        self.vals = {}
+        self.expected_keys = None             # what the mock holds, asked directly
+
+    @property
+    def deploy(self):
+        return self.kind == "deploy"
+
+    def order(self, a, desc=False):
+        d = " DESC" if desc else ""
+        if self.deploy:
+            return f"{a}.application_id{d}, {a}.id{d}"
+        return f"{a}.id{d}"
+
+    def helper(self, h):
+        return f"{h}_{self.name}"
+
+
+def hw_server(name, prefix, page_size):
+    return f"""
+CREATE SERVER {name} FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'huaweicloud', region 'cn-north-4', endpoint '{MOCK}/_mock/{prefix}',
+           page_size '{page_size}');
+CREATE USER MAPPING FOR CURRENT_USER SERVER {name} OPTIONS (auth_token '{HW_TOKEN}');
+"""
+
+
+def qoder_server(name, prefix, page_size):
+    return f"""
+CREATE SERVER {name} FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'qoder', endpoint '{MOCK}/_mock/{prefix}/api/v1/cloud',
+           page_size '{page_size}');
+CREATE USER MAPPING FOR CURRENT_USER SERVER {name} OPTIONS (token '{QODER_TOKEN}');
+"""
+
+
+def build_schema(rows_from):
+    """Setup statements and the tables under test."""
+    t = TAG
+    prefixes = {
+        "syn": f"tenant=diff-syn-{t},rows={SYNTH_ROWS}",
+        "fix": f"tenant=diff-fix-{t}",
+        "hw": f"tenant=diff-hw-{t},eps_rows=150,deploy_rows=120",
+        "hwfix": f"tenant=diff-hwfix-{t}",
+    }
+    # Partitions of envs_part: (bounds, tenant prefix)
+    if rows_from:
+        parts = [("'2026-01-01 00:00+00'", "'2026-01-01 02:00+00'",
+                  f"tenant=diff-p1-{t},rows=120,rows_from=0"),
+                 ("'2026-01-01 02:00+00'", "'2026-01-02 00:00+00'",
+                  f"tenant=diff-p2-{t},rows=150,rows_from=120"),
+                 ("'2026-01-02 00:00+00'", "'2027-01-01 00:00+00'", f"tenant=diff-p3-{t}")]
+    else:
+        # Without rows_from every synthetic tenant holds indexes 0..N-1, so
+        # only one of them can be a partition; the fixture tenant is the other.
+        parts = [("'2026-01-01 00:00+00'", "'2026-01-02 00:00+00'",
+                  f"tenant=diff-p1-{t},rows=270"),
+                 ("'2026-01-02 00:00+00'", "'2027-01-01 00:00+00'", f"tenant=diff-p2-{t}")]
+
+    sql = [f"""
+CREATE EXTENSION IF NOT EXISTS cloud_fdw;
+DROP SCHEMA IF EXISTS diff CASCADE;
+CREATE SCHEMA diff;
+SET search_path = diff, public;
+"""]
+    for s in ["diff_qsyn", "diff_qfix", "diff_hw", "diff_hwfix"] + \
+            [f"diff_p{i + 1}" for i in range(3)]:
+        sql.append(f"DROP SERVER IF EXISTS {s} CASCADE;")
+    sql.append(qoder_server("diff_qsyn", prefixes["syn"], 37))
+    sql.append(qoder_server("diff_qfix", prefixes["fix"], 5))
+    sql.append(hw_server("diff_hw", prefixes["hw"], 40))
+    sql.append(hw_server("diff_hwfix", prefixes["hwfix"], 40))
+    for i, (_, _, prefix) in enumerate(parts):
+        sql.append(qoder_server(f"diff_p{i + 1}", prefix, 50))
+
+    q_groups = ["status", "networking_type", "type", "archived", "allow_package_managers", "team"]
+    tables = [
+        Table("envs", "qoder", QODER_COLS, 1.0, groups=q_groups, ints=["idx", "max_runners"],
+              bools=["archived", "allow_package_managers"]),
+        Table("envs_fix", "qoder", QODER_COLS, 0.45, groups=q_groups,
+              ints=["max_runners", "idx"], bools=["archived", "allow_package_managers"]),
+        Table("envs_char", "qoder", CHAR_COLS, 0.35, key_type="char(40)",
+              groups=["status", "networking_type"], ints=["idx"]),
+        Table("eps", "eps", EPS_COLS, 0.8, groups=["status", "type", "delete_flag"],
+              ints=["status"], bools=["delete_flag"]),
+        Table("eps_fix", "eps", EPS_COLS, 0.35, groups=["status", "type", "delete_flag"],
+              ints=["status"], bools=["delete_flag"]),
+        Table("deploy", "deploy", DEPLOY_COLS, 0.8,
+              groups=["application_id", "os", "deploy_type", "nick_name", "created_by_name"],
+              ints=["instance_count", "deploy_type"], bools=["can_edit", "can_delete"]),
+        Table("deploy_fix", "deploy", DEPLOY_COLS, 0.35,
+              groups=["application_id", "os", "deploy_type", "nick_name", "created_by_name"],
+              ints=["instance_count", "deploy_type"], bools=["can_edit", "can_delete"]),
+        Table("envs_part", "qoder", PART_COLS, 0.8, groups=["status", "networking_type"],
+              ints=["idx"], rels=[f"envs_part_{i + 1}" for i in range(len(parts))],
+              partitioned=True),
+    ]
+    by = {x.name: x for x in tables}
+    by["envs"].expected_keys = lambda: qoder_ids(prefixes["syn"])
+    by["envs_fix"].expected_keys = lambda: qoder_ids(prefixes["fix"])
+    by["envs_char"].expected_keys = lambda: qoder_ids(prefixes["syn"])
+    by["eps"].expected_keys = lambda: eps_ids(prefixes["hw"])
+    by["eps_fix"].expected_keys = lambda: eps_ids(prefixes["hwfix"])
+    by["deploy"].expected_keys = lambda: deploy_ids(prefixes["hw"])
+    by["deploy_fix"].expected_keys = lambda: deploy_ids(prefixes["hwfix"])
+    by["envs_part"].expected_keys = lambda: [i for _, _, p in parts for i in qoder_ids(p)]
+
+    sql.append(f"""
+CREATE FOREIGN TABLE envs (
+  {column_defs(QODER_COLS)}
+) SERVER diff_qsyn OPTIONS (resource 'environments');
+CREATE FOREIGN TABLE envs_fix (
+  {column_defs(QODER_COLS)}
+) SERVER diff_qfix OPTIONS (resource 'environments');
+CREATE FOREIGN TABLE envs_char (
+  {column_defs(CHAR_COLS, key_type='char(40)', overrides={'name': 'varchar(20)'})}
+) SERVER diff_qsyn OPTIONS (resource 'environments');
+CREATE FOREIGN TABLE eps (
+  {column_defs(EPS_COLS)}
+) SERVER diff_hw OPTIONS (resource 'enterprise_projects');
+CREATE FOREIGN TABLE eps_fix (
+  {column_defs(EPS_COLS)}
+) SERVER diff_hwfix OPTIONS (resource 'enterprise_projects');
+CREATE FOREIGN TABLE deploy (
+  {column_defs(DEPLOY_COLS)}
+) SERVER diff_hw OPTIONS (resource 'deploy_environments', codearts_project_id '{PROJECT}');
+CREATE FOREIGN TABLE deploy_fix (
+  {column_defs(DEPLOY_COLS)}
+) SERVER diff_hwfix OPTIONS (resource 'deploy_environments', codearts_project_id '{PROJECT}');
+CREATE TABLE envs_part (
+  {column_defs(PART_COLS, with_paths=False)}
+) PARTITION BY RANGE (created_at);
+""")
+    for i, (lo, hi, _) in enumerate(parts):
+        rel = f"envs_part_{i + 1}"
+        sql.append(f"CREATE FOREIGN TABLE {rel} PARTITION OF envs_part FOR VALUES FROM ({lo}) "
+                   f"TO ({hi}) SERVER diff_p{i + 1} OPTIONS (resource 'environments');")
+        for name, _, path in PART_COLS:
+            if path:
+                sql.append(f"ALTER FOREIGN TABLE {rel} ALTER COLUMN {name} "
+                           f"OPTIONS (ADD path '{path}');")
+    # Local copies.
+    for x in tables:
+        if x.partitioned:
+            sql.append(f"CREATE TABLE {x.local} (LIKE {x.name}) PARTITION BY RANGE (created_at);")
+            for i, (lo, hi, _) in enumerate(parts):
+                sql.append(f"CREATE TABLE {x.local}_{i + 1} PARTITION OF {x.local} "
+                           f"FOR VALUES FROM ({lo}) TO ({hi});")
+            sql.append(f"INSERT INTO {x.local} SELECT * FROM {x.name};")
+        elif x.deploy:
+            sql.append(f"CREATE TABLE {x.local} AS SELECT * FROM {x.name} "
+                       f"WHERE application_id IN ('{APP1}', '{APP2}');")
+        else:
+            sql.append(f"CREATE TABLE {x.local} AS SELECT * FROM {x.name};")
+        sql.append(f"CREATE INDEX ON {x.local} (id);")
+        sql.append(f"ANALYZE {x.local};")
+    return sql, tables, len(parts)
+
+
+def load_rows(tables):
+    for x in tables:
+        x.rows = psql_json(
+            f"SELECT coalesce(json_agg(t ORDER BY {x.order('t')}), '[]') FROM {x.local} t")
+        for col in x.colnames:
+            seen = {}
+            for r in x.rows:
+                v = r[col]
+                if v is not None:
+                    seen[json.dumps(v, sort_keys=True, ensure_ascii=False)] = v
+            x.vals[col] = [seen[k] for k in sorted(seen)]
+        if x.kind == "qoder":
+            x.ids = [r["id"].rstrip() for r in x.rows]
+        else:
+            x.ids = [r["id"] for r in x.rows]
+        x.pairs = [(r["application_id"], r["id"]) for r in x.rows] if x.deploy else []
+
+
+# ---------------------------------------------------------------------------
+# SQL literals and value pools
+# ---------------------------------------------------------------------------
+
+def q(v):
+    if v is None:
+        return "NULL"
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def lit(v, typ):
+    if v is None:
+        return "NULL"
+    if typ == "int":
+        return str(int(v))
+    if typ == "bool":
+        return "true" if v else "false"
+    if typ == "ts":
+        return f"{q(v)}::timestamptz"
+    if typ == "arr":
+        return f"ARRAY[{', '.join(q(e) for e in v)}]::text[]" if v else "'{}'::text[]"
+    if typ == "jsonb":
+        return f"{q(json.dumps(v, ensure_ascii=False))}::jsonb"
+    return q(v)
+
+
+def unknown_ids(t):
+    if t.kind == "qoder":
+        return ["env_00000000000000000000000000000000", "env_ffffffffffffffffffffffffffffffff",
+                "env_019e3bb39b6774d8878cd0b9d2375700"]
+    if t.kind == "eps":
+        return ["00000000-0000-4000-a000-000000000000", "ffffffff-ffff-4fff-afff-ffffffffffff"]
+    return ["ffffffffffffffffffffffffffffffff", "00000000000000000000000000000000"]
+
+
+def archived_ids(t):
+    return [r["id"].rstrip() for r in t.rows if r.get("archived") or r.get("status") == "archived"] \
+        + (["env_019c226880c07a79af31c5d0c2a70152"] if t.kind == "qoder" else [])
+
+
+def odd_ids(t, rng):
+    """Values that look like keys but are none: case, blanks, path tricks."""
+    v = rng.choice(t.ids) if t.ids else "x"
+    return [v.upper(), v + " ", " " + v, v[:-1], "a/b c", "../environments", ".", "..", "%", v + "%"]
+
+
+def key_value(t, rng):
+    """A key value: mostly existing, sometimes unknown, NULL, '' or odd."""
+    r = rng.random()
+    if r < 0.62 and t.ids:
+        return rng.choice(t.ids)
+    if r < 0.74:
+        return rng.choice(unknown_ids(t))
+    if r < 0.80:
+        return None
+    if r < 0.85:
+        return ""
+    if r < 0.90 and t.kind == "qoder":
+        return rng.choice(archived_ids(t))
+    return rng.choice(odd_ids(t, rng))
+
+
+def key_list(t, rng, n=None):
+    n = n or rng.randint(1, 8)
+    vals = [key_value(t, rng) for _ in range(n)]
+    if vals and rng.random() < 0.5:
+        vals.append(rng.choice(vals))  # a duplicate
+    return vals
+
+
+def flatten(obj, path=()):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from flatten(v, path + (k,))
+    elif not isinstance(obj, list):
+        yield path, obj
+
+
+# ---------------------------------------------------------------------------
+# Conditions
+# ---------------------------------------------------------------------------
+
+def atom(t, rng, a, col=None):
+    col = col or rng.choice([c for c in t.colnames if not (t.deploy and c == "application_id")])
+    typ = t.types[col]
+    c = f"{a}.{col}"
+    vals = t.vals.get(col) or []
+
+    def v():
+        return rng.choice(vals) if vals else None
+
+    if typ == "text":
+        x = v() or "x"
+        x = x.rstrip() if col == "id" else x
+        y = v() or "y"
+        choices = [
+            lambda: f"{c} = {q(x)}", lambda: f"{c} <> {q(x)}",
+            lambda: f"{c} IN ({', '.join(q(z) for z in rng.sample([x, y, x, None, 'no such'], rng.randint(1, 5)))})",
+            lambda: f"{c} NOT IN ({q(x)}, {q(y)})", lambda: f"{c} NOT IN ({q(x)}, NULL)",
+            lambda: f"{c} = ANY (ARRAY[{q(x)}, {q(y)}, NULL])", lambda: f"{c} <> ALL (ARRAY[{q(x)}])",
+            lambda: f"{c} LIKE {q(x[:max(1, len(x) // 2)] + '%')}",
+            lambda: f"{c} ILIKE {q('%' + x[len(x) // 3:len(x) // 3 + 3].upper() + '%')}",
+            lambda: f"{c} NOT LIKE {q('%' + x[-2:])}", lambda: f"{c} LIKE {q('%' + x[1:3] + '_%')}",
+            lambda: f"{c} < {q(x)}", lambda: f"{c} >= {q(x)}",
+            lambda: f"{c} BETWEEN {q(min(x, y))} AND {q(max(x, y))}",
+            lambda: f"{c} IS NULL", lambda: f"{c} IS NOT NULL",
+            lambda: f"{c} IS DISTINCT FROM {q(x)}", lambda: f"{c} IS NOT DISTINCT FROM {q(x)}",
+            lambda: f"lower({c}) = {q(x.lower())}", lambda: f"length({c}) > {len(x) - 1}",
+            lambda: f"{c} = ''", lambda: f"coalesce({c}, '') = ''",
+            lambda: f"{c} ~ {q('^' + re.escape(x[:3]))}", lambda: f"{c} = {q(x.upper())}",
+            lambda: f"{c} = {q('no such value')}",
+        ]
+    elif typ == "bool":
+        choices = [lambda: c, lambda: f"NOT {c}", lambda: f"{c} IS TRUE", lambda: f"{c} IS NOT TRUE",
+                   lambda: f"{c} IS FALSE", lambda: f"{c} IS NOT FALSE", lambda: f"{c} IS NULL",
+                   lambda: f"{c} IS UNKNOWN", lambda: f"{c} = true", lambda: f"{c} <> false",
+                   lambda: f"{c} IN (true, NULL)", lambda: f"coalesce({c}, false)"]
+    elif typ == "ts":
+        x, y = v(), v()
+        if x is None:
+            x = y = "2026-03-01T00:00:00+00:00"
+        lo, hi = min(x, y), max(x, y)
+        choices = [
+            lambda: f"{c} = {lit(x, 'ts')}", lambda: f"{c} < {lit(x, 'ts')}",
+            lambda: f"{c} >= {lit(x, 'ts')}", lambda: f"{c} BETWEEN {lit(lo, 'ts')} AND {lit(hi, 'ts')}",
+            lambda: f"{c} IN ({lit(x, 'ts')}, {lit(y, 'ts')}, NULL)", lambda: f"{c} IS NULL",
+            lambda: f"{c} IS NOT NULL", lambda: f"{c} > {lit(x, 'ts')} - interval '90 minutes'",
+            lambda: f"date_trunc('hour', {c}) = date_trunc('hour', {lit(x, 'ts')})",
+            lambda: f"extract(minute from {c}) < 30", lambda: f"{c} <> {lit(x, 'ts')}",
+            lambda: f"{c}::date = {lit(x, 'ts')}::date",
+            lambda: f"{c} = ANY (ARRAY[{lit(x, 'ts')}, {lit(y, 'ts')}])",
+            lambda: f"{c} < '2026-01-01 02:30:00+00'", lambda: f"{c} >= '2026-05-01'",
+        ]
+    elif typ == "int":
+        x, y = v(), v()
+        if x is None:
+            x = y = 1
+        choices = [
+            lambda: f"{c} = {x}", lambda: f"{c} <> {x}", lambda: f"{c} < {x}", lambda: f"{c} >= {x}",
+            lambda: f"{c} BETWEEN {min(x, y)} AND {max(x, y)}",
+            lambda: f"{c} IN ({x}, {y}, NULL, {x})", lambda: f"{c} NOT IN ({x}, {y})",
+            lambda: f"{c} % {rng.randint(2, 5)} = {rng.randint(0, 1)}", lambda: f"{c} IS NULL",
+            lambda: f"{c} IS NOT NULL", lambda: f"{c} = ANY (ARRAY[{x}, {y}])",
+            lambda: f"{c}::text LIKE '{str(x)[0]}%'", lambda: f"({c} = {x} OR {c} = {y})",
+            lambda: f"{c} > -1",
+        ]
+        if t.kind == "eps" and col == "status":  # values the API refuses as filters
+            choices += [lambda: f"{c} = {rng.choice([0, 3, -1])}", lambda: f"{c} = 2",
+                        lambda: f"{c} = 1", lambda: f"{c} = NULL"]
+    elif typ == "arr":
+        elems = sorted({e for arr in vals for e in arr}) or ["x"]
+        x, y = rng.choice(elems), rng.choice(elems)
+        whole = v() or []
+        choices = [
+            lambda: f"{c} @> ARRAY[{q(x)}]", lambda: f"{q(x)} = ANY ({c})",
+            lambda: f"{c} && ARRAY[{q(x)}, {q(y)}]", lambda: f"{c} IS NULL", lambda: f"{c} IS NOT NULL",
+            lambda: f"cardinality({c}) = {rng.randint(0, 3)}", lambda: f"{c} = {lit(whole, 'arr')}",
+            lambda: f"{c}[1] = {q(x)}", lambda: f"array_length({c}, 1) > 1",
+            lambda: f"NOT ({c} @> ARRAY[{q(x)}])",
+            lambda: f"{c} <@ ARRAY[{', '.join(q(e) for e in rng.sample(elems, min(3, len(elems))))}]",
+            lambda: f"{c} = '{{}}'::text[]",
+            lambda: f"array_to_string({c}, ',') LIKE {q('%' + x[:3] + '%')}",
+        ]
+    elif typ == "jsonb":
+        leaves = sorted({(p, json.dumps(lv)) for d in vals for p, lv in flatten(d) if p},
+                        key=lambda z: (z[0], z[1]))
+        if not leaves:
+            leaves = [(("k",), '"v"')]
+        path, leaf = rng.choice(leaves)
+        leaf = json.loads(leaf)
+        k = path[0]
+        k2 = rng.choice(leaves)[0][0]
+        nested = {}
+        cur = nested
+        for p in path[:-1]:
+            cur[p] = {}
+            cur = cur[p]
+        cur[path[-1]] = leaf
+        text_leaf = leaf if isinstance(leaf, str) else json.dumps(leaf)
+        pathlit = "'{" + ",".join(path) + "}'"
+        choices = [
+            lambda: f"{c} ? {q(k)}", lambda: f"{c} ?| ARRAY[{q(k)}, {q(k2)}]",
+            lambda: f"{c} @> {lit(nested, 'jsonb')}", lambda: f"{c} #>> {pathlit} = {q(text_leaf)}",
+            lambda: f"{c} IS NULL", lambda: f"{c} = '{{}}'::jsonb", lambda: f"jsonb_typeof({c}) = 'object'",
+            lambda: f"{c} -> {q(k)} IS NULL", lambda: f"{c} = {lit(v() or {}, 'jsonb')}",
+            lambda: f"({c} #>> {pathlit}) IN ({q(text_leaf)}, NULL)",
+            lambda: f"{c}::text LIKE {q('%' + k + '%')}", lambda: f"NOT ({c} ? {q(k2)})",
+        ]
+    else:
+        raise ValueError(typ)
+    return rng.choice(choices)()
+
+
+def combine(rng, atoms):
+    expr = atoms[0]
+    for x in atoms[1:]:
+        expr = f"({expr} {rng.choice(['AND', 'AND', 'OR'])} {x})"
+    if rng.random() < 0.12:
+        expr = f"NOT ({expr})"
+    return expr
+
+
+def cond(t, rng, a, n=None):
+    n = n or rng.choice([1, 1, 2, 2, 3])
+    return combine(rng, [atom(t, rng, a) for _ in range(n)])
+
+
+def key_lit(t, v):
+    return q(v)
+
+
+def key_atom(t, rng, a, c=None):
+    """Quals on the key column: get-by-id for =, IN and = ANY."""
+    c = c or f"{a}.id"
+    ta, k = (t.helper("da"), "env_id") if t.deploy else (t.helper("ta"), "k")
+    v = key_value(t, rng)
+    lst = key_list(t, rng)
+    cast = f"::{t.key_type}[]" if t.key_type != "text" and rng.random() < 0.5 else ""
+    forms = [
+        (5, lambda: f"{c} = {q(v)}"),
+        (5, lambda: f"{c} IN ({', '.join(q(x) for x in lst)})"),
+        (3, lambda: f"{c} = ANY (ARRAY[{', '.join(q(x) for x in lst)}]{cast})"),
+        (1, lambda: f"{c} = ANY ('{{}}'::text[])"),
+        (1, lambda: f"{c} = ANY (NULL::text[])"),
+        (2, lambda: f"({c} = {q(v)} OR {c} = {q(key_value(t, rng))})"),
+        (1, lambda: f"NOT ({c} IN ({', '.join(q(x) for x in lst if x is not None) or q('x')}))"),
+        (1, lambda: f"{c} <> {q(v)}"),
+        (2, lambda: f"{c} = (SELECT {q(v)}::text)"),
+        (1, lambda: f"{c} = lower({q((v or '').upper())})"),
+        (1, lambda: f"{c} = {q(v)}::varchar(64)"),
+        (1, lambda: f"{c} IS NULL"), (1, lambda: f"{c} IS NOT NULL"),
+        (2, lambda: f"{c} = (SELECT {k} FROM {ta} WHERE n = {rng.randint(1, 22)})"),
+        (1, lambda: f"{c} = ANY ((SELECT array_agg({k}) FROM {ta} WHERE n % 3 = 0)::{t.key_type}[])"),
+        (1, lambda: f"{c} LIKE {q((v or 'e')[:8] + '%')}"),
+        (2, lambda: f"{c} IN ({', '.join(q(x) for x in lst)}) AND {c} IN ({', '.join(q(x) for x in key_list(t, rng))})"),
+        (1, lambda: f"{c} = {q(v)} AND {c} = {q(key_value(t, rng))}"),
+        (1, lambda: f"({c} IN ({', '.join(q(x) for x in lst)}) OR {c} IS NULL)"),
+        (1, lambda: f"{c} COLLATE \"C\" = {q(v)}"),
+        (1, lambda: f"{c} = {a}.name"),
+    ]
+    total = sum(w for w, _ in forms)
+    r = rng.uniform(0, total)
+    for w, f in forms:
+        r -= w
+        if r <= 0:
+            return f()
+    return forms[0][1]()
+
+
+def scope(t, rng, a):
+    """Deploy environments need their application: always say which."""
+    if not t.deploy:
+        return None
+    c = f"{a}.application_id"
+    return rng.choice([
+        f"{c} = '{APP1}'", f"{c} = '{APP1}'", f"{c} = '{APP2}'",
+        f"{c} IN ('{APP1}', '{APP2}')", f"{c} IN ('{APP2}', '{APP1}')",
+        f"{c} IN ('{APP1}', NULL, '{APP1}')", f"{c} = ANY (ARRAY['{APP2}', '{APP1}', '{APP2}'])",
+        f"{c} = (SELECT '{APP1}'::text)", f"{c} = lower('{APP1.upper()}')",
+    ])
+
+
+def where(*conds):
+    conds = [x for x in conds if x]
+    return (" WHERE " + " AND ".join(conds)) if conds else ""
+
+
+def select_list(t, rng, a, extra=0):
+    if rng.random() < 0.2:
+        return f"{a}.*"
+    cols = rng.sample(t.colnames, k=min(len(t.colnames), rng.randint(1, 5) + extra))
+    return ", ".join(f"{a}.{x}" for x in cols)
+
+
+# ---------------------------------------------------------------------------
+# Units of work: a local query and one or more foreign executions of it
+# ---------------------------------------------------------------------------
+
+JOIN_SETTINGS = [
+    {},
+    {"enable_hashjoin": "off"},
+    {"enable_mergejoin": "off"},
+    {"enable_nestloop": "off"},
+    {"enable_hashjoin": "off", "enable_mergejoin": "off"},
+    {"enable_hashjoin": "off", "enable_nestloop": "off"},
+    {"enable_mergejoin": "off", "enable_nestloop": "off"},
+    {"enable_hashjoin": "off", "enable_mergejoin": "off", "enable_memoize": "off"},
+    {"enable_hashjoin": "off", "enable_mergejoin": "off", "enable_material": "off"},
+]
+EST = [None, "1", "100000"]
+
+
+class Step:
+    def __init__(self, sql_f, sql_l=None, mode="multiset", limit=None, offset=0,
+                 settings=None, est=None, label=""):
+        self.sql_f = sql_f
+        self.sql_l = sql_l            # None: compare with the unit's previous local result
+        self.mode = mode              # ordered | multiset | limit
+        self.limit = limit
+        self.offset = offset
+        self.settings = settings or {}
+        self.est = est
+        self.label = label
+
+
+class Unit:
+    def __init__(self, table, cat, steps, setup=(), teardown=(), note=""):
+        self.table = table
+        self.cat = cat
+        self.steps = steps
+        self.setup = list(setup)
+        self.teardown = list(teardown)
+        self.note = note
+
+
+def settings_text(step, unit):
+    parts = [f"{k}={v}" for k, v in step.settings.items()]
+    if step.est is not None:
+        parts.append(f"estimated_items={step.est}")
+    if unit.note:
+        parts.append(unit.note)
+    if step.label:
+        parts.append(step.label)
+    return ", ".join(parts) or "defaults"
+
+
+def sub(tpl, t, local):
+    """Fill in the table names: @F@ is the foreign table or its copy."""
+    out = tpl.replace("@F@", t.local if local else t.name)
+    for h in ("ta", "tb", "tc", "big", "apps", "da", "db", "dc"):
+        out = out.replace(f"@{h.upper()}@", t.helper(h))
+    return out
+
+
+def simple(t, cat, tpl, mode="multiset", rng=None, multi=False, **kw):
+    """A unit of one query: the local copy once, the foreign table under
+    one or (for joins) several planner settings."""
+    sql_f, sql_l = sub(tpl, t, False), sub(tpl, t, True)
+    if not multi:
+        est = rng.choice(EST) if rng and rng.random() < 0.3 else None
+        return Unit(t, cat, [Step(sql_f, sql_l, mode, est=est, **kw)])
+    combos = [(s, e) for s in range(len(JOIN_SETTINGS)) for e in EST]
+    picked = rng.sample(combos, multi)
+    steps = []
+    for i, (s, e) in enumerate(picked):
+        steps.append(Step(sql_f, sql_l if i == 0 else None, mode, settings=JOIN_SETTINGS[s],
+                          est=e, **kw))
+    return Unit(t, cat, steps)
+
+
+def maybe_order(t, rng, a, extra_order=None):
+    if rng.random() < 0.4:
+        order = ", ".join(filter(None, [extra_order, t.order(a, rng.random() < 0.3)]))
+        return f" ORDER BY {order}", "ordered"
+    return "", "multiset"
+
+
+# ---------------------------------------------------------------------------
+# Generators, one per category
+# ---------------------------------------------------------------------------
+
+def gen_filter(t, rng, n):
+    units = []
+    cols = [c for c in t.colnames if not (t.deploy and c == "application_id")]
+    for i in range(n):
+        if i < len(cols) * 2:   # every column, twice, first
+            c = atom(t, rng, "e", cols[i % len(cols)])
+            if rng.random() < 0.4:
+                c = combine(rng, [c, atom(t, rng, "e")])
+        else:
+            c = cond(t, rng, "e")
+        order, mode = maybe_order(t, rng, "e")
+        tpl = f"SELECT {select_list(t, rng, 'e')} FROM @F@ e{where(scope(t, rng, 'e'), c)}{order}"
+        units.append(simple(t, "filter", tpl, mode, rng))
+    if t.deploy:   # a project the application is not in: no rows, or an error?
+        units.append(simple(t, "filter", f"SELECT e.id FROM @F@ e WHERE e.application_id = '{APP1}' "
+                                         "AND e.project_id = 'ffffffffffffffffffffffffffffffff'", rng=rng))
+        units.append(simple(t, "filter", f"SELECT e.id FROM @F@ e WHERE e.application_id = '{APP1}' "
+                                         f"AND e.project_id = '{PROJECT}'", rng=rng))
+    return units
+
+
+def gen_key(t, rng, n):
+    units = []
+    for i in range(n):
+        c = key_atom(t, rng, "e")
+        if rng.random() < 0.3:
+            c = f"{c} AND {atom(t, rng, 'e')}"
+        if t.deploy and rng.random() < 0.2:
+            pair = rng.choice(t.pairs)
+            c = f"(e.application_id, e.id) IN (('{pair[0]}', '{pair[1]}'), ('{APP2}', {q(key_value(t, rng))}))"
+        order, mode = maybe_order(t, rng, "e")
+        tpl = f"SELECT {select_list(t, rng, 'e')} FROM @F@ e{where(scope(t, rng, 'e'), c)}{order}"
+        units.append(simple(t, "key", tpl, mode, rng))
+    return units
+
+
+def gen_bigin(t, rng, n):
+    units = []
+    sizes = [40, 150, 400, 1000, 2500, 6000] if t.budget >= 1 else \
+        [40, 150, 400, 1000, 2500] if t.budget >= 0.5 else [60, 300, 1200]
+    for i in range(n):
+        size = sizes[i % len(sizes)]
+        vals = []
+        for _ in range(size):
+            r = rng.random()
+            if r < 0.55 and t.ids:
+                vals.append(rng.choice(t.ids))
+            elif r < 0.95:
+                vals.append(("%s%08x" % (unknown_ids(t)[0][:-8], rng.getrandbits(32))))
+            elif r < 0.98:
+                vals.append(None)
+            else:
+                vals.append("")
+        lst = ", ".join(q(v) for v in vals)
+        form = i % 5
+        if form == 0:
+            c = f"e.id IN ({lst})"
+        elif form == 1:
+            c = f"e.id = ANY (ARRAY[{lst}])"
+        elif form == 2:
+            arr = "{" + ",".join('NULL' if v is None else '"' + v + '"' for v in vals) + "}"
+            c = f"e.id = ANY ({q(arr)}::text[])"
+        elif form == 3:
+            c = f"e.id NOT IN ({', '.join(q(v) for v in vals if v is not None)})"
+        else:
+            c = f"e.id IN ({lst}) AND {atom(t, rng, 'e')}"
+        sel = "count(*), count(DISTINCT e.id), min(e.id), max(e.id)" if rng.random() < 0.5 \
+            else f"{t.order('e')}, e.name"
+        tpl = f"SELECT {sel} FROM @F@ e{where(scope(t, rng, 'e'), c)}"
+        units.append(simple(t, "bigin", tpl, rng=rng, label=f"{size} values"))
+    return units
+
+
+def join_templates(t, rng):
+    """(template, mode-capable order key) for joins of keyed tables."""
+    ef = lambda: cond(t, rng, "e", rng.choice([1, 1, 2]))  # noqa: E731
+    cols = lambda: ", ".join(f"e.{c}" for c in rng.sample(t.colnames, min(len(t.colnames), rng.randint(1, 3))))  # noqa: E731
+    if t.deploy:
+        s = lambda: scope(t, rng, "e")  # noqa: E731
+        return [
+            (f"SELECT da.n, da.tag, e.id, {cols()} FROM @DA@ da JOIN @F@ e ON e.application_id = da.app_id AND e.id = da.env_id", "da.n, e.id"),
+            (f"SELECT a.n, a.team, e.id, {cols()} FROM @APPS@ a JOIN @F@ e ON e.application_id = a.app_id{where(ef())}", "a.n, e.id"),
+            (f"SELECT da.n, db.n, e.id, {cols()} FROM @DA@ da JOIN @DB@ db ON db.env_id = da.env_id JOIN @F@ e ON e.application_id = da.app_id AND e.id = db.env_id", "da.n, db.n, e.id"),
+            (f"SELECT a.n, da.n, db.n, e.id, {cols()} FROM @APPS@ a JOIN @DA@ da ON da.app_id = a.app_id JOIN @DB@ db ON db.env_id = da.env_id JOIN @F@ e ON e.application_id = a.app_id AND e.id = da.env_id", "a.n, da.n, db.n, e.id"),
+            (f"SELECT da.n, db.n, dc.n, e.id FROM @DA@ da JOIN @DB@ db ON db.n = da.n JOIN @DC@ dc ON dc.env_id = db.env_id JOIN @F@ e ON e.application_id = da.app_id AND e.id = dc.env_id", "da.n, db.n, dc.n, e.id"),
+            (f"SELECT da.n, e.id, {cols()} FROM @DA@ da JOIN @F@ e ON e.id = da.env_id{where(s())}", "da.n, e.id"),
+            (f"SELECT da.n, e.id, e.name FROM @DA@ da LEFT JOIN @F@ e ON e.application_id = da.app_id AND e.id = da.env_id", "da.n, e.id"),
+            (f"SELECT a.n, e.id, e.name FROM @APPS@ a CROSS JOIN LATERAL (SELECT * FROM @F@ e WHERE e.application_id = a.app_id ORDER BY e.id LIMIT 3) e", "a.n, e.id"),
+            (f"SELECT a.n, e.c, e.s FROM @APPS@ a LEFT JOIN LATERAL (SELECT count(*) AS c, sum(e.instance_count) AS s FROM @F@ e WHERE e.application_id = a.app_id) e ON true", "a.n"),
+            (f"SELECT db.n, e.id, {cols()} FROM @F@ e JOIN @DB@ db ON db.env_id = e.id{where(s())}", "db.n, e.id"),
+            (f"SELECT e.id, e2.name FROM @F@ e JOIN @F@ e2 ON e2.application_id = e.application_id AND e2.id = e.id{where(s(), ef())}", "e.id"),
+            (f"SELECT b.n, e.id FROM @BIG@ b JOIN @F@ e ON e.application_id = b.app_id AND e.id = b.env_id{where(ef())}", "b.n, e.id"),
+            (f"SELECT da.n, a.n, e.id FROM @DA@ da, @APPS@ a, @F@ e WHERE a.app_id = da.app_id AND e.application_id = a.app_id AND e.id = da.env_id", "da.n, a.n, e.id"),
+            (f"SELECT a.n, db.n, e.id FROM @APPS@ a JOIN @F@ e ON e.application_id = a.app_id JOIN @DB@ db ON db.env_id = e.id", "a.n, db.n, e.id"),
+            (f"SELECT da.n, e.id FROM @DA@ da JOIN @F@ e ON e.application_id = da.app_id AND e.id = da.env_id AND e.name <> da.tag", "da.n, e.id"),
+        ]
+    return [
+        (f"SELECT ta.n, ta.tag, e.id, {cols()} FROM @TA@ ta JOIN @F@ e ON e.id = ta.k{where(ef() if rng.random() < 0.4 else None)}", "ta.n, e.id"),
+        (f"SELECT ta.n, e.id, {cols()} FROM @TA@ ta JOIN @F@ e ON ta.k = e.id", "ta.n, e.id"),
+        (f"SELECT ta.n, tb.n, e.id, {cols()} FROM @TA@ ta JOIN @TB@ tb ON ta.k = tb.k JOIN @F@ e ON e.id = ta.k", "ta.n, tb.n, e.id"),
+        (f"SELECT ta.n, tb.n, e.id FROM @TA@ ta JOIN @TB@ tb ON tb.n = ta.n JOIN @F@ e ON e.id = tb.k", "ta.n, tb.n, e.id"),
+        (f"SELECT ta.n, tb.n, e.id, {cols()} FROM @TA@ ta JOIN @TB@ tb ON ta.k = tb.k JOIN @F@ e ON e.id = tb.k WHERE ta.tag = 'red'", "ta.n, tb.n, e.id"),
+        (f"SELECT ta.n, tb.n, tc.n, e.id FROM @TA@ ta JOIN @TB@ tb ON tb.k = ta.k JOIN @TC@ tc ON tc.k = tb.k JOIN @F@ e ON e.id = tc.k", "ta.n, tb.n, tc.n, e.id"),
+        (f"SELECT ta.n, tb.n, tc.n, e.id, {cols()} FROM @TA@ ta JOIN @TB@ tb ON tb.n = ta.n JOIN @TC@ tc ON tc.n = ta.n JOIN @F@ e ON e.id = ta.k", "ta.n, tb.n, tc.n, e.id"),
+        (f"SELECT ta.n, e.id, e.name FROM @TA@ ta LEFT JOIN @F@ e ON e.id = ta.k", "ta.n, e.id"),
+        (f"SELECT e.id, ta.n FROM @F@ e LEFT JOIN @TA@ ta ON ta.k = e.id{where(ef())}", "e.id, ta.n"),
+        (f"SELECT ta.n, e.id FROM @TA@ ta FULL JOIN @F@ e ON e.id = ta.k WHERE (e.id IS NULL OR {ef()})", "ta.n, e.id"),
+        (f"SELECT ta.n, e.id, {cols()} FROM @TA@ ta CROSS JOIN LATERAL (SELECT * FROM @F@ e WHERE e.id = ta.k{' AND ' + ef() if rng.random() < 0.3 else ''}) e", "ta.n, e.id"),
+        (f"SELECT ta.n, e.id, e.name FROM @TA@ ta LEFT JOIN LATERAL (SELECT * FROM @F@ e WHERE e.id IN (ta.k, ta.k2) ORDER BY e.id LIMIT 1) e ON true", "ta.n, e.id"),
+        (f"SELECT ta.n, e.c, e.m FROM @TA@ ta CROSS JOIN LATERAL (SELECT count(*) AS c, min(e.id) AS m FROM @F@ e WHERE e.id > ta.k) e", "ta.n"),
+        (f"SELECT tb.n, e.id FROM @TB@ tb JOIN @F@ e ON e.name = tb.nm", "tb.n, e.id"),
+        (f"SELECT e.id, e2.name FROM @F@ e JOIN @F@ e2 ON e2.id = e.id{where(ef())}", "e.id"),
+        (f"SELECT ta.n, e.id FROM @TA@ ta JOIN @F@ e ON e.id = ANY (ARRAY[ta.k, ta.k2])", "ta.n, e.id"),
+        (f"SELECT s.k, s.c, e.id, e.name FROM (SELECT k, count(*) AS c FROM @TA@ GROUP BY k) s JOIN @F@ e ON e.id = s.k", "s.k, e.id"),
+        (f"SELECT b.n, e.id FROM @BIG@ b JOIN @F@ e ON e.id = b.k{where(ef())}", "b.n, e.id"),
+        (f"SELECT ta.n, e.id FROM @TA@ ta JOIN @F@ e ON e.id = ta.k AND e.name <> ta.tag", "ta.n, e.id"),
+        (f"SELECT ta.n, tb.n, e.id FROM @TA@ ta, @TB@ tb, @F@ e WHERE e.id = ta.k AND e.id = tb.k", "ta.n, tb.n, e.id"),
+        (f"SELECT ta.n, tb.n, e.id FROM @TA@ ta JOIN @F@ e ON e.id = ta.k JOIN @TB@ tb ON tb.k = e.id", "ta.n, tb.n, e.id"),
+        (f"SELECT tc.n, ta.n, e.id FROM @TA@ ta JOIN @F@ e ON e.id = ta.k RIGHT JOIN @TC@ tc ON tc.k = ta.k", "tc.n, ta.n, e.id"),
+        (f"WITH s AS MATERIALIZED (SELECT * FROM @F@ e{where(ef())}) SELECT ta.n, s.id FROM @TA@ ta JOIN s ON s.id = ta.k", "ta.n, s.id"),
+        (f"SELECT ta.n, e.id FROM @TA@ ta JOIN @F@ e ON e.id = lower(ta.k)", "ta.n, e.id"),
+    ]
+
+
+def gen_join(t, rng, n):
+    units = []
+    for i in range(n):
+        templates = join_templates(t, rng)
+        tpl, order = templates[i % len(templates)] if i < len(templates) else rng.choice(templates)
+        mode = "multiset"
+        if rng.random() < 0.4:
+            tpl += f" ORDER BY {order}"
+            mode = "ordered"
+        units.append(simple(t, "join", tpl, mode, rng, multi=rng.choice([2, 3, 3])))
+    return units
+
+
+def semi_templates(t, rng):
+    ef = lambda: cond(t, rng, "e", 1)  # noqa: E731
+    sel = lambda: select_list(t, rng, "e")  # noqa: E731
+    if t.deploy:
+        s = lambda: scope(t, rng, "e")  # noqa: E731
+        return [
+            f"SELECT {sel()} FROM @F@ e WHERE {s()} AND EXISTS (SELECT 1 FROM @DA@ da WHERE da.env_id = e.id)",
+            f"SELECT {sel()} FROM @F@ e WHERE {s()} AND NOT EXISTS (SELECT 1 FROM @DA@ da WHERE da.env_id = e.id)",
+            "SELECT da.n FROM @DA@ da WHERE EXISTS (SELECT 1 FROM @F@ e WHERE e.application_id = da.app_id AND e.id = da.env_id)",
+            "SELECT da.n FROM @DA@ da WHERE NOT EXISTS (SELECT 1 FROM @F@ e WHERE e.application_id = da.app_id AND e.id = da.env_id)",
+            f"SELECT a.n FROM @APPS@ a WHERE EXISTS (SELECT 1 FROM @F@ e WHERE e.application_id = a.app_id AND {ef()})",
+            f"SELECT da.n FROM @DA@ da WHERE da.env_id IN (SELECT e.id FROM @F@ e WHERE {s()} AND {ef()})",
+            f"SELECT da.n FROM @DA@ da WHERE da.env_id NOT IN (SELECT e.id FROM @F@ e WHERE {s()})",
+            "SELECT da.n, (SELECT e.name FROM @F@ e WHERE e.application_id = da.app_id AND e.id = da.env_id) FROM @DA@ da",
+            f"SELECT {sel()} FROM @F@ e WHERE {s()} AND (e.application_id, e.id) IN (SELECT app_id, env_id FROM @DA@)",
+            f"SELECT {sel()} FROM @F@ e WHERE {s()} AND e.id IN (SELECT env_id FROM @DB@ WHERE grp = {rng.randint(0, 3)})",
+            f"SELECT {sel()} FROM @F@ e WHERE {s()} AND e.id NOT IN (SELECT env_id FROM @DB@ WHERE env_id IS NOT NULL)",
+            "SELECT a.n, (SELECT count(*) FROM @F@ e WHERE e.application_id = a.app_id) FROM @APPS@ a",
+        ]
+    return [
+        f"SELECT {sel()} FROM @F@ e WHERE EXISTS (SELECT 1 FROM @TA@ ta WHERE ta.k = e.id)",
+        f"SELECT {sel()} FROM @F@ e WHERE EXISTS (SELECT 1 FROM @TA@ ta WHERE ta.k = e.id) AND {ef()}",
+        f"SELECT {sel()} FROM @F@ e WHERE NOT EXISTS (SELECT 1 FROM @TA@ ta WHERE ta.k = e.id)",
+        f"SELECT {sel()} FROM @F@ e WHERE e.id IN (SELECT k FROM @TB@ WHERE grp = {rng.randint(0, 3)})",
+        f"SELECT {sel()} FROM @F@ e WHERE e.id NOT IN (SELECT k FROM @TB@ WHERE k IS NOT NULL)",
+        f"SELECT {sel()} FROM @F@ e WHERE e.id NOT IN (SELECT k FROM @TA@)",
+        f"SELECT ta.n, ta.k FROM @TA@ ta WHERE EXISTS (SELECT 1 FROM @F@ e WHERE e.id = ta.k)",
+        f"SELECT ta.n, ta.k FROM @TA@ ta WHERE EXISTS (SELECT 1 FROM @F@ e WHERE e.id = ta.k AND {ef()})",
+        f"SELECT ta.n FROM @TA@ ta WHERE NOT EXISTS (SELECT 1 FROM @F@ e WHERE e.id = ta.k)",
+        f"SELECT ta.n FROM @TA@ ta WHERE ta.k IN (SELECT e.id FROM @F@ e WHERE {ef()})",
+        f"SELECT ta.n FROM @TA@ ta WHERE ta.k NOT IN (SELECT e.id FROM @F@ e WHERE {ef()})",
+        "SELECT ta.n, (SELECT e.name FROM @F@ e WHERE e.id = ta.k) FROM @TA@ ta",
+        "SELECT ta.n, (SELECT count(*) FROM @F@ e WHERE e.id <> ta.k) FROM @TA@ ta",
+        f"SELECT {sel()} FROM @F@ e WHERE e.id = ANY (SELECT k FROM @TC@)",
+        f"SELECT {sel()} FROM @F@ e WHERE e.id IN (SELECT k FROM @TA@) AND e.id IN (SELECT k FROM @TB@)",
+        "SELECT tc.n FROM @TC@ tc WHERE EXISTS (SELECT 1 FROM @F@ e JOIN @TA@ ta ON ta.k = e.id WHERE e.id = tc.k)",
+        f"SELECT {sel()} FROM @F@ e WHERE EXISTS (SELECT 1 FROM @TA@ ta JOIN @TB@ tb ON tb.k = ta.k WHERE ta.k = e.id)",
+        f"SELECT {sel()} FROM @F@ e WHERE e.id IN (SELECT k FROM @BIG@ WHERE n % 7 = 0)",
+    ]
+
+
+def gen_semi(t, rng, n):
+    units = []
+    for i in range(n):
+        templates = semi_templates(t, rng)
+        tpl = templates[i % len(templates)] if i < len(templates) else rng.choice(templates)
+        units.append(simple(t, "semi", tpl, "multiset", rng, multi=rng.choice([1, 2])))
+    return units
+
+
+def gen_limit(t, rng, n):
+    units = []
+    total = len(t.rows)
+    for i in range(n):
+        lim = rng.choice([0, 1, 2, 3, 5, 7, 10, 37, 38, 50, 100, max(1, total - 1), total + 5])
+        off = rng.choice([0, 0, 0, 1, 3, 10, 40, max(0, total - 2), total + 3])
+        offs = f" OFFSET {off}" if off else ""
+        c = cond(t, rng, "e", 1) if rng.random() < 0.4 else None
+        s = scope(t, rng, "e")
+        form = i % 8
+        if form in (0, 1):
+            tpl = f"SELECT {select_list(t, rng, 'e')} FROM @F@ e{where(s, c)} ORDER BY {t.order('e', rng.random() < 0.3)} LIMIT {lim}{offs}"
+            units.append(simple(t, "limit", tpl, "ordered", rng))
+        elif form in (2, 3):
+            base = f"SELECT {select_list(t, rng, 'e')} FROM @F@ e{where(s, c)}"
+            u = Unit(t, "limit", [Step(sub(base + f" LIMIT {lim}{offs}", t, False), sub(base, t, True),
+                                       "limit", limit=lim, offset=off,
+                                       est=rng.choice(EST) if rng.random() < 0.3 else None)])
+            units.append(u)
+        elif form == 4:
+            base = f"SELECT {t.order('e')} FROM @F@ e{where(s, key_atom(t, rng, 'e'))}"
+            units.append(Unit(t, "limit", [Step(sub(base + f" FETCH FIRST {lim} ROWS ONLY", t, False),
+                                                sub(base, t, True), "limit", limit=lim)]))
+        elif form == 5:
+            tpl = f"SELECT count(*) FROM (SELECT 1 FROM @F@ e{where(s, c)} LIMIT {lim}{offs}) x"
+            units.append(simple(t, "limit", tpl, "ordered", rng))
+        elif form == 6:
+            if t.deploy:
+                tpl = f"SELECT da.n, e.id, e.name FROM @DA@ da JOIN @F@ e ON e.application_id = da.app_id AND e.id = da.env_id ORDER BY da.n, e.id LIMIT {lim}{offs}"
+            else:
+                tpl = f"SELECT ta.n, e.id, e.name FROM @TA@ ta JOIN @F@ e ON e.id = ta.k ORDER BY ta.n, e.id LIMIT {lim}{offs}"
+            units.append(simple(t, "limit", tpl, "ordered", rng, multi=2))
+        else:
+            tcol = [c for c, ty in t.cols if ty == "ts"][0]
+            tpl = f"SELECT e.id, e.{tcol} FROM @F@ e{where(s)} ORDER BY e.{tcol} DESC, {t.order('e')} LIMIT {lim}{offs}"
+            units.append(simple(t, "limit", tpl, "ordered", rng))
+    # LIMIT ALL, LIMIT NULL: every row.
+    base = f"SELECT {t.order('e')} FROM @F@ e{where(scope(t, rng, 'e'))}"
+    for tail in (" LIMIT ALL", " LIMIT NULL", " OFFSET 0"):
+        units.append(Unit(t, "limit", [Step(sub(base + tail, t, False), sub(base, t, True), "multiset")]))
+    return units
+
+
+def gen_agg(t, rng, n):
+    units = []
+    for i in range(n):
+        s = scope(t, rng, "e")
+        c = cond(t, rng, "e", 1) if rng.random() < 0.5 else None
+        w = where(s, c)
+        g = rng.choice(t.groups)
+        g2 = rng.choice(t.groups)
+        x = rng.choice(t.ints)
+        b = rng.choice(t.bools) if t.bools else None
+        form = i % 20
+        mode = "multiset"
+        if form == 0:
+            tpl = f"SELECT count(*) FROM @F@ e{w}"
+        elif form == 1:
+            tpl = f"SELECT count(*), count(e.{x}), count(DISTINCT e.{g}), min(e.{x}), max(e.{x}), sum(e.{x}), round(avg(e.{x}), 6) FROM @F@ e{w}"
+        elif form == 2:
+            tpl = f"SELECT e.{g}, count(*), min(e.id), max(e.id) FROM @F@ e{w} GROUP BY e.{g} ORDER BY e.{g}"
+            mode = "ordered"
+        elif form == 3:
+            tpl = f"SELECT e.{g}, string_agg(e.name, ',' ORDER BY e.name, e.id) FROM @F@ e{w} GROUP BY 1"
+        elif form == 4:
+            tpl = f"SELECT e.{g}, array_agg(e.id ORDER BY e.id) FROM @F@ e{w} GROUP BY 1"
+        elif form == 5:
+            tpl = f"SELECT e.{g}, e.{g2}, count(*) FROM @F@ e{w} GROUP BY 1, 2 HAVING count(*) > 1"
+        elif form == 6:
+            tpl = f"SELECT DISTINCT e.{g} FROM @F@ e{w}"
+        elif form == 7:
+            tpl = f"SELECT DISTINCT e.{g}, e.{g2} FROM @F@ e{w}"
+        elif form == 8:
+            tpl = f"SELECT DISTINCT ON (e.{g}) e.{g}, e.id FROM @F@ e{w} ORDER BY e.{g}, e.id"
+            mode = "ordered"
+        elif form == 9:
+            tpl = f"SELECT count(DISTINCT e.id), count(DISTINCT e.name) FROM @F@ e{w}"
+        elif form == 10 and b:
+            tpl = f"SELECT bool_and(e.{b}), bool_or(e.{b}), count(*) FILTER (WHERE e.{b}) FROM @F@ e{w}"
+        elif form == 11:
+            tpl = f"SELECT e.{g}, count(*) FROM @F@ e{w} GROUP BY ROLLUP (e.{g})"
+        elif form == 12:
+            tpl = f"SELECT e.id, row_number() OVER (PARTITION BY e.{g} ORDER BY e.id), count(*) OVER (PARTITION BY e.{g}) FROM @F@ e{w}"
+        elif form == 13:
+            tpl = f"SELECT e.id, rank() OVER (ORDER BY e.{x}), dense_rank() OVER (ORDER BY e.{g}) FROM @F@ e{w}"
+        elif form == 14:
+            tpl = f"SELECT e.id, lag(e.id) OVER (ORDER BY {t.order('e')}), lead(e.name) OVER (ORDER BY {t.order('e')}) FROM @F@ e{w}"
+        elif form == 15:
+            tpl = f"SELECT e.id, sum(e.{x}) OVER (ORDER BY {t.order('e')} ROWS BETWEEN 2 PRECEDING AND CURRENT ROW), ntile(4) OVER (ORDER BY {t.order('e')}) FROM @F@ e{w}"
+        elif form == 16:
+            tpl = f"SELECT e.id, first_value(e.name) OVER (PARTITION BY e.{g} ORDER BY e.id) FROM @F@ e{w} ORDER BY {t.order('e')}"
+            mode = "ordered"
+        elif form == 17:
+            op = rng.choice(["UNION", "UNION ALL", "INTERSECT", "EXCEPT"])
+            tpl = (f"SELECT e.id FROM @F@ e{where(s, cond(t, rng, 'e', 1))} {op} "
+                   f"SELECT e.id FROM @F@ e{where(scope(t, rng, 'e'), cond(t, rng, 'e', 1))}")
+        elif form == 18:
+            if t.deploy:
+                tpl = "SELECT da.tag, count(*), string_agg(e.name, ',' ORDER BY e.name, da.n) FROM @DA@ da JOIN @F@ e ON e.application_id = da.app_id AND e.id = da.env_id GROUP BY da.tag"
+            else:
+                tpl = "SELECT ta.tag, count(*), string_agg(e.name, ',' ORDER BY e.name, ta.n) FROM @TA@ ta JOIN @F@ e ON e.id = ta.k GROUP BY ta.tag"
+            units.append(simple(t, "agg", tpl, mode, rng, multi=2))
+            continue
+        else:
+            tpl = f"SELECT count(*), min(e.{g}::text), max(e.{g}::text) FROM @F@ e{where(s, key_atom(t, rng, 'e'))}"
+        units.append(simple(t, "agg", tpl, mode, rng))
+    return units
+
+
+PLAN_MODES = ["force_generic_plan", "force_custom_plan", "auto"]
+
+
+def prepared_templates(t, rng):
+    """(parameter types, body, argument generator)."""
+    kt = t.key_type
+    sel = select_list(t, rng, "e")
+    kv = lambda: q(key_value(t, rng))  # noqa: E731
+    if t.deploy:
+        app = lambda: rng.choice([q(APP1), q(APP1), q(APP2), "NULL"])  # noqa: E731
+        def pair():
+            if rng.random() < 0.7:
+                a, i = rng.choice(t.pairs)
+                return f"{q(a)}, {q(i)}"
+            return f"{app()}, {kv()}"
+        return [
+            ("text, text", f"SELECT {sel} FROM @F@ e WHERE e.application_id = $1 AND e.id = $2", pair),
+            ("text", f"SELECT {sel} FROM @F@ e WHERE e.application_id = $1", app),
+            ("text[]", "SELECT e.application_id, e.id, e.name FROM @F@ e WHERE e.application_id = ANY ($1) AND e.os = 'linux'",
+             lambda: rng.choice([f"ARRAY['{APP1}']", f"ARRAY['{APP2}', '{APP1}']", "'{}'::text[]", f"ARRAY['{APP2}', NULL]"])),
+            ("text[], text[]", "SELECT e.id, e.name FROM @F@ e WHERE e.application_id = ANY ($1) AND e.id = ANY ($2)",
+             lambda: f"ARRAY['{APP1}', '{APP2}'], ARRAY[{', '.join(q(i) for _, i in rng.sample(t.pairs, 3))}, {kv()}]"),
+            ("text", "SELECT da.n, e.id, e.name FROM @DA@ da JOIN @F@ e ON e.application_id = da.app_id AND e.id = da.env_id WHERE da.tag = $1",
+             lambda: rng.choice(["'red'", "'blue'", "'green'", "NULL"])),
+            ("int", f"SELECT e.id FROM @F@ e WHERE e.application_id = '{APP1}' ORDER BY e.id LIMIT $1",
+             lambda: str(rng.choice([0, 1, 3, 40, 41, 1000]))),
+            ("text", f"SELECT a.n, e.id FROM @APPS@ a JOIN @DA@ da ON da.app_id = a.app_id JOIN @F@ e ON e.application_id = a.app_id AND e.id = da.env_id WHERE a.team IS DISTINCT FROM $1",
+             lambda: rng.choice(["'orders'", "'billing'", "NULL"])),
+        ]
+    return [
+        (kt, f"SELECT {sel} FROM @F@ e WHERE e.id = $1", kv),
+        (f"{kt}[]", "SELECT e.id, e.name FROM @F@ e WHERE e.id = ANY ($1)",
+         lambda: f"ARRAY[{', '.join(q(x) for x in key_list(t, rng))}]::{kt}[]"),
+        (f"{kt}, {kt}", "SELECT e.id FROM @F@ e WHERE e.id IN ($1, $2)", lambda: f"{kv()}, {kv()}"),
+        ("text", "SELECT e.id, e.status FROM @F@ e WHERE e.name = $1",
+         lambda: q(rng.choice(t.vals["name"] + [None, "nope"]))),
+        ("int", "SELECT e.id FROM @F@ e ORDER BY e.id LIMIT $1",
+         lambda: str(rng.choice([0, 1, 5, 37, 38, 1000]))),
+        ("text", "SELECT ta.n, e.id, e.name FROM @TA@ ta JOIN @F@ e ON e.id = ta.k WHERE ta.tag = $1",
+         lambda: rng.choice(["'red'", "'blue'", "'green'", "NULL"])),
+        ("text", "SELECT e.id FROM @F@ e WHERE EXISTS (SELECT 1 FROM @TA@ ta WHERE ta.k = e.id AND ta.tag = $1)",
+         lambda: rng.choice(["'red'", "'blue'", "'green'", "NULL"])),
+        (kt, "SELECT e.id FROM @F@ e WHERE e.id = lower($1)", lambda: q((key_value(t, rng) or "").upper())),
+        (f"{kt}, int", "SELECT e.id FROM @F@ e WHERE e.id >= $1 ORDER BY e.id LIMIT $2",
+         lambda: f"{kv()}, {rng.choice([1, 3, 50])}"),
+        ("text", "SELECT ta.n, tb.n, e.id FROM @TA@ ta JOIN @TB@ tb ON tb.k = ta.k JOIN @F@ e ON e.id = ta.k WHERE tb.nm IS DISTINCT FROM $1",
+         lambda: q(rng.choice(t.vals["name"] + [None]))),
+    ]
+
+
+def gen_prepared(t, rng, n):
+    units = []
+    for i in range(n):
+        templates = prepared_templates(t, rng)
+        types, body, args = templates[i % len(templates)]
+        mode = PLAN_MODES[(i // len(templates)) % len(PLAN_MODES)] if i >= len(templates) \
+            else PLAN_MODES[i % len(PLAN_MODES)]
+        fname, lname = f"pf_{t.name}_{i}", f"pl_{t.name}_{i}"
+        setup = [f"SET plan_cache_mode = {mode}" if mode != "auto" else "RESET plan_cache_mode",
+                 f"PREPARE {fname}({types}) AS {sub(body, t, False)}",
+                 f"PREPARE {lname}({types}) AS {sub(body, t, True)}"]
+        order = "ordered" if "ORDER BY" in body else "multiset"
+        steps = []
+        for _ in range(7 if mode == "auto" else 5):
+            a = args()
+            steps.append(Step(f"EXECUTE {fname}({a})", f"EXECUTE {lname}({a})", order,
+                              label=f"plan_cache_mode={mode}"))
+        units.append(Unit(t, "prepared", steps, setup,
+                          [f"DEALLOCATE {fname}", f"DEALLOCATE {lname}", "RESET plan_cache_mode"],
+                          note=f"PREPARE {fname}({types}) AS {sub(body, t, False)}"))
+    return units
+
+
+GENERATORS = {"filter": (gen_filter, 100), "key": (gen_key, 70), "bigin": (gen_bigin, 8),
+              "join": (gen_join, 48), "semi": (gen_semi, 36), "limit": (gen_limit, 40),
+              "agg": (gen_agg, 44), "prepared": (gen_prepared, 12)}
+
+
+# ---------------------------------------------------------------------------
+# Helper tables (local data to join with), from the copies' keys
+# ---------------------------------------------------------------------------
+
+def helper_sql(t, rng):
+    kt = t.key_type
+    sql = []
+    name_vals = t.vals.get("name") or ["x"]
+    if t.deploy:
+        pairs = list(t.pairs)
+        rows_da = []
+        for _ in range(14):
+            rows_da.append(rng.choice(pairs))
+        rows_da += [rows_da[0], rows_da[1], rows_da[1]]                      # same key, again
+        rows_da += [(APP1, unknown_ids(t)[0]), (APP2, rng.choice(pairs)[1]),  # unknown, wrong app
+                    (None, rng.choice(pairs)[1]), (APP1, None), (APP2, "")]
+        tags = ["red", "green", "blue", None]
+        vals = ", ".join(f"({i + 1}, {q(a)}, {q(e)}, {q(rng.choice(tags))}, {rng.randint(0, 9)})"
+                         for i, (a, e) in enumerate(rows_da))
+        sql.append(f"CREATE TABLE {t.helper('da')} (n int, app_id text, env_id text, tag text, w int);")
+        sql.append(f"INSERT INTO {t.helper('da')} VALUES {vals};")
+        sql.append(f"CREATE TABLE {t.helper('apps')} (n int, app_id text, team text);")
+        sql.append(f"INSERT INTO {t.helper('apps')} VALUES (1, '{APP1}', 'orders'), (2, '{APP2}', 'billing'), "
+                   f"(3, NULL, 'nobody'), (4, '{APP1}', 'orders-again');")
+        envs = [e for _, e in rows_da if e] + [rng.choice(pairs)[1] for _ in range(8)]
+        rows_db = [rng.choice(envs) for _ in range(16)] + [None, unknown_ids(t)[1]]
+        vals = ", ".join(f"({i + 1}, {q(e)}, {rng.randint(0, 3)}, {q(rng.choice(name_vals))})"
+                         for i, e in enumerate(rows_db))
+        sql.append(f"CREATE TABLE {t.helper('db')} (n int, env_id text, grp int, nm text);")
+        sql.append(f"INSERT INTO {t.helper('db')} VALUES {vals};")
+        rows_dc = [rng.choice(envs) for _ in range(12)]
+        vals = ", ".join(f"({i + 1}, {q(e)}, {rng.randint(0, 99)})" for i, e in enumerate(rows_dc))
+        sql.append(f"CREATE TABLE {t.helper('dc')} (n int, env_id text, x int);")
+        sql.append(f"INSERT INTO {t.helper('dc')} VALUES {vals};")
+        big = pairs[:300] + [(APP1, "%032x" % rng.getrandbits(128)) for _ in range(150)]
+        vals = ", ".join(f"({i + 1}, {q(a)}, {q(e)})" for i, (a, e) in enumerate(big))
+        sql.append(f"CREATE TABLE {t.helper('big')} (n int, app_id text, env_id text);")
+        sql.append(f"INSERT INTO {t.helper('big')} VALUES {vals};")
+        for h in ("da", "apps", "db", "dc", "big"):
+            sql.append(f"ANALYZE {t.helper(h)};")
+        return sql
+    ids = list(t.ids)
+    some = rng.sample(ids, min(12, len(ids)))
+    rows_ta = some + [some[0], some[1], some[1], some[2 % len(some)]]       # repeated keys
+    rows_ta += unknown_ids(t)[:2] + [None, "", some[3 % len(some)].upper()]
+    if t.kind == "qoder":
+        rows_ta += archived_ids(t)[:1]
+    rows_ta = rows_ta[:26]
+    tags = ["red", "green", "blue", None]
+    vals = ", ".join(f"({i + 1}, {q(k)}, {q(rng.choice(ids + [None]))}, {q(rng.choice(tags))}, {rng.randint(0, 9)})"
+                     for i, k in enumerate(rows_ta))
+    sql.append(f"CREATE TABLE {t.helper('ta')} (n int, k {kt}, k2 {kt}, tag text, w int);")
+    sql.append(f"INSERT INTO {t.helper('ta')} VALUES {vals};")
+    rows_tb = rng.sample(rows_ta, 10) + rng.sample(ids, min(8, len(ids))) + [None, unknown_ids(t)[-1]]
+    vals = ", ".join(f"({i + 1}, {q(k)}, {rng.randint(0, 3)}, {q(rng.choice(name_vals + [None]))})"
+                     for i, k in enumerate(rows_tb))
+    sql.append(f"CREATE TABLE {t.helper('tb')} (n int, k {kt}, grp int, nm text);")
+    sql.append(f"INSERT INTO {t.helper('tb')} VALUES {vals};")
+    rows_tc = rng.sample(rows_ta, 6) + rng.sample(rows_tb, 6)
+    vals = ", ".join(f"({i + 1}, {q(k)}, {rng.randint(0, 99)})" for i, k in enumerate(rows_tc))
+    sql.append(f"CREATE TABLE {t.helper('tc')} (n int, k {kt}, x int);")
+    sql.append(f"INSERT INTO {t.helper('tc')} VALUES {vals};")
+    big = ids[:400] + ["%s%08x" % (unknown_ids(t)[0][:-8], rng.getrandbits(32)) for _ in range(150)]
+    vals = ", ".join(f"({i + 1}, {q(k)})" for i, k in enumerate(big))
+    sql.append(f"CREATE TABLE {t.helper('big')} (n int, k {kt});")
+    sql.append(f"INSERT INTO {t.helper('big')} VALUES {vals};")
+    for h in ("ta", "tb", "tc", "big"):
+        sql.append(f"ANALYZE {t.helper(h)};")
+    return sql
+
+
+# ---------------------------------------------------------------------------
+# Running and comparing
+# ---------------------------------------------------------------------------
+
+class Failure:
+    def __init__(self, unit, step, symptom, kind, diff=()):
+        self.unit = unit
+        self.step = step
+        self.symptom = symptom
+        self.kind = kind
+        self.diff = list(diff)
+        self.plan = ""
+
+
+NODE = re.compile(r"^\s*(?:->\s+)?([A-Z][A-Za-z ]+?)(?: on (\S+)(?: (\w+))?)?(?:\s+\(.*)?$")
+
+
+def plan_shape(lines):
+    """A one-line outline of an EXPLAIN (VERBOSE): nodes and remote requests."""
+    out = []
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if i == 0 or stripped.startswith("->"):
+            m = NODE.match(line)
+            if m:
+                out.append(m.group(1) + (f" {m.group(3) or m.group(2).split('.')[-1]}" if m.group(2) else ""))
+        elif stripped.startswith("Remote request:"):
+            out[-1:] = [out[-1] + " [" + stripped.split(": ", 1)[1].replace(" (all pages)", " ...") + "]"] if out else []
+        elif stripped.startswith("Remote keys:"):
+            out[-1:] = [out[-1][:-1] + "; " + stripped.split(": ", 1)[1] + "]"] if out and out[-1].endswith("]") else out[-1:]
+        elif stripped.startswith(("InitPlan", "SubPlan")):
+            out.append(stripped.split(" (")[0])
+    return " > ".join(out)
+
+
+OUTER_KEY = re.compile(r"=\s*[a-z_][a-z_0-9]*\.[a-z_]+|IN\s*\(?ARRAY\[[a-z_][a-z_0-9]*\.")
+
+
+def plan_features(lines):
+    text = "\n".join(lines)
+    feats = set()
+    if re.search(r"Hash (Join|Semi Join|Anti Join|Right|Left|Full)", text):
+        feats.add("hash")
+    if re.search(r"Merge (Join|Semi Join|Anti Join|Right|Left|Full)", text):
+        feats.add("merge")
+    if "Nested Loop" in text:
+        feats.add("nestloop")
+    if "Memoize" in text:
+        feats.add("memoize")
+    if "Append" in text:
+        feats.add("append")
+    if "SubPlan" in text:
+        feats.add("subplan")
+    for line in lines:
+        line = line.strip()
+        if line.startswith("Remote request:"):
+            feats.add("listing" if "(all pages)" in line else "get")
+        elif line.startswith("Remote keys:"):
+            if OUTER_KEY.search(line):
+                feats.add("per outer row")
+            if "$" in line:
+                feats.add("param key")
+    return feats
+
+
+def est_sql(t, old, new):
+    out = []
+    if old == new:
+        return out
+    for rel in t.rels:
+        if new is None:
+            out.append(f"ALTER FOREIGN TABLE {rel} OPTIONS (DROP estimated_items)")
+        elif old is None:
+            out.append(f"ALTER FOREIGN TABLE {rel} OPTIONS (ADD estimated_items '{new}')")
+        else:
+            out.append(f"ALTER FOREIGN TABLE {rel} OPTIONS (SET estimated_items '{new}')")
+    return out
+
+
+def emit(units):
+    """The statements of a batch, and where each step's results will be."""
+    stmts = []
+    plan = []   # (unit, step, local id, foreign id, [control ids])
+    for u_i, u in enumerate(units):
+        ctl = []
+        for k, s in enumerate(u.setup):
+            sid = f"u{u_i}.s{k}"
+            stmts.append((sid, s))
+            ctl.append(sid)
+        est = None
+        local_id = None
+        for j, st in enumerate(u.steps):
+            if st.sql_l is not None:
+                local_id = f"u{u_i}.{j}.l"
+                stmts.append((local_id, st.sql_l))
+            for k, s in enumerate(est_sql(u.table, est, st.est)):
+                sid = f"u{u_i}.{j}.e{k}"
+                stmts.append((sid, s))
+                ctl.append(sid)
+            est = st.est
+            for k, (name, value) in enumerate(st.settings.items()):
+                stmts.append((f"u{u_i}.{j}.g{k}", f"SET {name} = {value}"))
+            fid = f"u{u_i}.{j}.f"
+            stmts.append((f"{fid}.p", f"EXPLAIN (VERBOSE, COSTS OFF) {st.sql_f}"))
+            stmts.append((fid, st.sql_f))
+            for k, name in enumerate(st.settings):
+                stmts.append((f"u{u_i}.{j}.r{k}", f"RESET {name}"))
+            plan.append((u, st, local_id, fid, ctl))
+        for k, s in enumerate(est_sql(u.table, est, None) + u.teardown):
+            stmts.append((f"u{u_i}.t{k}", s))
+    return stmts, plan
+
+
+def short(row, width=110):
+    text = ",".join(row)
+    return text if len(text) <= width else text[:width] + "..."
+
+
+def compare(st, f, l):
+    """None when they agree, else (kind, symptom, diff lines)."""
+    if l is None or f is None:
+        return "lost", "no result (session lost or timed out)", []
+    if l.error:   # no generated query is meant to fail: a bug of this script
+        return "local-error", f"local query failed (generator bug): {l.sqlstate} {l.message}" + \
+            (f"; foreign: {f.sqlstate}" if f.error else ""), []
+    if f.error:
+        return f"error {f.sqlstate}", f"foreign error {f.sqlstate}: {f.message}", []
+    fc, lc = collections.Counter(f.rows), collections.Counter(l.rows)
+    if st.mode == "limit":
+        lim = st.limit if st.limit is not None else len(l.rows)
+        want = max(0, min(lim, len(l.rows) - st.offset))
+        extra = fc - lc
+        if len(f.rows) == want and not extra:
+            return None
+        diff = [f"foreign: {len(f.rows)} rows, expected {want} (local base {len(l.rows)} rows, "
+                f"LIMIT {st.limit} OFFSET {st.offset})"]
+        diff += [f"+ {short(r)}" for r in list(extra.elements())[:2]]
+        kind = "extra rows" if extra else "row count"
+        return kind, f"LIMIT: {len(f.rows)} rows, expected {want}" + (", rows not in the local result" if extra else ""), diff
+    if st.mode == "ordered" and fc == lc and f.rows != l.rows:
+        first = next(i for i, (a, b) in enumerate(zip(f.rows, l.rows)) if a != b)
+        return "order", f"same rows, different order (first difference at row {first + 1})", \
+            [f"foreign: {short(f.rows[first])}", f"local:   {short(l.rows[first])}"]
+    if fc == lc:
+        return None
+    extra, missing = fc - lc, lc - fc
+    diff = [f"foreign {len(f.rows)} rows, local {len(l.rows)} rows"]
+    diff += [f"+ {short(r)}" for r in list(extra.elements())[:2]]
+    diff += [f"- {short(r)}" for r in list(missing.elements())[:2]]
+    if extra and missing:
+        kind = "different rows"
+    elif extra:
+        kind = "extra rows"
+    else:
+        kind = "missing rows"
+    return kind, f"{kind}: {sum(extra.values())} only foreign, {sum(missing.values())} only local", diff
+
+
+def run_units(units):
+    """Run the units of one table in one session; (checked, failures)."""
+    stmts, plan = emit(units)
+    results = run_batch(stmts)
+    checked = []   # (unit, step, failure or None, plan features, local result had rows)
+    for u, st, lid, fid, ctl in plan:
+        explain = results.get(f"{fid}.p")
+        lines = [r[0] for r in explain.rows if r] if explain and not explain.error else []
+        bad = [c for c in ctl if c in results and results[c].error]
+        if bad:
+            r = results[bad[0]]
+            fail = Failure(u, st, f"setup failed: {r.sqlstate} {r.message}", "setup")
+        else:
+            res = compare(st, results.get(fid), results.get(lid))
+            fail = Failure(u, st, res[1], res[0], res[2]) if res else None
+        if fail:
+            fail.plan = plan_shape(lines) if lines else \
+                (f"(EXPLAIN failed too: {explain.sqlstate})" if explain else "")
+        local = results.get(lid)
+        nonempty = bool(local and not local.error and local.rows)
+        checked.append((u, st, fail, plan_features(lines), nonempty))
+    return checked
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+def main():
+    rows_from = mock_has_rows_from()
+    print(f"# seed {SEED}; mock option rows_from: "
+          f"{'available' if rows_from else 'NOT available yet (envs_part: one synthetic partition + the fixture tenant)'}")
+    setup, tables, nparts = build_schema(rows_from)
+    res = run_batch([(f"s{i}", s) for i, s in enumerate(setup)], timeout=300)
+    errors = [(sid, r) for sid, r in sorted(res.items()) if r.error]
+    missing = [f"s{i}" for i in range(len(setup)) if f"s{i}" not in res]
+    if not tap.ok(not errors and not missing,
+                  f"setup: {len(tables)} foreign tables ({nparts} foreign partitions), local copies",
+                  diag="\n".join([f"{setup[int(sid[1:])][:200]} -> {r.sqlstate} {r.message}"
+                                  for sid, r in errors[:10]] + [f"no answer: {m}" for m in missing[:5]])):
+        return
+    load_rows(tables)
+
+    # Baseline: the copies hold every item the mock has, archived ones included.
+    problems = []
+    for t in tables:
+        try:
+            expected = t.expected_keys()
+        except Exception as e:  # noqa: BLE001 - report, do not crash
+            problems.append(f"{t.name}: cannot list the mock: {e}")
+            continue
+        have = collections.Counter(t.pairs if t.deploy else t.ids)
+        want = collections.Counter(tuple(x) if isinstance(x, (list, tuple)) else x for x in expected)
+        if have != want:
+            problems.append(f"{t.name}: local copy has {sum(have.values())} rows, the mock holds "
+                            f"{sum(want.values())}; missing {sorted(want - have)[:3]}, extra {sorted(have - want)[:3]}")
+    tap.ok(not problems, "baseline: each local copy holds every item of its tenant (listing = mock data)",
+           diag="\n".join(problems))
+    print("# copies: " + ", ".join(f"{t.name} {len(t.rows)}" for t in tables))
+
+    # Helpers and the generated units, per table.
+    helper = []
+    for t in tables:
+        helper += helper_sql(t, random.Random(f"{SEED}:{t.name}:helpers"))
+    res = run_batch([(f"h{i}", s) for i, s in enumerate(helper)])
+    bad = [(sid, r) for sid, r in res.items() if r.error]
+    if not tap.ok(not bad and len(res) == len(helper), "setup: local helper tables",
+                  diag="\n".join(f"{helper[int(s[1:])][:150]} -> {r.sqlstate} {r.message}" for s, r in bad[:5])):
+        return
+
+    work = {}
+    for t in tables:
+        units = []
+        for cat in CATEGORIES:
+            if not ONLY.search(f"{t.name}/{cat}"):
+                continue
+            gen, base = GENERATORS[cat]
+            n = max(2, round(base * t.budget * SCALE))
+            units += gen(t, random.Random(f"{SEED}:{t.name}:{cat}"), n)
+        if units:
+            work[t.name] = (t, units)
+
+    started = time.monotonic()
+    checked = {}
+
+    def job(name):
+        t, units = work[name]
+        t0 = time.monotonic()
+        # Chunks keep one lost session from hiding the rest of the table.
+        out = []
+        for i in range(0, len(units), 150):
+            out += run_units(units[i:i + 150])
+        return name, out, time.monotonic() - t0
+
+    order = sorted(work, key=lambda n: -sum(len(u.steps) for u in work[n][1]))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for name, out, secs in pool.map(job, order):
+            checked[name] = (out, secs)
+
+    # One line per table and category.
+    counts = collections.defaultdict(lambda: collections.Counter())
+    kinds = collections.Counter()
+    for t in tables:
+        if t.name not in checked:
+            continue
+        out, secs = checked[t.name]
+        for cat in CATEGORIES:
+            rows = [(u, st, fail) for u, st, fail, _, _ in out if u.cat == cat]
+            if not rows:
+                continue
+            fails = [fail for _, _, fail in rows if fail]
+            counts[t.name][cat] = len(rows)
+            diag = []
+            by_kind = collections.Counter(f.kind for f in fails)
+            if fails:
+                diag.append("symptoms: " + ", ".join(f"{k} x{v}" for k, v in by_kind.most_common()))
+            # One entry per failing query, with every setting it failed under.
+            grouped = collections.OrderedDict()
+            for f in fails:
+                grouped.setdefault(f.step.sql_f, []).append(f)
+            for sql, fs in list(grouped.items())[:SHOW]:
+                f = fs[0]
+                diag.append("[" + " | ".join(settings_text(x.step, x.unit) for x in fs) + "]")
+                diag.append(f"  {sql[:400]}{'...' if len(sql) > 400 else ''}")
+                diag.append(f"  -> {f.symptom[:300]}")
+                if f.plan:
+                    diag.append(f"     plan: {f.plan[:300]}")
+                diag += [f"     {d}" for d in f.diff]
+            if len(grouped) > SHOW:
+                rest = list(grouped.values())[SHOW:]
+                diag.append(f"... and {len(rest)} more failing queries ({sum(map(len, rest))} executions)")
+            for f in fails:
+                kinds[f"{f.kind}: {f.symptom[:90]}" if f.kind.startswith("error") else f.kind] += 1
+            tap.ok(not fails, f"{t.name}/{cat}: {len(rows) - len(fails)} of {len(rows)} queries agree "
+                              f"with the local copy", diag="\n".join(diag))
+    total = sum(sum(c.values()) for c in counts.values())
+    all_feats = collections.Counter()
+    for name, c in counts.items():
+        out = checked[name][0]
+        feats = collections.Counter(f for *_, fs, _ in out for f in fs)
+        all_feats.update(feats)
+        nonempty = sum(1 for *_, ne in out if ne)
+        print(f"# summary {name}: " + ", ".join(f"{cat} {c[cat]}" for cat in CATEGORIES if c[cat])
+              + f" ({sum(c.values())} queries, {100 * nonempty // max(1, len(out))}% with rows, "
+              f"{checked[name][1]:.1f} s)")
+        print(f"#   plans: " + ", ".join(f"{k} {v}" for k, v in sorted(feats.items())))
+    per_cat = collections.Counter()
+    for c in counts.values():
+        per_cat.update(c)
+    print("# summary per category: " + ", ".join(f"{cat} {per_cat[cat]}" for cat in CATEGORIES if per_cat[cat]))
+    print(f"# summary: {total} foreign queries in {time.monotonic() - started:.1f} s "
+          f"(whole script {time.monotonic() - START:.1f} s); {sum(kinds.values())} mismatches")
+    for k, v in kinds.most_common(15):
+        print(f"#   {v:4d}  {k}")
+
+    if not KEEP:
+        run_batch([(f"d{i}", s) for i, s in enumerate(
+            ["DROP SCHEMA IF EXISTS diff CASCADE"] +
+            [f"DROP SERVER IF EXISTS {s} CASCADE" for s in
+             ["diff_qsyn", "diff_qfix", "diff_hw", "diff_hwfix", "diff_p1", "diff_p2", "diff_p3"]])])
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as e:  # noqa: BLE001 - a crash here must still be a 'not ok'
+        import traceback
+        traceback.print_exc()
+        tap.ok(False, f"t_differential: internal error: {e}")
+    sys.exit(tap.exit_code())
