@@ -93,8 +93,12 @@ static const CfOptionDef option_defs[] = {
 	{"project", UserMappingRelationId, false, NULL},
 	{"domain_id", UserMappingRelationId, false, NULL},
 	{"iam_project_id", UserMappingRelationId, false, NULL},
+	/*
+	 * Whoever has USAGE on a server may create tables on it, so no table
+	 * option may decide where the server's requests, and the credentials
+	 * of its users, go: endpoints are server options only.
+	 */
 	{"resource", ForeignTableRelationId, false, check_resource},
-	{"endpoint", ForeignTableRelationId, false, check_endpoint},
 	{"page_size", ForeignTableRelationId, false, check_page_size},
 	{"estimated_items", ForeignTableRelationId, false, check_estimated_items},
 	{"path", AttributeRelationId, false, check_path},
@@ -135,12 +139,43 @@ is_credential_option(const char *name)
 	return false;
 }
 
+/* Whether an option is valid on servers and nowhere else. */
+static bool
+is_server_only_option(const char *name)
+{
+	bool		on_server = false;
+
+	for (int i = 0; i < lengthof(option_defs); i++)
+		if (strcmp(option_defs[i].name, name) == 0)
+		{
+			if (option_defs[i].context != ForeignServerRelationId)
+				return false;
+			on_server = true;
+		}
+	return on_server;
+}
+
 static void report_invalid_option(const char *name, Oid context) pg_attribute_noreturn();
 
 static void
 report_invalid_option(const char *name, Oid context)
 {
 	StringInfoData valid;
+
+	if (is_credential_option(name))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("credential option \"%s\" is only allowed in a user mapping",
+						name),
+				 errhint("Server, table and column options can be read by every user; "
+						 "put credentials in CREATE USER MAPPING.")));
+	if (is_server_only_option(name))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("option \"%s\" is only allowed on a server", name),
+				 context == ForeignTableRelationId
+				 ? errhint("Set it with ALTER SERVER; a table that needs another value needs a server of its own.")
+				 : errhint("Set it with CREATE SERVER or ALTER SERVER.")));
 
 	initStringInfo(&valid);
 	for (int i = 0; i < lengthof(option_defs); i++)
@@ -159,6 +194,43 @@ report_invalid_option(const char *name, Oid context)
 			 : errhint("There are no valid options in this context.")));
 }
 
+/* The definition of an option in a catalog; an error if it has none there. */
+static const CfOptionDef *
+lookup_option(const char *name, Oid context)
+{
+	const CfOptionDef *opt = find_option(name, context);
+
+	if (opt == NULL)
+		report_invalid_option(name, context);
+	return opt;
+}
+
+static DefElem *
+find_def(List *options, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, name) == 0)
+			return def;
+	}
+	return NULL;
+}
+
+/* The value of an option in a list, or NULL. */
+static const char *
+option_value(List *options, const char *name)
+{
+	DefElem    *def = find_def(options, name);
+
+	return def ? defGetString(def) : NULL;
+}
+
+static void check_required_options(List *options, Oid catalog);
+
 PG_FUNCTION_INFO_V1(cloud_fdw_validator);
 
 /*
@@ -176,42 +248,31 @@ cloud_fdw_validator(PG_FUNCTION_ARGS)
 	foreach(lc, options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
-		const CfOptionDef *opt = find_option(def->defname, catalog);
+		const CfOptionDef *opt = lookup_option(def->defname, catalog);
 
-		if (opt == NULL)
-		{
-			if (is_credential_option(def->defname))
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-						 errmsg("credential option \"%s\" is only allowed in a user mapping",
-								def->defname),
-						 errhint("Server, table and column options can be read by every user; "
-								 "put credentials in CREATE USER MAPPING.")));
-			report_invalid_option(def->defname, catalog);
-		}
 		if (opt->check)
 			opt->check(def);
 	}
-
-	for (int i = 0; i < lengthof(required_options); i++)
-	{
-		bool		found = false;
-
-		if (required_options[i].context != catalog)
-			continue;
-		foreach(lc, options)
-			if (strcmp(((DefElem *) lfirst(lc))->defname, required_options[i].name) == 0)
-				found = true;
-		if (!found)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-					 errmsg("option \"%s\" is required", required_options[i].name),
-					 catalog == ForeignServerRelationId
-					 ? errhint("Valid providers are: %s.", cf_provider_names())
-					 : errhint("Valid resources are: %s.", cf_resource_names(NULL))));
-	}
+	check_required_options(options, catalog);
 
 	PG_RETURN_VOID();
+}
+
+static void
+check_required_options(List *options, Oid catalog)
+{
+	for (int i = 0; i < lengthof(required_options); i++)
+	{
+		if (required_options[i].context != catalog ||
+			option_value(options, required_options[i].name) != NULL)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"%s\" is required", required_options[i].name),
+				 catalog == ForeignServerRelationId
+				 ? errhint("Valid providers are: %s.", cf_provider_names())
+				 : errhint("Valid resources are: %s.", cf_resource_names(NULL))));
+	}
 }
 
 static void report_invalid_value(DefElem *def, const char *expected) pg_attribute_noreturn();
@@ -536,6 +597,14 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 	opts->request_latency_ms = DEFAULT_REQUEST_LATENCY_MS;
 	opts->estimated_items = -1;
 
+	/*
+	 * Options stored without this validator (by an older cloud_fdw, or under
+	 * a wrapper created without it) are checked again where they matter: a
+	 * table must not redirect requests, nor lack what the code relies on.
+	 */
+	check_required_options(server->options, ForeignServerRelationId);
+	check_required_options(table->options, ForeignTableRelationId);
+
 	foreach(lc, server->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
@@ -549,6 +618,7 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
 
+		(void) lookup_option(def->defname, ForeignTableRelationId);
 		if (strcmp(def->defname, "resource") == 0)
 			resource_name = defGetString(def);
 		else
