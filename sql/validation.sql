@@ -1,5 +1,6 @@
 --
--- Validation: options that decide where credentials go are the server's.
+-- Validation: options that decide where credentials go are the server's,
+-- and plain http is for loopback hosts only.
 --
 \getenv mock_url MOCK_URL
 \set endpoint :mock_url '/_mock/tenant=validation/api/v1/cloud'
@@ -52,5 +53,48 @@ SELECT count(*) FROM regress_stale;
 CREATE FOREIGN TABLE regress_no_resource (id text) SERVER regress_unvalidated_srv;
 SELECT count(*) FROM regress_no_resource;
 DROP FOREIGN DATA WRAPPER regress_unvalidated CASCADE;
+
+--
+-- Plain http goes to loopback hosts only, decided on the parsed host: a
+-- name that merely starts like 127.x or localhost is not loopback.  (EXPLAIN
+-- makes no request.)
+--
+CREATE SERVER regress_http FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder');
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress_http OPTIONS (token 'pt-test-admin');
+CREATE FOREIGN TABLE http_envs (id text) SERVER regress_http OPTIONS (resource 'environments');
+CREATE FUNCTION plain_http_verdict(url text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE format('ALTER SERVER regress_http OPTIONS (SET endpoint %L)', url);
+  EXECUTE 'EXPLAIN (COSTS OFF) SELECT * FROM http_envs';
+  RETURN 'allowed';
+EXCEPTION WHEN insufficient_privilege THEN
+  RETURN 'refused';
+END $$;
+ALTER SERVER regress_http OPTIONS (ADD endpoint 'https://example.com');
+SELECT url, plain_http_verdict(url) FROM (VALUES
+  ('http://127.0.0.1/api'),
+  ('http://127.0.0.1:8080/api'),
+  ('http://127.255.3.4:1'),
+  ('http://localhost/api'),
+  ('http://LocalHost:8080'),
+  ('http://[::1]/api'),
+  ('http://[::1]:8080/api'),
+  ('http://[0:0:0:0:0:0:0:1]:8080'),
+  ('http://127.0.0.1.example.com/api'),
+  ('http://127.example.com/api'),
+  ('http://localhost.example.com/api'),
+  ('http://localhostx/api'),
+  ('http://127.1/api'),
+  ('http://0x7f.0.0.1/api'),
+  ('http://127.0.0.1:80x/api'),
+  ('http://127.0.0.1:/api'),
+  ('http://[::1].example.com/api'),
+  ('http://[::2]/api'),
+  ('http://[::ffff:127.0.0.1]/api'),
+  ('http://128.0.0.1/api'),
+  ('http://example.com/api')
+) AS t(url);
+DROP FUNCTION plain_http_verdict(text);
+DROP SERVER regress_http CASCADE;
 
 DROP ROLE regress_victim, regress_intruder;

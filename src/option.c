@@ -9,6 +9,8 @@
  */
 #include "postgres.h"
 
+#include <arpa/inet.h>
+
 #include "access/reloptions.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_foreign_data_wrapper.h"
@@ -540,21 +542,46 @@ expand_region(const char *template, const CfOptions *opts, const char *what)
 					opts->region, placeholder + strlen("{region}"));
 }
 
-/* Whether the host of a URL is this machine: 127.0.0.0/8, ::1 or localhost. */
+/* Whether what follows a URL's host is nothing or a port, ":8080". */
+static bool
+is_port_or_nothing(const char *rest)
+{
+	return rest[0] == '\0' ||
+		(rest[0] == ':' && strspn(rest + 1, "0123456789") == strlen(rest + 1));
+}
+
+/*
+ * Whether the host of a URL is this machine: an IPv4 address in 127.0.0.0/8,
+ * [::1], or localhost.  The host is parsed whole, so that a name such as
+ * 127.0.0.1.example.com, which merely starts like one, is not loopback.
+ */
 static bool
 is_loopback_url(const char *url)
 {
-	const char *host = strstr(url, "://") + 3;
-	size_t		len = strcspn(host, "/");
-	char	   *authority = pnstrdup(host, len);
-	char	   *colon;
+	const char *start = strstr(url, "://") + 3;
+	char	   *host = pnstrdup(start, strcspn(start, "/"));
+	char	   *rest;
+	unsigned char addr[sizeof(struct in6_addr)];
 
-	if (authority[0] == '[')
-		return strncmp(authority, "[::1]", 5) == 0;
-	colon = strchr(authority, ':');
-	if (colon)
-		*colon = '\0';
-	return strncmp(authority, "127.", 4) == 0 || pg_strcasecmp(authority, "localhost") == 0;
+	/* the validator refuses userinfo, which would hide the real host */
+	if (strchr(host, '@') != NULL)
+		return false;
+	if (host[0] == '[')
+	{
+		rest = strchr(host, ']');
+		if (rest == NULL || !is_port_or_nothing(rest + 1))
+			return false;
+		*rest = '\0';
+		return inet_pton(AF_INET6, host + 1, addr) == 1 &&
+			memcmp(addr, &in6addr_loopback, sizeof(struct in6_addr)) == 0;
+	}
+	rest = host + strcspn(host, ":");
+	if (!is_port_or_nothing(rest))
+		return false;
+	*rest = '\0';
+	/* inet_pton takes four decimal octets only: no "127.1", no "0x7f.0.0.1" */
+	return pg_strcasecmp(host, "localhost") == 0 ||
+		(inet_pton(AF_INET, host, addr) == 1 && addr[0] == 127);
 }
 
 /*
