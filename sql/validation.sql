@@ -1,9 +1,18 @@
 --
 -- Validation: options that decide where credentials go are the server's,
--- and plain http is for loopback hosts only.
+-- plain http is for loopback hosts only, and values are checked when they
+-- are set, against each other too.
 --
 \getenv mock_url MOCK_URL
 \set endpoint :mock_url '/_mock/tenant=validation/api/v1/cloud'
+
+CREATE FUNCTION sqlstate_of(query text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE query;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE;
+END $$;
 
 --
 -- A user with USAGE on a server cannot send the server's requests, with
@@ -97,4 +106,45 @@ SELECT url, plain_http_verdict(url) FROM (VALUES
 DROP FUNCTION plain_http_verdict(text);
 DROP SERVER regress_http CASCADE;
 
+--
+-- Counts are plain decimal integers, as written.
+--
+SELECT v, sqlstate_of(format(
+  'CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider %L, %s %L)',
+  'qoder', o, v)) FROM (VALUES
+  ('concurrency', '8.5'), ('concurrency', '0x10'), ('concurrency', ' 8'),
+  ('concurrency', '8 '), ('concurrency', '+8'), ('concurrency', ''),
+  ('max_retries', '1e1'), ('max_retries', '-1'), ('max_retries', '99999999999'),
+  ('page_size', '50.0'), ('page_size', '0')
+) AS t(o, v);
+CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', concurrency '8.5');
+-- A leading zero is still decimal: "010" is ten, not eight.
+CREATE SERVER regress_counts FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'qoder', endpoint :'endpoint', page_size '010');
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress_counts OPTIONS (token 'pt-test-admin');
+CREATE FOREIGN TABLE counts_envs (id text) SERVER regress_counts OPTIONS (resource 'environments');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM counts_envs;
+DROP SERVER regress_counts CASCADE;
+
+--
+-- page_size fits the resource when it is set: on a table, its resource's
+-- maximum; on a server, that of every resource of the provider.
+--
+CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', page_size '101');
+CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'huaweicloud', page_size '500');
+CREATE SERVER regress_pages FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'huaweicloud', page_size '100');
+ALTER SERVER regress_pages OPTIONS (SET page_size '101');
+CREATE FOREIGN TABLE pages_eps (id text) SERVER regress_pages
+  OPTIONS (resource 'enterprise_projects', page_size '1001');
+CREATE FOREIGN TABLE pages_eps (id text) SERVER regress_pages
+  OPTIONS (resource 'enterprise_projects', page_size '1000');
+ALTER FOREIGN TABLE pages_eps OPTIONS (SET resource 'deploy_environments');
+ALTER FOREIGN TABLE pages_eps OPTIONS (SET page_size '1001');
+ALTER FOREIGN TABLE pages_eps OPTIONS (SET page_size '250');
+SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'pages_eps'::regclass;
+DROP SERVER regress_pages CASCADE;
+
 DROP ROLE regress_victim, regress_intruder;
+DROP FUNCTION sqlstate_of(text);

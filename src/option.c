@@ -10,6 +10,7 @@
 #include "postgres.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 
 #include "access/reloptions.h"
 #include "catalog/pg_attribute.h"
@@ -36,7 +37,6 @@
 #define DEFAULT_MAX_RETRIES			3
 #define MAX_RETRIES_OPTION			10
 #define DEFAULT_REQUEST_LATENCY_MS	50
-#define MAX_PAGE_SIZE_OPTION		10000
 
 typedef void (*CfOptionCheck) (DefElem *def);
 
@@ -232,13 +232,15 @@ option_value(List *options, const char *name)
 }
 
 static void check_required_options(List *options, Oid catalog);
+static void check_server_page_size(List *options);
+static void check_table_page_size(List *options);
 
 PG_FUNCTION_INFO_V1(cloud_fdw_validator);
 
 /*
  * Validate the generic options of a wrapper, server, user mapping, foreign
  * table or column.  PostgreSQL hands over the complete list after CREATE or
- * ALTER, so required options can be checked here too.
+ * ALTER, so options can be checked against each other here too.
  */
 Datum
 cloud_fdw_validator(PG_FUNCTION_ARGS)
@@ -256,6 +258,13 @@ cloud_fdw_validator(PG_FUNCTION_ARGS)
 			opt->check(def);
 	}
 	check_required_options(options, catalog);
+
+	if (catalog == ForeignServerRelationId)
+	{
+		check_server_page_size(options);
+	}
+	else if (catalog == ForeignTableRelationId)
+		check_table_page_size(options);
 
 	PG_RETURN_VOID();
 }
@@ -376,35 +385,121 @@ check_size(DefElem *def)
 		report_invalid_value(def, "The value must be a size between 1kB and 1GB, such as \"64MB\".");
 }
 
+/*
+ * A count option's value: decimal digits only.  parse_int() would round
+ * "8.5" and read "0x10" as hexadecimal; the value is used as written.
+ */
+static bool
+parse_count(const char *value, int *result)
+{
+	char	   *end;
+	long		n;
+
+	if (!isdigit((unsigned char) value[0]))
+		return false;
+	errno = 0;
+	n = strtol(value, &end, 10);
+	if (*end != '\0' || errno == ERANGE || n > INT_MAX)
+		return false;
+	*result = (int) n;
+	return true;
+}
+
+static void
+check_count(DefElem *def, int min, int max)
+{
+	int			n;
+
+	if (!parse_count(defGetString(def), &n) || n < min || n > max)
+		report_invalid_value(def, psprintf("The value must be an integer between %d and %d.",
+										   min, max));
+}
+
+/* The upper bound is the resource's: checked against the other options. */
 static void
 check_page_size(DefElem *def)
 {
-	int			size;
+	int			n;
 
-	if (!parse_int(defGetString(def), &size, 0, NULL) ||
-		size < 1 || size > MAX_PAGE_SIZE_OPTION)
-		report_invalid_value(def, psprintf("The value must be an integer between 1 and %d.",
-										   MAX_PAGE_SIZE_OPTION));
+	if (!parse_count(defGetString(def), &n) || n < 1)
+		report_invalid_value(def, "The value must be a positive integer, at most the resource's page size limit.");
 }
 
 static void
 check_concurrency(DefElem *def)
 {
-	int			n;
-
-	if (!parse_int(defGetString(def), &n, 0, NULL) || n < 1 || n > CF_MAX_CONCURRENCY)
-		report_invalid_value(def, psprintf("The value must be an integer between 1 and %d.",
-										   CF_MAX_CONCURRENCY));
+	check_count(def, 1, CF_MAX_CONCURRENCY);
 }
 
 static void
 check_max_retries(DefElem *def)
 {
-	int			n;
+	check_count(def, 0, MAX_RETRIES_OPTION);
+}
 
-	if (!parse_int(defGetString(def), &n, 0, NULL) || n < 0 || n > MAX_RETRIES_OPTION)
-		report_invalid_value(def, psprintf("The value must be an integer between 0 and %d.",
-										   MAX_RETRIES_OPTION));
+static void
+report_page_size_too_large(int page_size, const CfResource *resource,
+						   const char *server_provider)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("page_size %d exceeds the maximum of %d for resource \"%s\"",
+					page_size, resource->pagination->max_page_size, resource->name),
+			 server_provider
+			 ? errdetail("A server's page_size applies to every resource of its provider, \"%s\".",
+						 server_provider)
+			 : 0,
+			 server_provider
+			 ? errhint("Set a larger page_size on the foreign tables of the resources that allow it.")
+			 : 0));
+}
+
+/* A server's page_size must fit every resource of its provider. */
+static void
+check_server_page_size(List *options)
+{
+	const char *value = option_value(options, "page_size");
+	const char *provider_name = option_value(options, "provider");
+	ListCell   *lc;
+	int			page_size;
+
+	if (value == NULL)
+		return;
+	(void) parse_count(value, &page_size);
+	foreach(lc, cf_provider_resources(cf_find_provider(provider_name)))
+	{
+		const CfResource *resource = (const CfResource *) lfirst(lc);
+
+		if (page_size > resource->pagination->max_page_size)
+			report_page_size_too_large(page_size, resource, provider_name);
+	}
+}
+
+/*
+ * A table's page_size must fit its resource.  The validator is not told the
+ * table's server, so the resource is looked for under every provider (the
+ * registry names its providers only as a list, "qoder, huaweicloud").
+ */
+static void
+check_table_page_size(List *options)
+{
+	const char *value = option_value(options, "page_size");
+	const char *resource_name = option_value(options, "resource");
+	char	   *save;
+	int			page_size;
+
+	if (value == NULL)
+		return;
+	(void) parse_count(value, &page_size);
+	for (char *name = strtok_r(cf_provider_names(), ", ", &save); name != NULL;
+		 name = strtok_r(NULL, ", ", &save))
+	{
+		const CfResource *resource = cf_find_resource(cf_find_provider(name),
+													  resource_name);
+
+		if (resource != NULL && page_size > resource->pagination->max_page_size)
+			report_page_size_too_large(page_size, resource, NULL);
+	}
 }
 
 /*
@@ -498,11 +593,11 @@ apply_option(CfOptions *opts, DefElem *def)
 	else if (strcmp(def->defname, "request_timeout") == 0)
 		(void) parse_int(value, &opts->request_timeout_ms, GUC_UNIT_MS, NULL);
 	else if (strcmp(def->defname, "page_size") == 0)
-		(void) parse_int(value, &opts->page_size, 0, NULL);
+		(void) parse_count(value, &opts->page_size);
 	else if (strcmp(def->defname, "concurrency") == 0)
-		(void) parse_int(value, &opts->concurrency, 0, NULL);
+		(void) parse_count(value, &opts->concurrency);
 	else if (strcmp(def->defname, "max_retries") == 0)
-		(void) parse_int(value, &opts->max_retries, 0, NULL);
+		(void) parse_count(value, &opts->max_retries);
 	else if (strcmp(def->defname, "allow_http") == 0)
 		opts->allow_http = defGetBoolean(def);
 	else if (strcmp(def->defname, "ca_file") == 0)
@@ -610,7 +705,6 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 	ForeignServer *server = GetForeignServer(table->serverid);
 	const char *provider_name = NULL;
 	const char *resource_name = NULL;
-	const CfPagination *pg;
 	ListCell   *lc;
 
 	memset(opts, 0, sizeof(CfOptions));
@@ -673,14 +767,11 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 	if (opts->estimated_items < 0)
 		opts->estimated_items = opts->resource->estimated_items;
 
-	pg = opts->resource->pagination;
-	if (opts->page_size > pg->max_page_size)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("page_size %d exceeds the maximum of %d for resource \"%s\"",
-						opts->page_size, pg->max_page_size, opts->resource->name)));
+	/* also for options stored without this validator, as above */
+	if (opts->page_size > opts->resource->pagination->max_page_size)
+		report_page_size_too_large(opts->page_size, opts->resource, NULL);
 	if (opts->page_size == 0)
-		opts->page_size = pg->max_page_size;
+		opts->page_size = opts->resource->pagination->max_page_size;
 }
 
 /* The value of a table option that supplies a call parameter, or NULL. */
