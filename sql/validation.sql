@@ -146,5 +146,41 @@ ALTER FOREIGN TABLE pages_eps OPTIONS (SET page_size '250');
 SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'pages_eps'::regclass;
 DROP SERVER regress_pages CASCADE;
 
+--
+-- allow_http: a superuser's to give; the server's owner may then change
+-- other options, but not the endpoints it was given for.
+--
+CREATE ROLE regress_http_owner;
+CREATE ROLE regress_http_other;
+GRANT USAGE ON FOREIGN DATA WRAPPER cloud_fdw TO regress_http_owner, regress_http_other;
+CREATE SERVER regress_plain FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'qoder', endpoint 'http://cloud.example.com/api/v1/cloud', allow_http 'true');
+ALTER SERVER regress_plain OWNER TO regress_http_owner;
+SET ROLE regress_http_owner;
+ALTER SERVER regress_plain OPTIONS (ADD concurrency '2', ADD request_timeout '5s');
+ALTER SERVER regress_plain OPTIONS (SET allow_http 'on');
+ALTER SERVER regress_plain OPTIONS (SET endpoint 'http://elsewhere.example.com/api/v1/cloud');
+ALTER SERVER regress_plain OPTIONS (ADD iam_endpoint 'http://iam.example.com');
+-- Another server of the same owner with the endpoints a superuser allowed.
+CREATE SERVER regress_plain_twin FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'qoder', endpoint 'http://cloud.example.com/api/v1/cloud', allow_http 'true');
+CREATE SERVER regress_plain_other FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'qoder', endpoint 'http://elsewhere.example.com/api/v1/cloud', allow_http 'true');
+-- Dropping allow_http is always allowed; taking it back is not.
+ALTER SERVER regress_plain OPTIONS (DROP allow_http);
+ALTER SERVER regress_plain_twin OPTIONS (DROP allow_http);
+ALTER SERVER regress_plain OPTIONS (ADD allow_http 'true');
+RESET ROLE;
+-- A superuser gives it back; other users have no server to vouch for them.
+ALTER SERVER regress_plain OPTIONS (ADD allow_http 'true');
+SET ROLE regress_http_other;
+CREATE SERVER regress_plain_other FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'qoder', endpoint 'http://cloud.example.com/api/v1/cloud', allow_http 'true');
+RESET ROLE;
+SELECT srvname, srvoptions FROM pg_foreign_server WHERE srvname LIKE 'regress_plain%' ORDER BY 1;
+DROP SERVER regress_plain, regress_plain_twin;
+REVOKE USAGE ON FOREIGN DATA WRAPPER cloud_fdw FROM regress_http_owner, regress_http_other;
+DROP ROLE regress_http_owner, regress_http_other;
+
 DROP ROLE regress_victim, regress_intruder;
 DROP FUNCTION sqlstate_of(text);

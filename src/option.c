@@ -12,7 +12,9 @@
 #include <arpa/inet.h>
 #include <limits.h>
 
+#include "access/genam.h"
 #include "access/reloptions.h"
+#include "access/table.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_foreign_data_wrapper.h"
 #include "catalog/pg_foreign_server.h"
@@ -21,6 +23,7 @@
 #include "commands/defrem.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/lsyscache.h"
@@ -57,7 +60,7 @@ static void check_resource(DefElem *def);
 static void check_path(DefElem *def);
 static void check_concurrency(DefElem *def);
 static void check_max_retries(DefElem *def);
-static void check_allow_http(DefElem *def);
+static void check_boolean(DefElem *def);
 static void check_ca_file(DefElem *def);
 static void check_rate_limit(DefElem *def);
 static void check_estimated_items(DefElem *def);
@@ -78,7 +81,7 @@ static const CfOptionDef option_defs[] = {
 	{"page_size", ForeignServerRelationId, false, check_page_size},
 	{"concurrency", ForeignServerRelationId, false, check_concurrency},
 	{"max_retries", ForeignServerRelationId, false, check_max_retries},
-	{"allow_http", ForeignServerRelationId, false, check_allow_http},
+	{"allow_http", ForeignServerRelationId, false, check_boolean},
 	{"ca_file", ForeignServerRelationId, false, check_ca_file},
 	{"rate_limit", ForeignServerRelationId, false, check_rate_limit},
 	{"request_latency", ForeignServerRelationId, false, check_duration},
@@ -231,9 +234,18 @@ option_value(List *options, const char *name)
 	return def ? defGetString(def) : NULL;
 }
 
+static bool
+option_is_true(List *options, const char *name)
+{
+	DefElem    *def = find_def(options, name);
+
+	return def != NULL && defGetBoolean(def);
+}
+
 static void check_required_options(List *options, Oid catalog);
 static void check_server_page_size(List *options);
 static void check_table_page_size(List *options);
+static void check_allow_http(List *options, Oid validator);
 
 PG_FUNCTION_INFO_V1(cloud_fdw_validator);
 
@@ -262,6 +274,7 @@ cloud_fdw_validator(PG_FUNCTION_ARGS)
 	if (catalog == ForeignServerRelationId)
 	{
 		check_server_page_size(options);
+		check_allow_http(options, fcinfo->flinfo->fn_oid);
 	}
 	else if (catalog == ForeignTableRelationId)
 		check_table_page_size(options);
@@ -438,6 +451,12 @@ check_max_retries(DefElem *def)
 }
 
 static void
+check_boolean(DefElem *def)
+{
+	(void) defGetBoolean(def);
+}
+
+static void
 report_page_size_too_large(int page_size, const CfResource *resource,
 						   const char *server_provider)
 {
@@ -502,19 +521,69 @@ check_table_page_size(List *options)
 	}
 }
 
+/* Whether two option values are the same, both absent included. */
+static bool
+same_option_value(const char *a, const char *b)
+{
+	return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
+}
+
+/*
+ * Whether a cloud_fdw server the current user owns already has allow_http
+ * for these endpoints.  The validator is not told which server it checks,
+ * so any such server vouches for them: a superuser allowed plain http to
+ * exactly these endpoints for this owner.
+ */
+static bool
+allow_http_granted(Oid validator, List *options)
+{
+	const char *endpoint = option_value(options, "endpoint");
+	const char *iam_endpoint = option_value(options, "iam_endpoint");
+	Relation	rel = table_open(ForeignServerRelationId, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tuple;
+	bool		granted = false;
+
+	while (!granted && HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_foreign_server server = (Form_pg_foreign_server) GETSTRUCT(tuple);
+		Datum		datum;
+		bool		isnull;
+		List	   *server_options;
+
+		/* ownership as ALTER SERVER checks it */
+		if (!has_privs_of_role(GetUserId(), server->srvowner) ||
+			GetForeignDataWrapper(server->srvfdw)->fdwvalidator != validator)
+			continue;
+		datum = heap_getattr(tuple, Anum_pg_foreign_server_srvoptions,
+							 RelationGetDescr(rel), &isnull);
+		if (isnull)
+			continue;
+		server_options = untransformRelOptions(datum);
+		granted = option_is_true(server_options, "allow_http") &&
+			same_option_value(option_value(server_options, "endpoint"), endpoint) &&
+			same_option_value(option_value(server_options, "iam_endpoint"), iam_endpoint);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return granted;
+}
+
 /*
  * Plain http to hosts other than loopback sends credentials in the clear:
- * only a superuser may allow it, as postgres_fdw's password_required.
+ * only a superuser may allow it, as postgres_fdw's password_required.  The
+ * owner may keep it while changing other options, not the endpoints.
  */
 static void
-check_allow_http(DefElem *def)
+check_allow_http(List *options, Oid validator)
 {
-	bool		allow = defGetBoolean(def);
-
-	if (allow && !superuser())
+	if (option_is_true(options, "allow_http") && !superuser() &&
+		!allow_http_granted(validator, options))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only superusers can set \"allow_http\"")));
+				 errmsg("only superusers can set \"allow_http\""),
+				 errdetail("The owner of a server may keep \"allow_http\" that a superuser set, "
+						   "as long as \"endpoint\" and \"iam_endpoint\" stay the same.")));
 }
 
 /* An absolute path: the server process reads it, whatever its directory. */
