@@ -182,5 +182,22 @@ DROP SERVER regress_plain, regress_plain_twin;
 REVOKE USAGE ON FOREIGN DATA WRAPPER cloud_fdw FROM regress_http_owner, regress_http_other;
 DROP ROLE regress_http_owner, regress_http_other;
 
+--
+-- Base URLs lose their trailing slashes, the IAM endpoint's too: the login
+-- goes to /v3/auth/tokens, not //v3/auth/tokens.
+--
+\set hw_endpoint :mock_url '/_mock/tenant=validation/'
+CREATE SERVER regress_hw FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'huaweicloud', region 'cn-north-4', endpoint :'hw_endpoint',
+           iam_endpoint :'hw_endpoint');
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress_hw
+  OPTIONS (user 'test-user', password 'test-password', domain_name 'test-domain');
+CREATE FOREIGN TABLE hw_eps (id text, name text) SERVER regress_hw
+  OPTIONS (resource 'enterprise_projects');
+SET cloud_fdw.trace = on;
+SELECT count(*) FROM hw_eps;
+RESET cloud_fdw.trace;
+DROP SERVER regress_hw CASCADE;
+
 DROP ROLE regress_victim, regress_intruder;
 DROP FUNCTION sqlstate_of(text);

@@ -635,24 +635,29 @@ check_path(DefElem *def)
 		report_invalid_value(def, "The path must be dot-separated JSON keys, such as \"config.networking.type\".");
 }
 
+/* A base URL without trailing slashes: requests append paths that start with one. */
+static char *
+base_url(const char *value)
+{
+	char	   *url = pstrdup(value);
+	size_t		len = strlen(url);
+
+	while (len > 0 && url[len - 1] == '/')
+		url[--len] = '\0';
+	return url;
+}
+
 static void
 apply_option(CfOptions *opts, DefElem *def)
 {
 	const char *value = defGetString(def);
 
 	if (strcmp(def->defname, "endpoint") == 0)
-	{
-		char	   *url = pstrdup(value);
-		size_t		len = strlen(url);
-
-		while (len > 0 && url[len - 1] == '/')
-			url[--len] = '\0';
-		opts->endpoint = url;
-	}
+		opts->endpoint = base_url(value);
 	else if (strcmp(def->defname, "region") == 0)
 		opts->region = pstrdup(value);
 	else if (strcmp(def->defname, "iam_endpoint") == 0)
-		opts->iam_endpoint = pstrdup(value);
+		opts->iam_endpoint = base_url(value);
 	else if (strcmp(def->defname, "domain_id") == 0)
 		opts->domain_id = pstrdup(value);
 	else if (strcmp(def->defname, "iam_project_id") == 0)
