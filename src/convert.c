@@ -242,6 +242,21 @@ lacks_zone(const char *text)
 	return *p == '\0';
 }
 
+/*
+ * time and timetz read the time of day, and zone, of an ISO date-time such
+ * as "2026-05-18T15:28:08.093156Z" as written: their input functions skip
+ * a date followed by a space, but not one followed by "T".
+ */
+static void
+date_time_separator_to_space(char *text)
+{
+	for (int i = 0; i < 10; i++)
+		if ((i == 4 || i == 7) ? text[i] != '-' : !isdigit((unsigned char) text[i]))
+			return;
+	if (text[10] == 'T' || text[10] == 't')
+		text[10] = ' ';
+}
+
 static Datum json_to_datum(const CfTypeConv *conv, const CfJson *value, bool *isnull);
 
 static Datum
@@ -293,6 +308,8 @@ json_to_datum(const CfTypeConv *conv, const CfJson *value, bool *isnull)
 			if (type != CFJ_STRING)
 				report_mismatch(conv, type);
 			text = server_string(value);
+			if (conv->basetype == TIMEOID || conv->basetype == TIMETZOID)
+				date_time_separator_to_space(text);
 			if (conv->zone != NULL && lacks_zone(text))
 				text = psprintf("%s %s", text, conv->zone);
 			break;
