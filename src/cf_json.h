@@ -32,7 +32,10 @@ typedef enum CfJsonType
 	CFJ_OBJECT
 } CfJsonType;
 
-/* Parsing; raises an ERROR describing the first syntax problem. */
+/*
+ * Parsing is strict JSON: no NaN or Infinity, and integers of any size kept
+ * exactly.  cfj_parse raises an ERROR describing the first problem.
+ */
 extern CfJson *cfj_parse(const char *text, size_t len, MemoryContext owner);
 extern CfJson *cfj_try_parse(const char *text, size_t len, MemoryContext owner);
 
