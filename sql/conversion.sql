@@ -1,6 +1,6 @@
 --
--- Conversion: date-times into time types, and numbers as JSON has them:
--- integers beyond 64 bits kept exactly, no NaN or Infinity.
+-- Conversion: date-times into time types, numbers beyond 64 bits kept
+-- exactly, and values JSON cannot carry refused before anything is sent.
 --
 \getenv mock_url MOCK_URL
 \set endpoint :mock_url '/_mock/tenant=conversion/api/v1/cloud'
@@ -81,6 +81,37 @@ SELECT sqlstate_of('SELECT id FROM numbers');
 ALTER SERVER regress_conv OPTIONS (SET endpoint :'ep_infinity');
 SELECT id FROM numbers WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
 ALTER SERVER regress_conv OPTIONS (SET endpoint :'endpoint');
+
+--
+-- Values JSON cannot carry are refused, naming the column, before the
+-- update is sent: the trace shows the get of the row and nothing after.
+--
+CREATE FOREIGN TABLE writes (
+  id text,
+  allowed_hosts text[] OPTIONS (path 'config.networking.allowed_hosts'),
+  metadata jsonb,
+  weight float8 OPTIONS (path 'config.weight'),
+  score numeric OPTIONS (path 'config.score'),
+  weights float8[] OPTIONS (path 'config.weights')
+) SERVER regress_conv OPTIONS (resource 'environments');
+SET cloud_fdw.trace = on;
+UPDATE writes SET allowed_hosts = '{{a.example.com,b.example.com},{c.example.com,d.example.com}}'
+ WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
+UPDATE writes SET weight = 'Infinity' WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
+UPDATE writes SET score = 'NaN' WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
+UPDATE writes SET weights = '{1.5,-Infinity}' WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
+UPDATE writes SET metadata = (repeat('{"a":', 70) || '1' || repeat('}', 70))::jsonb
+ WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
+RESET cloud_fdw.trace;
+SELECT s, sqlstate_of(format('UPDATE writes SET %s WHERE id = %L', s, 'env_019b92947fa97faaacdf8beed28a7fc0'))
+  FROM (VALUES ($$allowed_hosts = '{{a,b},{c,d}}'$$), ($$weight = '-Infinity'$$),
+               ($$weight = 'NaN'$$), ($$score = 'Infinity'$$), ($$weights = '{NaN}'$$),
+               ($$metadata = (repeat('[', 65) || repeat(']', 65))::jsonb$$)) AS t(s);
+-- Within the limits, such values are sent (the mock refuses the unknown fields).
+SET cloud_fdw.trace = on;
+UPDATE writes SET weight = 1e300, score = 123456789012345678901234567890.5, weights = '{1.5,-0}'
+ WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
+RESET cloud_fdw.trace;
 
 DROP SERVER regress_conv CASCADE;
 DROP FUNCTION sqlstate_of(text);

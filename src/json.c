@@ -258,6 +258,12 @@ parse_document(const char *text, size_t len, MemoryContext owner,
 		*problem = "The document ends unexpectedly.";
 		return NULL;
 	}
+	if (err == json_tokener_error_depth)
+	{
+		*problem = psprintf("The document nests deeper than %d levels.", CFJ_MAX_DEPTH);
+		*detail = psprintf("at byte %zu", consumed);
+		return NULL;
+	}
 	if (err != json_tokener_success)
 	{
 		*problem = "The document is not valid JSON.";
@@ -307,6 +313,13 @@ parse_document(const char *text, size_t len, MemoryContext owner,
 	return track(tracked, value, owner);
 }
 
+/* A parse problem as one detail sentence. */
+static char *
+describe_problem(const char *problem, const char *detail)
+{
+	return detail ? psprintf("%s (%s)", problem, detail) : pstrdup(problem);
+}
+
 CfJson *
 cfj_parse(const char *text, size_t len, MemoryContext owner)
 {
@@ -318,8 +331,7 @@ cfj_parse(const char *text, size_t len, MemoryContext owner)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_JSON_TEXT),
 				 errmsg("invalid JSON in response"),
-				 detail ? errdetail("%s (%s)", problem, detail)
-				 : errdetail("%s", problem)));
+				 errdetail("%s", describe_problem(problem, detail))));
 	return doc;
 }
 
@@ -331,6 +343,21 @@ cfj_try_parse(const char *text, size_t len, MemoryContext owner)
 	char	   *detail;
 
 	return parse_document(text, len, owner, &problem, &detail);
+}
+
+/*
+ * Parse a json or jsonb value of ours, to send it.  Returns NULL and sets
+ * *value (NULL for a JSON null), or returns why json-c cannot take it (a
+ * value nested deeper than CFJ_MAX_DEPTH).
+ */
+const char *
+cfj_parse_value(const char *text, size_t len, MemoryContext owner, CfJson **value)
+{
+	const char *problem;
+	char	   *detail;
+
+	*value = parse_document(text, len, owner, &problem, &detail);
+	return problem ? describe_problem(problem, detail) : NULL;
 }
 
 CfJsonType
@@ -512,7 +539,38 @@ cfj_new_bool(bool value, MemoryContext owner)
 	return track(tracked, json_object_new_boolean(value), owner);
 }
 
-/* A number kept exactly as PostgreSQL printed it, so numeric loses nothing. */
+/* Whether a literal is a JSON number: not NaN, Infinity or other forms. */
+bool
+cfj_is_number(const char *literal)
+{
+	const char *p = literal + (literal[0] == '-');
+
+	if (*p == '0')
+		p++;
+	else if (isdigit((unsigned char) *p))
+		p += strspn(p, "0123456789");
+	else
+		return false;
+	if (*p == '.')
+	{
+		if (!isdigit((unsigned char) p[1]))
+			return false;
+		p += 1 + strspn(p + 1, "0123456789");
+	}
+	if (*p == 'e' || *p == 'E')
+	{
+		p += 1 + (p[1] == '+' || p[1] == '-');
+		if (!isdigit((unsigned char) *p))
+			return false;
+		p += strspn(p, "0123456789");
+	}
+	return *p == '\0';
+}
+
+/*
+ * A number kept exactly as PostgreSQL printed it, so numeric loses nothing;
+ * the literal must be a JSON number (cfj_is_number).
+ */
 CfJson *
 cfj_new_number(const char *literal, MemoryContext owner)
 {
