@@ -14,6 +14,8 @@
 #include <limits.h>
 #include <json-c/json.h>
 
+#include "utils/memutils.h"
+
 #include "cf_json.h"
 
 /* Deeper documents are refused: no cloud resource nests anywhere near this. */
@@ -237,6 +239,7 @@ parse_document(const char *text, size_t len, MemoryContext owner,
 	enum json_tokener_error err;
 	size_t		consumed;
 	CfjNumberScan scan;
+	CfJson	   *doc;
 
 	*problem = NULL;
 	*detail = NULL;
@@ -245,7 +248,7 @@ parse_document(const char *text, size_t len, MemoryContext owner,
 		*problem = "The response body is empty.";
 		return NULL;
 	}
-	if (len > INT_MAX / 2)		/* with room for marked integers */
+	if (len > INT_MAX)
 	{
 		*problem = "The document is too large.";
 		return NULL;
@@ -291,12 +294,19 @@ parse_document(const char *text, size_t len, MemoryContext owner,
 	}
 	if (scan.nbig > 0)
 	{
-		char	   *marked = palloc(len + 2 * scan.nbig + 1);
+		size_t		marked_len = len + 2 * scan.nbig;
+		char	   *marked;
 
 		json_object_put(value);
+		if (marked_len >= MaxAllocSize)
+		{
+			*problem = "The document is too large.";
+			return NULL;
+		}
+		marked = palloc(marked_len + 1);
 		scan_numbers(text, len, marked, &scan);
 		/* the same document, with some integers written as doubles */
-		value = tokenize(marked, len + 2 * scan.nbig, &err, &consumed);
+		value = tokenize(marked, marked_len, &err, &consumed);
 		pfree(marked);
 		if (err != json_tokener_success)
 		{
@@ -305,12 +315,14 @@ parse_document(const char *text, size_t len, MemoryContext owner,
 			*detail = psprintf("%s with its large integers marked", json_tokener_error_desc(err));
 			return NULL;
 		}
-		unmark_big_integers(value);
 	}
 
 	if (value == NULL)			/* the document is a JSON null */
 		return NULL;
-	return track(tracked, value, owner);
+	doc = track(tracked, value, owner);
+	if (scan.nbig > 0)
+		unmark_big_integers(value);
+	return doc;
 }
 
 /* A parse problem as one detail sentence. */
