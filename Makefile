@@ -25,7 +25,8 @@ EXTVERSION = 1.0
 DATA = cloud_fdw--$(EXTVERSION).sql
 PGFILEDESC = "cloud_fdw - foreign-data wrapper for cloud REST APIs"
 
-REGRESS = options select pushdown update errors faults huawei_sign huawei huawei_auth planning writes iam_replay
+REGRESS = options select pushdown update errors faults huawei_sign huawei huawei_auth \
+	validation conversion readme planning writes iam_replay
 REGRESS_OPTS = --inputdir=. --load-extension=cloud_fdw
 
 PKG_CONFIG ?= pkg-config

@@ -29,47 +29,54 @@ UPDATE envs SET name = 'x' WHERE id = 'env_019e3bb39b6774d8878cd0b9d237574b';
 SELECT sqlstate_of($$UPDATE envs SET name = 'x' WHERE id = 'env_019e3bb39b6774d8878cd0b9d237574b'$$);
 ALTER USER MAPPING FOR CURRENT_USER SERVER regress_qoder OPTIONS (SET token 'pt-test-admin');
 
--- A table whose endpoint leads nowhere: 404 on a list is an error.
+-- A server whose endpoint leads nowhere: 404 on a list is an error.
 \set ep_wrong_path :mock_url '/_mock/tenant=errors/api/v9'
-CREATE FOREIGN TABLE lost (id text) SERVER regress_qoder
-  OPTIONS (resource 'environments', endpoint :'ep_wrong_path');
+CREATE SERVER regress_lost FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'qoder', endpoint :'ep_wrong_path');
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress_lost OPTIONS (token 'pt-test-admin');
+CREATE FOREIGN TABLE lost (id text) SERVER regress_lost OPTIONS (resource 'environments');
 SELECT * FROM lost;
 SELECT sqlstate_of('SELECT * FROM lost');
+DROP SERVER regress_lost CASCADE;
 
 -- Injected server failures, with the API's envelope or a gateway's HTML.
+-- The faults are chosen by the endpoint, so the failing table has a server
+-- of its own.
 \set ep_500 :mock_url '/_mock/tenant=errors,status=500/api/v1/cloud'
-CREATE FOREIGN TABLE failing (id text) SERVER regress_qoder
-  OPTIONS (resource 'environments', endpoint :'ep_500');
+CREATE SERVER regress_failing FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'qoder', endpoint :'ep_500');
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress_failing OPTIONS (token 'pt-test-admin');
+CREATE FOREIGN TABLE failing (id text) SERVER regress_failing OPTIONS (resource 'environments');
 SELECT * FROM failing;
 SELECT sqlstate_of('SELECT * FROM failing');
 \set ep_503 :mock_url '/_mock/tenant=errors,status=503/api/v1/cloud'
-ALTER FOREIGN TABLE failing OPTIONS (SET endpoint :'ep_503');
+ALTER SERVER regress_failing OPTIONS (SET endpoint :'ep_503');
 SELECT * FROM failing;
 SELECT sqlstate_of('SELECT * FROM failing');
 \set ep_html :mock_url '/_mock/tenant=errors,status=502,body=html/api/v1/cloud'
-ALTER FOREIGN TABLE failing OPTIONS (SET endpoint :'ep_html');
+ALTER SERVER regress_failing OPTIONS (SET endpoint :'ep_html');
 SELECT * FROM failing;
 
 -- Bodies that are not what the API documents.
 \set ep_empty :mock_url '/_mock/tenant=errors,body=empty/api/v1/cloud'
-ALTER FOREIGN TABLE failing OPTIONS (SET endpoint :'ep_empty');
+ALTER SERVER regress_failing OPTIONS (SET endpoint :'ep_empty');
 SELECT * FROM failing;
 \set ep_malformed :mock_url '/_mock/tenant=errors,body=malformed/api/v1/cloud'
-ALTER FOREIGN TABLE failing OPTIONS (SET endpoint :'ep_malformed');
+ALTER SERVER regress_failing OPTIONS (SET endpoint :'ep_malformed');
 SELECT * FROM failing;
 SELECT sqlstate_of('SELECT * FROM failing');
 \set ep_truncated :mock_url '/_mock/tenant=errors,body=truncated/api/v1/cloud'
-ALTER FOREIGN TABLE failing OPTIONS (SET endpoint :'ep_truncated');
+ALTER SERVER regress_failing OPTIONS (SET endpoint :'ep_truncated');
 SELECT * FROM failing;
 \set ep_wrong_types :mock_url '/_mock/tenant=errors,body=wrong_types/api/v1/cloud'
-ALTER FOREIGN TABLE failing OPTIONS (SET endpoint :'ep_wrong_types');
+ALTER SERVER regress_failing OPTIONS (SET endpoint :'ep_wrong_types');
 SELECT * FROM failing;
 \set ep_no_envelope :mock_url '/_mock/tenant=errors,body=no_envelope/api/v1/cloud'
-ALTER FOREIGN TABLE failing OPTIONS (SET endpoint :'ep_no_envelope');
+ALTER SERVER regress_failing OPTIONS (SET endpoint :'ep_no_envelope');
 SELECT * FROM failing;
 -- A pagination cursor that comes back is a loop, stopped with an error.
 \set ep_cursor_loop :mock_url '/_mock/tenant=errors,cursor_loop=1/api/v1/cloud'
-ALTER FOREIGN TABLE failing OPTIONS (SET endpoint :'ep_cursor_loop');
+ALTER SERVER regress_failing OPTIONS (SET endpoint :'ep_cursor_loop');
 SELECT count(*) FROM failing;
 -- A response over max_response_size.
 ALTER SERVER regress_qoder OPTIONS (ADD max_response_size '1kB');
@@ -77,17 +84,17 @@ SELECT count(*) FROM envs;
 ALTER SERVER regress_qoder OPTIONS (DROP max_response_size);
 
 -- Transport failures: nothing listening, and a server slower than the timeout.
-ALTER FOREIGN TABLE failing OPTIONS (SET endpoint 'http://127.0.0.1:1/api/v1/cloud');
+ALTER SERVER regress_failing OPTIONS (SET endpoint 'http://127.0.0.1:1/api/v1/cloud');
 \set VERBOSITY terse
 SELECT * FROM failing;
 SELECT sqlstate_of('SELECT * FROM failing');
 \set ep_slow :mock_url '/_mock/tenant=errors,latency_ms=2000/api/v1/cloud'
-ALTER FOREIGN TABLE failing OPTIONS (SET endpoint :'ep_slow');
-ALTER SERVER regress_qoder OPTIONS (ADD request_timeout '200ms');
+ALTER SERVER regress_failing OPTIONS (SET endpoint :'ep_slow');
+ALTER SERVER regress_failing OPTIONS (ADD request_timeout '200ms');
 SELECT * FROM failing;
 SELECT sqlstate_of('SELECT * FROM failing');
 \set VERBOSITY default
-ALTER SERVER regress_qoder OPTIONS (DROP request_timeout);
+ALTER SERVER regress_failing OPTIONS (DROP request_timeout);
 
 -- JSON values that do not fit the column type: errors naming column and value.
 CREATE FOREIGN TABLE badtypes (
@@ -113,5 +120,6 @@ SELECT id FROM badtypes WHERE id = 'env_019e3bb39b6774d8878cd0b9d237574b';
 UPDATE envs SET name = repeat('n', 300) WHERE id = 'env_019e3bb39b6774d8878cd0b9d237574b';
 SELECT sqlstate_of($$UPDATE envs SET name = repeat('n', 300) WHERE id = 'env_019e3bb39b6774d8878cd0b9d237574b'$$);
 
+DROP SERVER regress_failing CASCADE;
 DROP SERVER regress_qoder CASCADE;
 DROP FUNCTION sqlstate_of(text);

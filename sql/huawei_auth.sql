@@ -66,15 +66,25 @@ SELECT count(*) FROM cloud.deploy_environments WHERE application_id = '8ddf0566c
 SELECT count(*) FROM cloud.deploy_environments WHERE application_id = '8ddf0566c1784da29faac80516fa8425';
 
 -- A cached token the API refuses (401) is replaced once, then the request
--- is sent again.
-\set ep_401_once :mock_url '/_mock/tenant=huawei_auth,status=401,fault_count=1'
-CREATE FOREIGN TABLE eps_401_once (id text, name text) SERVER hw
-  OPTIONS (resource 'enterprise_projects', endpoint :'ep_401_once');
+-- is sent again.  Faults come with the endpoint, a server option, so this
+-- table has a server of its own: its first token is new, and a new token
+-- refused is an error; the second query has a cached one.
+\set ep_401_twice :mock_url '/_mock/tenant=huawei_auth,status=401,fault_count=2'
+CREATE SERVER hw_401 FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'huaweicloud', region 'cn-north-4', endpoint :'ep_401_twice',
+           iam_endpoint :'iam_endpoint');
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_401
+  OPTIONS (user 'test-user', password 'test-password', domain_name 'test-domain');
+CREATE FOREIGN TABLE eps_401_once (id text, name text) SERVER hw_401
+  OPTIONS (resource 'enterprise_projects');
+SELECT count(*) FROM eps_401_once;
 SELECT count(*) FROM eps_401_once;
 -- A token that is refused again is an error, not a loop.
 \set ep_401 :mock_url '/_mock/tenant=huawei_auth,status=401'
-ALTER FOREIGN TABLE eps_401_once OPTIONS (SET endpoint :'ep_401');
+ALTER SERVER hw_401 OPTIONS (SET endpoint :'ep_401');
 SELECT count(*) FROM eps_401_once;
+SELECT count(*) FROM eps_401_once;
+DROP SERVER hw_401 CASCADE;
 
 -- A token is renewed when less than five minutes of it are left: these live
 -- two minutes, so each query logs in again.

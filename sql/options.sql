@@ -64,20 +64,16 @@ CREATE FOREIGN TABLE regress_envs (
   networking_type text OPTIONS (path 'config.networking.type')
 ) SERVER regress_qoder OPTIONS (resource 'environments');
 
--- A table option wins over the server option; the resource caps page_size.
+-- A table option wins over the server option; the resource caps page_size
+-- (more in the validation suite).
 ALTER FOREIGN TABLE regress_envs OPTIONS (ADD page_size '500');
-SELECT count(*) FROM regress_envs;
-ALTER FOREIGN TABLE regress_envs OPTIONS (SET page_size '4');
+ALTER FOREIGN TABLE regress_envs OPTIONS (ADD page_size '4');
 SET cloud_fdw.trace = on;
 SELECT count(*) FROM regress_envs;
 RESET cloud_fdw.trace;
 
--- The table's endpoint overrides the server's.
+-- Where requests go is the server's to say, not a table's.
 ALTER FOREIGN TABLE regress_envs OPTIONS (ADD endpoint 'http://127.0.0.1:1/api/v1/cloud');
-\set VERBOSITY terse
-SELECT count(*) FROM regress_envs;
-\set VERBOSITY default
-ALTER FOREIGN TABLE regress_envs OPTIONS (DROP endpoint);
 
 -- A credential of another provider is refused when the mapping is used.
 CREATE ROLE regress_cloud_user;
@@ -108,21 +104,53 @@ SET ROLE regress_cloud_user;
 SELECT count(*) FROM regress_envs;
 RESET ROLE;
 
--- One cached handle per user mapping; ALTER invalidates it, and the next
--- query opens a new one.
+-- One cached handle per user mapping; ALTER invalidates it (valid = false
+-- until the end of the transaction, which closes it), and the next query
+-- opens a new one.
 SELECT cloud_fdw_disconnect_all();
 SELECT * FROM cloud_fdw_get_connections();
 SELECT count(*) FROM regress_envs;
 SELECT count(*) FROM regress_envs WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
 SELECT server_name, user_name, valid, requests, connections_opened FROM cloud_fdw_get_connections();
+BEGIN;
 ALTER SERVER regress_qoder OPTIONS (SET request_timeout '20s');
+SELECT server_name, valid, requests FROM cloud_fdw_get_connections();
+COMMIT;
 SELECT server_name, valid, requests FROM cloud_fdw_get_connections();
 SELECT count(*) FROM regress_envs WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
 SELECT server_name, valid, requests, connections_opened FROM cloud_fdw_get_connections();
+BEGIN;
 ALTER USER MAPPING FOR CURRENT_USER SERVER regress_qoder OPTIONS (SET token 'pt-test-admin');
 SELECT server_name, valid FROM cloud_fdw_get_connections();
+COMMIT;
+SELECT count(*) FROM regress_envs WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
 SELECT cloud_fdw_disconnect_all();
 SELECT count(*) FROM cloud_fdw_get_connections();
+
+-- A PUBLIC user mapping is listed as "public", whoever used it; dropped
+-- mappings and servers are listed until the end of the transaction.
+CREATE SERVER regress_public FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'qoder', endpoint :'endpoint');
+CREATE USER MAPPING FOR PUBLIC SERVER regress_public OPTIONS (token 'pt-test-readonly');
+CREATE FOREIGN TABLE public_envs (id text) SERVER regress_public OPTIONS (resource 'environments');
+GRANT SELECT ON public_envs TO regress_cloud_user;
+SELECT count(*) FROM public_envs WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
+SET ROLE regress_cloud_user;
+SELECT count(*) FROM public_envs WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
+RESET ROLE;
+SELECT server_name, user_name, valid, requests FROM cloud_fdw_get_connections();
+BEGIN;
+DROP USER MAPPING FOR PUBLIC SERVER regress_public;
+SELECT server_name, user_name, valid FROM cloud_fdw_get_connections();
+COMMIT;
+SELECT server_name, user_name, valid FROM cloud_fdw_get_connections();
+CREATE USER MAPPING FOR PUBLIC SERVER regress_public OPTIONS (token 'pt-test-readonly');
+SELECT count(*) FROM public_envs WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
+BEGIN;
+DROP SERVER regress_public CASCADE;
+SELECT server_name, user_name, valid FROM cloud_fdw_get_connections();
+COMMIT;
+SELECT server_name, user_name, valid FROM cloud_fdw_get_connections();
 
 -- Secrets stay out of what everybody can read.
 SELECT count(*) FROM pg_foreign_server WHERE array_to_string(srvoptions, ',') LIKE '%pt-test%';

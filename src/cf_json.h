@@ -32,9 +32,15 @@ typedef enum CfJsonType
 	CFJ_OBJECT
 } CfJsonType;
 
-/* Parsing; raises an ERROR describing the first syntax problem. */
+/*
+ * Parsing is strict JSON: no NaN or Infinity, and integers of any size kept
+ * exactly.  cfj_parse raises an ERROR describing the first problem of a
+ * response; cfj_parse_value returns it instead (NULL: parsed into *value).
+ */
 extern CfJson *cfj_parse(const char *text, size_t len, MemoryContext owner);
 extern CfJson *cfj_try_parse(const char *text, size_t len, MemoryContext owner);
+extern const char *cfj_parse_value(const char *text, size_t len, MemoryContext owner,
+								   CfJson **value);
 
 /* Reading */
 extern CfJsonType cfj_type(const CfJson *value);
@@ -52,6 +58,7 @@ extern CfJson *cfj_new_object(MemoryContext owner);
 extern CfJson *cfj_new_array(MemoryContext owner);
 extern CfJson *cfj_new_string(const char *str, size_t len, MemoryContext owner);
 extern CfJson *cfj_new_bool(bool value, MemoryContext owner);
+extern bool cfj_is_number(const char *literal);
 extern CfJson *cfj_new_number(const char *literal, MemoryContext owner);
 extern void cfj_array_append(CfJson *array, CfJson *value);
 extern bool cfj_set_path(CfJson *object, const char *dotted_path,

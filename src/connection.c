@@ -6,8 +6,9 @@
  *
  * Entries are never freed, only their handle is, so a pointer to an entry
  * stays valid across invalidation and cloud_fdw_disconnect_all().  Altering
- * or dropping the server or the user mapping marks the entry invalid; the
- * next query that wants it opens a fresh handle.
+ * or dropping the server or the user mapping marks the entry invalid; its
+ * handle is closed at the end of the transaction (a dropped mapping's would
+ * otherwise stay open for good), and the next query opens a fresh one.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,6 +17,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "catalog/pg_user_mapping.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -30,7 +32,7 @@ struct CfConnection
 {
 	Oid			umid;			/* hash key: the user mapping's OID */
 	Oid			serverid;
-	Oid			userid;
+	Oid			umuser;			/* the mapping's user; InvalidOid: PUBLIC */
 	void	   *handle;			/* http.c's handle; NULL when closed */
 	bool		invalidated;	/* server or user mapping changed */
 	uint32		server_hashvalue;
@@ -99,9 +101,10 @@ invalidate_connections(Datum arg, int cacheid, uint32 hashvalue)
 
 /*
  * At the end of a transaction: abort transfers left on their way by an
- * error (ledger.c reports the writes among them as in doubt), and refuse
+ * error (ledger.c reports the writes among them as in doubt), refuse
  * PREPARE TRANSACTION after remote writes, which no rollback of the
- * prepared transaction could undo.
+ * prepared transaction could undo, and close the handles of invalidated
+ * entries, as postgres_fdw does.
  */
 static void
 connection_xact_callback(XactEvent event, void *arg)
@@ -128,12 +131,13 @@ connection_xact_callback(XactEvent event, void *arg)
 			case XACT_EVENT_PARALLEL_ABORT:
 				if (entry->handle != NULL)
 					cf_http_abort_all(entry->handle);
-				entry->wrote = false;
-				break;
+				/* FALLTHROUGH */
 			case XACT_EVENT_COMMIT:
 			case XACT_EVENT_PARALLEL_COMMIT:
 			case XACT_EVENT_PREPARE:
 				entry->wrote = false;
+				if (entry->invalidated)
+					close_handle(entry);
 				break;
 			default:
 				break;
@@ -177,6 +181,25 @@ init_connection_cache(void)
 	RegisterSubXactCallback(connection_subxact_callback, NULL);
 }
 
+/*
+ * The user a mapping is for: UserMapping has the user it was looked up for,
+ * who may be using a PUBLIC mapping.
+ */
+static Oid
+mapping_user(UserMapping *user)
+{
+	HeapTuple	tuple = SearchSysCache1(USERMAPPINGOID, ObjectIdGetDatum(user->umid));
+	Oid			umuser;
+
+	if (!HeapTupleIsValid(tuple))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("user mapping %u does not exist", user->umid)));
+	umuser = ((Form_pg_user_mapping) GETSTRUCT(tuple))->umuser;
+	ReleaseSysCache(tuple);
+	return umuser;
+}
+
 /* The cache entry of a user mapping, with a handle that reflects its options. */
 CfConnection *
 cf_get_connection(UserMapping *user)
@@ -201,7 +224,7 @@ cf_get_connection(UserMapping *user)
 		close_handle(entry);
 
 	entry->serverid = user->serverid;
-	entry->userid = user->userid;
+	entry->umuser = mapping_user(user);
 	entry->invalidated = false;
 	entry->server_hashvalue = GetSysCacheHashValue1(FOREIGNSERVEROID,
 													ObjectIdGetDatum(user->serverid));
@@ -234,8 +257,10 @@ cf_connection_add_connects(CfConnection *conn, long new_connects)
 PG_FUNCTION_INFO_V1(cloud_fdw_get_connections);
 
 /*
- * One row per open handle: server, user, whether the options it was opened
- * with are still current, and how many requests and connections it made.
+ * One row per open handle: server, the mapping's user ("public" for a
+ * PUBLIC mapping, as postgres_fdw shows it), whether the options it was
+ * opened with are still current, and how many requests and connections it
+ * made.
  */
 Datum
 cloud_fdw_get_connections(PG_FUNCTION_ARGS)
@@ -254,7 +279,7 @@ cloud_fdw_get_connections(PG_FUNCTION_ARGS)
 		Datum		values[5];
 		bool		nulls[5] = {false};
 		ForeignServer *server;
-		char	   *username;
+		const char *username;
 
 		if (entry->handle == NULL)
 			continue;
@@ -263,7 +288,7 @@ cloud_fdw_get_connections(PG_FUNCTION_ARGS)
 			nulls[0] = true;
 		else
 			values[0] = CStringGetTextDatum(server->servername);
-		username = OidIsValid(entry->userid) ? GetUserNameFromId(entry->userid, true) : NULL;
+		username = OidIsValid(entry->umuser) ? GetUserNameFromId(entry->umuser, true) : "public";
 		if (username == NULL)
 			nulls[1] = true;
 		else

@@ -242,6 +242,21 @@ lacks_zone(const char *text)
 	return *p == '\0';
 }
 
+/*
+ * time and timetz read the time of day, and zone, of an ISO date-time such
+ * as "2026-05-18T15:28:08.093156Z" as written: their input functions skip
+ * a date followed by a space, but not one followed by "T".
+ */
+static void
+date_time_separator_to_space(char *text)
+{
+	for (int i = 0; i < 10; i++)
+		if ((i == 4 || i == 7) ? text[i] != '-' : !isdigit((unsigned char) text[i]))
+			return;
+	if (text[10] == 'T' || text[10] == 't')
+		text[10] = ' ';
+}
+
 static Datum json_to_datum(const CfTypeConv *conv, const CfJson *value, bool *isnull);
 
 static Datum
@@ -293,6 +308,8 @@ json_to_datum(const CfTypeConv *conv, const CfJson *value, bool *isnull)
 			if (type != CFJ_STRING)
 				report_mismatch(conv, type);
 			text = server_string(value);
+			if (conv->basetype == TIMEOID || conv->basetype == TIMETZOID)
+				date_time_separator_to_space(text);
 			if (conv->zone != NULL && lacks_zone(text))
 				text = psprintf("%s %s", text, conv->zone);
 			break;
@@ -359,10 +376,17 @@ cf_store_item(CfColumnMap *maps, CfJson *item, const CfParamValue *fallback,
 	ExecStoreVirtualTuple(slot);
 }
 
+/*
+ * A value as the JSON the API expects.  Values JSON cannot carry are
+ * refused, naming the column, before anything is sent.
+ */
 static CfJson *
-datum_to_json(const CfTypeConv *conv, Datum value, bool isnull, MemoryContext owner)
+datum_to_json(const CfTypeConv *conv, const char *column, Datum value, bool isnull,
+			  MemoryContext owner)
 {
 	char	   *text;
+	const char *problem;
+	CfJson	   *json;
 
 	if (isnull)
 		return NULL;
@@ -373,16 +397,23 @@ datum_to_json(const CfTypeConv *conv, Datum value, bool isnull, MemoryContext ow
 			return cfj_new_bool(DatumGetBool(value), owner);
 		case CF_KIND_NUMBER:
 			text = OutputFunctionCall((FmgrInfo *) &conv->output, value);
-			if (strspn(text, "+-0123456789.eE") != strlen(text))
+			if (!cfj_is_number(text))
 				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-						 errmsg("cannot send %s value \"%s\" as a JSON number",
-								format_type_be(conv->typid), text)));
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("cannot send value \"%s\" of column \"%s\" as a JSON number",
+								text, column),
+						 errdetail("JSON has no NaN or infinite numbers.")));
 			return cfj_new_number(text, owner);
 		case CF_KIND_JSON:
 			text = OutputFunctionCall((FmgrInfo *) &conv->output, value);
 			text = pg_server_to_any(text, strlen(text), PG_UTF8);
-			return cfj_parse(text, strlen(text), owner);
+			problem = cfj_parse_value(text, strlen(text), owner, &json);
+			if (problem != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("cannot send the value of column \"%s\" as JSON", column),
+						 errdetail("%s", problem)));
+			return json;
 		case CF_KIND_DATETIME:
 			text = JsonEncodeDateTime(NULL, value, conv->basetype, NULL);
 			return cfj_new_string(text, strlen(text), owner);
@@ -390,15 +421,23 @@ datum_to_json(const CfTypeConv *conv, Datum value, bool isnull, MemoryContext ow
 			{
 				ArrayType  *array = DatumGetArrayTypeP(value);
 				const CfTypeConv *el = conv->element;
-				CfJson	   *result = cfj_new_array(owner);
+				CfJson	   *result;
 				Datum	   *elems;
 				bool	   *nulls;
 				int			n;
 
+				/* the API's arrays are flat; a matrix would be flattened */
+				if (ARR_NDIM(array) > 1)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("cannot send a %d-dimensional array in column \"%s\"",
+									ARR_NDIM(array), column),
+							 errdetail("Arrays are sent as JSON arrays of their elements, in one dimension.")));
+				result = cfj_new_array(owner);
 				deconstruct_array(array, el->typid, el->typlen, el->typbyval,
 								  el->typalign, &elems, &nulls, &n);
 				for (int i = 0; i < n; i++)
-					cfj_array_append(result, datum_to_json(el, elems[i], nulls[i], owner));
+					cfj_array_append(result, datum_to_json(el, column, elems[i], nulls[i], owner));
 				return result;
 			}
 		case CF_KIND_TEXT:
@@ -415,7 +454,9 @@ CfJson *
 cf_datum_to_json(CfColumnMap *maps, AttrNumber attnum, Datum value, bool isnull,
 				 MemoryContext owner)
 {
-	return datum_to_json(&maps->columns[attnum - 1].type, value, isnull, owner);
+	const CfColumnConv *col = &maps->columns[attnum - 1];
+
+	return datum_to_json(&col->type, col->name, value, isnull, owner);
 }
 
 bool

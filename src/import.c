@@ -6,7 +6,7 @@
  * The remote schema is the provider ("qoder", "huaweicloud"); each of its
  * resources becomes a table named after the resource, with the registry's
  * columns, types and JSON paths.  IMPORT's own OPTIONS become table options
- * of the tables that take them (codearts_project_id, page_size...).
+ * of the tables that take them (codearts_project_id, page_size).
  *
  *-------------------------------------------------------------------------
  */
@@ -19,8 +19,11 @@
 
 #include "cloud_fdw.h"
 
-/* Import options every table takes; the rest must supply a call parameter. */
-static const char *const common_import_options[] = {"endpoint", "page_size"};
+/*
+ * Import options every table takes; the rest must supply a call parameter.
+ * (No endpoint: that is the server's.)
+ */
+static const char *const common_import_options[] = {"page_size"};
 
 static bool
 is_common_option(const char *name)
@@ -119,7 +122,7 @@ cf_import_foreign_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 					 errmsg("invalid IMPORT FOREIGN SCHEMA option \"%s\"", def->defname),
-					 errhint("Valid options are: endpoint, page_size, %s.", cf_param_option_names())));
+					 errhint("Valid options are: page_size, %s.", cf_param_option_names())));
 	}
 
 	foreach(lc, cf_provider_resources(provider))

@@ -10,8 +10,11 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <json-c/json.h>
+
+#include "utils/memutils.h"
 
 #include "cf_json.h"
 
@@ -66,19 +69,177 @@ track(CfjTracked *tracked, struct json_object *value, MemoryContext owner)
 }
 
 /*
+ * What a scan of the number literals of a document json-c accepted found.
+ * json-c takes NaN and Infinity, which JSON does not have, and clamps
+ * integer literals beyond 64 bits to INT64_MIN or UINT64_MAX.
+ */
+typedef struct CfjNumberScan
+{
+	ssize_t		non_finite;		/* byte offset of the first NaN or Infinity, or -1 */
+	int			nbig;			/* integer literals that json-c would clamp */
+} CfjNumberScan;
+
+/* Whether an integer literal is beyond what json-c keeps exactly. */
+static bool
+is_big_integer(const char *literal, size_t len)
+{
+	bool		negative = (literal[0] == '-');
+	const char *digits = literal + negative;
+	size_t		ndigits = len - negative;
+	const char *limit = negative ? "9223372036854775808" : "18446744073709551615";
+	size_t		limit_len = strlen(limit);
+
+	while (ndigits > 1 && digits[0] == '0')
+	{
+		digits++;
+		ndigits--;
+	}
+	return ndigits > limit_len ||
+		(ndigits == limit_len && memcmp(digits, limit, ndigits) > 0);
+}
+
+/*
+ * Scan the numbers of a document json-c has accepted (so its strings are
+ * well-formed).  With marked not NULL, also copy the document there with
+ * "e0" after each integer that json-c would clamp: json-c keeps the text of
+ * a number written as a double, and unmark_big_integers() restores it.
+ */
+static void
+scan_numbers(const char *text, size_t len, char *marked, CfjNumberScan *scan)
+{
+	size_t		copied = 0;
+
+	scan->non_finite = -1;
+	scan->nbig = 0;
+	for (size_t i = 0; i < len; i++)
+	{
+		size_t		start = i;
+		bool		integer = true;
+
+		if (text[i] == '"')
+		{
+			for (i++; i < len && text[i] != '"'; i++)
+				if (text[i] == '\\')
+					i++;
+			continue;
+		}
+		if (text[i] == 'N' || text[i] == 'I')
+		{
+			if (scan->non_finite < 0)
+				scan->non_finite = (i > 0 && text[i - 1] == '-') ? i - 1 : i;
+			continue;
+		}
+		if (text[i] != '-' && !isdigit((unsigned char) text[i]))
+			continue;
+		for (i++; i < len && text[i] != '\0' && strchr("0123456789+-.eE", text[i]) != NULL; i++)
+			if (!isdigit((unsigned char) text[i]))
+				integer = false;
+		/* "-" alone is the start of -Infinity */
+		if (integer && isdigit((unsigned char) text[i - 1]) &&
+			is_big_integer(text + start, i - start))
+		{
+			scan->nbig++;
+			if (marked != NULL)
+			{
+				memcpy(marked, text + copied, i - copied);
+				marked += i - copied;
+				memcpy(marked, "e0", 2);
+				marked += 2;
+				copied = i;
+			}
+		}
+		i--;					/* the loop steps past the literal */
+	}
+	if (marked != NULL)
+	{
+		memcpy(marked, text + copied, len - copied);
+		marked[len - copied] = '\0';
+	}
+}
+
+/* Give the integers scan_numbers() marked their own text back. */
+static void
+unmark_big_integers(struct json_object *value)
+{
+	switch (json_object_get_type(value))
+	{
+		case json_type_double:
+			{
+				const char *text = json_object_get_string(value);
+				size_t		len = strlen(text);
+				size_t		sign = (text[0] == '-');
+				char	   *literal;
+
+				if (len < sign + 3 || strcmp(text + len - 2, "e0") != 0)
+					break;
+				len -= 2;
+				if (strspn(text + sign, "0123456789") != len - sign ||
+					!is_big_integer(text, len))
+					break;
+				/*
+				 * A literal the API itself wrote as "<big integer>e0" loses
+				 * its "e0" too, which changes nothing of its value.
+				 */
+				literal = strndup(text, len);
+				if (literal == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_OUT_OF_MEMORY),
+							 errmsg("out of memory while parsing JSON")));
+				json_object_set_serializer(value, json_object_userdata_to_json_string,
+										   literal, json_object_free_userdata);
+			}
+			break;
+		case json_type_array:
+			for (size_t i = 0; i < json_object_array_length(value); i++)
+				unmark_big_integers(json_object_array_get_idx(value, i));
+			break;
+		case json_type_object:
+			{
+				struct json_object_iter it;
+
+				json_object_object_foreachC(value, it)
+					unmark_big_integers(it.val);
+			}
+			break;
+		default:
+			break;
+	}
+}
+
+/* json-c's parse of a whole text, with our depth limit and strictness. */
+static struct json_object *
+tokenize(const char *text, size_t len, enum json_tokener_error *err, size_t *consumed)
+{
+	struct json_tokener *tok = json_tokener_new_ex(CFJ_MAX_DEPTH);
+	struct json_object *value;
+
+	if (tok == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while parsing JSON")));
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	value = json_tokener_parse_ex(tok, text, (int) len);
+	*err = json_tokener_get_error(tok);
+	*consumed = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	return value;
+}
+
+/*
  * Parse a whole document.  On failure, returns NULL with *problem and
  * *detail set (detail may be NULL); a JSON null also returns NULL but with
- * *problem NULL.
+ * *problem NULL.  Integers beyond 64 bits are kept exactly, as written.
  */
 static CfJson *
 parse_document(const char *text, size_t len, MemoryContext owner,
 			   const char **problem, char **detail)
 {
 	CfjTracked *tracked;
-	struct json_tokener *tok;
 	struct json_object *value;
 	enum json_tokener_error err;
 	size_t		consumed;
+	CfjNumberScan scan;
+	CfJson	   *doc;
 
 	*problem = NULL;
 	*detail = NULL;
@@ -94,20 +255,16 @@ parse_document(const char *text, size_t len, MemoryContext owner,
 	}
 
 	tracked = new_tracker(owner);
-	tok = json_tokener_new_ex(CFJ_MAX_DEPTH);
-	if (tok == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory while parsing JSON")));
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	value = json_tokener_parse_ex(tok, text, (int) len);
-	err = json_tokener_get_error(tok);
-	consumed = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-
+	value = tokenize(text, len, &err, &consumed);
 	if (err == json_tokener_continue)
 	{
 		*problem = "The document ends unexpectedly.";
+		return NULL;
+	}
+	if (err == json_tokener_error_depth)
+	{
+		*problem = psprintf("The document nests deeper than %d levels.", CFJ_MAX_DEPTH);
+		*detail = psprintf("at byte %zu", consumed);
 		return NULL;
 	}
 	if (err != json_tokener_success)
@@ -126,9 +283,53 @@ parse_document(const char *text, size_t len, MemoryContext owner,
 		*detail = psprintf("at byte %zu", consumed);
 		return NULL;
 	}
+
+	scan_numbers(text, len, NULL, &scan);
+	if (scan.non_finite >= 0)
+	{
+		json_object_put(value);
+		*problem = "The document is not valid JSON.";
+		*detail = psprintf("NaN or Infinity at byte %zd", scan.non_finite);
+		return NULL;
+	}
+	if (scan.nbig > 0)
+	{
+		size_t		marked_len = len + 2 * scan.nbig;
+		char	   *marked;
+
+		json_object_put(value);
+		if (marked_len >= MaxAllocSize)
+		{
+			*problem = "The document is too large.";
+			return NULL;
+		}
+		marked = palloc(marked_len + 1);
+		scan_numbers(text, len, marked, &scan);
+		/* the same document, with some integers written as doubles */
+		value = tokenize(marked, marked_len, &err, &consumed);
+		pfree(marked);
+		if (err != json_tokener_success)
+		{
+			json_object_put(value);
+			*problem = "The document is not valid JSON.";
+			*detail = psprintf("%s with its large integers marked", json_tokener_error_desc(err));
+			return NULL;
+		}
+	}
+
 	if (value == NULL)			/* the document is a JSON null */
 		return NULL;
-	return track(tracked, value, owner);
+	doc = track(tracked, value, owner);
+	if (scan.nbig > 0)
+		unmark_big_integers(value);
+	return doc;
+}
+
+/* A parse problem as one detail sentence. */
+static char *
+describe_problem(const char *problem, const char *detail)
+{
+	return detail ? psprintf("%s (%s)", problem, detail) : pstrdup(problem);
 }
 
 CfJson *
@@ -142,8 +343,7 @@ cfj_parse(const char *text, size_t len, MemoryContext owner)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_JSON_TEXT),
 				 errmsg("invalid JSON in response"),
-				 detail ? errdetail("%s (%s)", problem, detail)
-				 : errdetail("%s", problem)));
+				 errdetail("%s", describe_problem(problem, detail))));
 	return doc;
 }
 
@@ -155,6 +355,21 @@ cfj_try_parse(const char *text, size_t len, MemoryContext owner)
 	char	   *detail;
 
 	return parse_document(text, len, owner, &problem, &detail);
+}
+
+/*
+ * Parse a json or jsonb value of ours, to send it.  Returns NULL and sets
+ * *value (NULL for a JSON null), or returns why json-c cannot take it (a
+ * value nested deeper than CFJ_MAX_DEPTH).
+ */
+const char *
+cfj_parse_value(const char *text, size_t len, MemoryContext owner, CfJson **value)
+{
+	const char *problem;
+	char	   *detail;
+
+	*value = parse_document(text, len, owner, &problem, &detail);
+	return problem ? describe_problem(problem, detail) : NULL;
 }
 
 CfJsonType
@@ -336,7 +551,38 @@ cfj_new_bool(bool value, MemoryContext owner)
 	return track(tracked, json_object_new_boolean(value), owner);
 }
 
-/* A number kept exactly as PostgreSQL printed it, so numeric loses nothing. */
+/* Whether a literal is a JSON number: not NaN, Infinity or other forms. */
+bool
+cfj_is_number(const char *literal)
+{
+	const char *p = literal + (literal[0] == '-');
+
+	if (*p == '0')
+		p++;
+	else if (isdigit((unsigned char) *p))
+		p += strspn(p, "0123456789");
+	else
+		return false;
+	if (*p == '.')
+	{
+		if (!isdigit((unsigned char) p[1]))
+			return false;
+		p += 1 + strspn(p + 1, "0123456789");
+	}
+	if (*p == 'e' || *p == 'E')
+	{
+		p += 1 + (p[1] == '+' || p[1] == '-');
+		if (!isdigit((unsigned char) *p))
+			return false;
+		p += strspn(p, "0123456789");
+	}
+	return *p == '\0';
+}
+
+/*
+ * A number kept exactly as PostgreSQL printed it, so numeric loses nothing;
+ * the literal must be a JSON number (cfj_is_number).
+ */
 CfJson *
 cfj_new_number(const char *literal, MemoryContext owner)
 {
@@ -417,6 +663,51 @@ cfj_set_path(CfJson *object, const char *dotted_path, CfJson *value,
 }
 
 /*
+ * Whether two values are the same JSON.  json_object_equal() compares
+ * doubles by value, so two integers beyond 64 bits, or two long decimals,
+ * that one double cannot tell apart would be equal: numbers written as
+ * doubles compare by their text here.
+ */
+static bool
+same_json(struct json_object *a, struct json_object *b)
+{
+	enum json_type type = json_object_get_type(a);
+
+	if (type != json_object_get_type(b))
+		return false;
+	switch (type)
+	{
+		case json_type_double:
+			return strcmp(json_object_get_string(a), json_object_get_string(b)) == 0;
+		case json_type_array:
+			if (json_object_array_length(a) != json_object_array_length(b))
+				return false;
+			for (size_t i = 0; i < json_object_array_length(a); i++)
+				if (!same_json(json_object_array_get_idx(a, i),
+							   json_object_array_get_idx(b, i)))
+					return false;
+			return true;
+		case json_type_object:
+			{
+				struct json_object_iter it;
+				struct json_object *other;
+
+				if (json_object_object_length(a) != json_object_object_length(b))
+					return false;
+				json_object_object_foreachC(a, it)
+				{
+					if (!json_object_object_get_ex(b, it.key, &other) ||
+						!same_json(it.val, other))
+						return false;
+				}
+				return true;
+			}
+		default:
+			return json_object_equal(a, b);
+	}
+}
+
+/*
  * The JSON merge patch (RFC 7386) that turns old_value into new_value:
  * changed keys carry their new value, nested objects are diffed recursively,
  * removed keys become null.  Anything but two objects diffs to new_value.
@@ -441,7 +732,7 @@ cfj_merge_diff(const CfJson *old_value, const CfJson *new_value,
 
 		if (!json_object_object_get_ex(oldobj, it.key, &oldchild))
 			object_put_key(patch, it.key, it.val);
-		else if (!json_object_equal(oldchild, it.val))
+		else if (!same_json(oldchild, it.val))
 			object_put_key(patch, it.key,
 						   TO_JSONC(cfj_merge_diff(FROM_JSONC(oldchild),
 												   FROM_JSONC(it.val), owner)));

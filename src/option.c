@@ -9,7 +9,12 @@
  */
 #include "postgres.h"
 
+#include <arpa/inet.h>
+#include <limits.h>
+
+#include "access/genam.h"
 #include "access/reloptions.h"
+#include "access/table.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_foreign_data_wrapper.h"
 #include "catalog/pg_foreign_server.h"
@@ -18,6 +23,7 @@
 #include "commands/defrem.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/lsyscache.h"
@@ -34,7 +40,6 @@
 #define DEFAULT_MAX_RETRIES			3
 #define MAX_RETRIES_OPTION			10
 #define DEFAULT_REQUEST_LATENCY_MS	50
-#define MAX_PAGE_SIZE_OPTION		10000
 
 typedef void (*CfOptionCheck) (DefElem *def);
 
@@ -55,7 +60,7 @@ static void check_resource(DefElem *def);
 static void check_path(DefElem *def);
 static void check_concurrency(DefElem *def);
 static void check_max_retries(DefElem *def);
-static void check_allow_http(DefElem *def);
+static void check_boolean(DefElem *def);
 static void check_ca_file(DefElem *def);
 static void check_rate_limit(DefElem *def);
 static void check_estimated_items(DefElem *def);
@@ -76,7 +81,7 @@ static const CfOptionDef option_defs[] = {
 	{"page_size", ForeignServerRelationId, false, check_page_size},
 	{"concurrency", ForeignServerRelationId, false, check_concurrency},
 	{"max_retries", ForeignServerRelationId, false, check_max_retries},
-	{"allow_http", ForeignServerRelationId, false, check_allow_http},
+	{"allow_http", ForeignServerRelationId, false, check_boolean},
 	{"ca_file", ForeignServerRelationId, false, check_ca_file},
 	{"rate_limit", ForeignServerRelationId, false, check_rate_limit},
 	{"request_latency", ForeignServerRelationId, false, check_duration},
@@ -93,8 +98,12 @@ static const CfOptionDef option_defs[] = {
 	{"project", UserMappingRelationId, false, NULL},
 	{"domain_id", UserMappingRelationId, false, NULL},
 	{"iam_project_id", UserMappingRelationId, false, NULL},
+	/*
+	 * Whoever has USAGE on a server may create tables on it, so no table
+	 * option may decide where the server's requests, and the credentials
+	 * of its users, go: endpoints are server options only.
+	 */
 	{"resource", ForeignTableRelationId, false, check_resource},
-	{"endpoint", ForeignTableRelationId, false, check_endpoint},
 	{"page_size", ForeignTableRelationId, false, check_page_size},
 	{"estimated_items", ForeignTableRelationId, false, check_estimated_items},
 	{"path", AttributeRelationId, false, check_path},
@@ -135,12 +144,43 @@ is_credential_option(const char *name)
 	return false;
 }
 
+/* Whether an option is valid on servers and nowhere else. */
+static bool
+is_server_only_option(const char *name)
+{
+	bool		on_server = false;
+
+	for (int i = 0; i < lengthof(option_defs); i++)
+		if (strcmp(option_defs[i].name, name) == 0)
+		{
+			if (option_defs[i].context != ForeignServerRelationId)
+				return false;
+			on_server = true;
+		}
+	return on_server;
+}
+
 static void report_invalid_option(const char *name, Oid context) pg_attribute_noreturn();
 
 static void
 report_invalid_option(const char *name, Oid context)
 {
 	StringInfoData valid;
+
+	if (is_credential_option(name))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("credential option \"%s\" is only allowed in a user mapping",
+						name),
+				 errhint("Server, table and column options can be read by every user; "
+						 "put credentials in CREATE USER MAPPING.")));
+	if (is_server_only_option(name))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("option \"%s\" is only allowed on a server", name),
+				 context == ForeignTableRelationId
+				 ? errhint("Set it with ALTER SERVER; a table that needs another value needs a server of its own.")
+				 : errhint("Set it with CREATE SERVER or ALTER SERVER.")));
 
 	initStringInfo(&valid);
 	for (int i = 0; i < lengthof(option_defs); i++)
@@ -159,12 +199,60 @@ report_invalid_option(const char *name, Oid context)
 			 : errhint("There are no valid options in this context.")));
 }
 
+/* The definition of an option in a catalog; an error if it has none there. */
+static const CfOptionDef *
+lookup_option(const char *name, Oid context)
+{
+	const CfOptionDef *opt = find_option(name, context);
+
+	if (opt == NULL)
+		report_invalid_option(name, context);
+	return opt;
+}
+
+static DefElem *
+find_def(List *options, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, name) == 0)
+			return def;
+	}
+	return NULL;
+}
+
+/* The value of an option in a list, or NULL. */
+static const char *
+option_value(List *options, const char *name)
+{
+	DefElem    *def = find_def(options, name);
+
+	return def ? defGetString(def) : NULL;
+}
+
+static bool
+option_is_true(List *options, const char *name)
+{
+	DefElem    *def = find_def(options, name);
+
+	return def != NULL && defGetBoolean(def);
+}
+
+static void check_required_options(List *options, Oid catalog);
+static void check_server_page_size(List *options);
+static void check_table_page_size(List *options);
+static void check_allow_http(List *options, Oid validator);
+
 PG_FUNCTION_INFO_V1(cloud_fdw_validator);
 
 /*
  * Validate the generic options of a wrapper, server, user mapping, foreign
  * table or column.  PostgreSQL hands over the complete list after CREATE or
- * ALTER, so required options can be checked here too.
+ * ALTER, so options can be checked against each other here too.
  */
 Datum
 cloud_fdw_validator(PG_FUNCTION_ARGS)
@@ -176,42 +264,39 @@ cloud_fdw_validator(PG_FUNCTION_ARGS)
 	foreach(lc, options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
-		const CfOptionDef *opt = find_option(def->defname, catalog);
+		const CfOptionDef *opt = lookup_option(def->defname, catalog);
 
-		if (opt == NULL)
-		{
-			if (is_credential_option(def->defname))
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-						 errmsg("credential option \"%s\" is only allowed in a user mapping",
-								def->defname),
-						 errhint("Server, table and column options can be read by every user; "
-								 "put credentials in CREATE USER MAPPING.")));
-			report_invalid_option(def->defname, catalog);
-		}
 		if (opt->check)
 			opt->check(def);
 	}
+	check_required_options(options, catalog);
 
-	for (int i = 0; i < lengthof(required_options); i++)
+	if (catalog == ForeignServerRelationId)
 	{
-		bool		found = false;
-
-		if (required_options[i].context != catalog)
-			continue;
-		foreach(lc, options)
-			if (strcmp(((DefElem *) lfirst(lc))->defname, required_options[i].name) == 0)
-				found = true;
-		if (!found)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-					 errmsg("option \"%s\" is required", required_options[i].name),
-					 catalog == ForeignServerRelationId
-					 ? errhint("Valid providers are: %s.", cf_provider_names())
-					 : errhint("Valid resources are: %s.", cf_resource_names(NULL))));
+		check_server_page_size(options);
+		check_allow_http(options, fcinfo->flinfo->fn_oid);
 	}
+	else if (catalog == ForeignTableRelationId)
+		check_table_page_size(options);
 
 	PG_RETURN_VOID();
+}
+
+static void
+check_required_options(List *options, Oid catalog)
+{
+	for (int i = 0; i < lengthof(required_options); i++)
+	{
+		if (required_options[i].context != catalog ||
+			option_value(options, required_options[i].name) != NULL)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"%s\" is required", required_options[i].name),
+				 catalog == ForeignServerRelationId
+				 ? errhint("Valid providers are: %s.", cf_provider_names())
+				 : errhint("Valid resources are: %s.", cf_resource_names(NULL))));
+	}
 }
 
 static void report_invalid_value(DefElem *def, const char *expected) pg_attribute_noreturn();
@@ -313,50 +398,192 @@ check_size(DefElem *def)
 		report_invalid_value(def, "The value must be a size between 1kB and 1GB, such as \"64MB\".");
 }
 
+/*
+ * A count option's value: decimal digits only.  parse_int() would round
+ * "8.5" and read "0x10" as hexadecimal; the value is used as written.
+ */
+static bool
+parse_count(const char *value, int *result)
+{
+	char	   *end;
+	long		n;
+
+	if (!isdigit((unsigned char) value[0]))
+		return false;
+	errno = 0;
+	n = strtol(value, &end, 10);
+	if (*end != '\0' || errno == ERANGE || n > INT_MAX)
+		return false;
+	*result = (int) n;
+	return true;
+}
+
+static void
+check_count(DefElem *def, int min, int max)
+{
+	int			n;
+
+	if (!parse_count(defGetString(def), &n) || n < min || n > max)
+		report_invalid_value(def, psprintf("The value must be an integer between %d and %d.",
+										   min, max));
+}
+
+/* The upper bound is the resource's: checked against the other options. */
 static void
 check_page_size(DefElem *def)
 {
-	int			size;
+	int			n;
 
-	if (!parse_int(defGetString(def), &size, 0, NULL) ||
-		size < 1 || size > MAX_PAGE_SIZE_OPTION)
-		report_invalid_value(def, psprintf("The value must be an integer between 1 and %d.",
-										   MAX_PAGE_SIZE_OPTION));
+	if (!parse_count(defGetString(def), &n) || n < 1)
+		report_invalid_value(def, "The value must be a positive integer, at most the resource's page size limit.");
 }
 
 static void
 check_concurrency(DefElem *def)
 {
-	int			n;
-
-	if (!parse_int(defGetString(def), &n, 0, NULL) || n < 1 || n > CF_MAX_CONCURRENCY)
-		report_invalid_value(def, psprintf("The value must be an integer between 1 and %d.",
-										   CF_MAX_CONCURRENCY));
+	check_count(def, 1, CF_MAX_CONCURRENCY);
 }
 
 static void
 check_max_retries(DefElem *def)
 {
-	int			n;
+	check_count(def, 0, MAX_RETRIES_OPTION);
+}
 
-	if (!parse_int(defGetString(def), &n, 0, NULL) || n < 0 || n > MAX_RETRIES_OPTION)
-		report_invalid_value(def, psprintf("The value must be an integer between 0 and %d.",
-										   MAX_RETRIES_OPTION));
+static void
+check_boolean(DefElem *def)
+{
+	(void) defGetBoolean(def);
+}
+
+static void
+report_page_size_too_large(int page_size, const CfResource *resource,
+						   const char *server_provider)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("page_size %d exceeds the maximum of %d for resource \"%s\"",
+					page_size, resource->pagination->max_page_size, resource->name),
+			 server_provider
+			 ? errdetail("A server's page_size applies to every resource of its provider, \"%s\".",
+						 server_provider)
+			 : 0,
+			 server_provider
+			 ? errhint("Set a larger page_size on the foreign tables of the resources that allow it.")
+			 : 0));
+}
+
+/* A server's page_size must fit every resource of its provider. */
+static void
+check_server_page_size(List *options)
+{
+	const char *value = option_value(options, "page_size");
+	const char *provider_name = option_value(options, "provider");
+	ListCell   *lc;
+	int			page_size;
+
+	if (value == NULL)
+		return;
+	(void) parse_count(value, &page_size);
+	foreach(lc, cf_provider_resources(cf_find_provider(provider_name)))
+	{
+		const CfResource *resource = (const CfResource *) lfirst(lc);
+
+		if (page_size > resource->pagination->max_page_size)
+			report_page_size_too_large(page_size, resource, provider_name);
+	}
+}
+
+/*
+ * A table's page_size must fit its resource.  The validator is not told the
+ * table's server, so the resource is looked for under every provider (the
+ * registry names its providers only as a list, "qoder, huaweicloud").
+ */
+static void
+check_table_page_size(List *options)
+{
+	const char *value = option_value(options, "page_size");
+	const char *resource_name = option_value(options, "resource");
+	char	   *save;
+	int			page_size;
+
+	if (value == NULL)
+		return;
+	(void) parse_count(value, &page_size);
+	for (char *name = strtok_r(cf_provider_names(), ", ", &save); name != NULL;
+		 name = strtok_r(NULL, ", ", &save))
+	{
+		const CfResource *resource = cf_find_resource(cf_find_provider(name),
+													  resource_name);
+
+		if (resource != NULL && page_size > resource->pagination->max_page_size)
+			report_page_size_too_large(page_size, resource, NULL);
+	}
+}
+
+/* Whether two option values are the same, both absent included. */
+static bool
+same_option_value(const char *a, const char *b)
+{
+	return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
+}
+
+/*
+ * Whether a cloud_fdw server the current user owns already has allow_http
+ * for these endpoints.  The validator is not told which server it checks,
+ * so any such server vouches for them: a superuser allowed plain http to
+ * exactly these endpoints for this owner.
+ */
+static bool
+allow_http_granted(Oid validator, List *options)
+{
+	const char *endpoint = option_value(options, "endpoint");
+	const char *iam_endpoint = option_value(options, "iam_endpoint");
+	Relation	rel = table_open(ForeignServerRelationId, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tuple;
+	bool		granted = false;
+
+	while (!granted && HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_foreign_server server = (Form_pg_foreign_server) GETSTRUCT(tuple);
+		Datum		datum;
+		bool		isnull;
+		List	   *server_options;
+
+		/* ownership as ALTER SERVER checks it */
+		if (!has_privs_of_role(GetUserId(), server->srvowner) ||
+			GetForeignDataWrapper(server->srvfdw)->fdwvalidator != validator)
+			continue;
+		datum = heap_getattr(tuple, Anum_pg_foreign_server_srvoptions,
+							 RelationGetDescr(rel), &isnull);
+		if (isnull)
+			continue;
+		server_options = untransformRelOptions(datum);
+		granted = option_is_true(server_options, "allow_http") &&
+			same_option_value(option_value(server_options, "endpoint"), endpoint) &&
+			same_option_value(option_value(server_options, "iam_endpoint"), iam_endpoint);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return granted;
 }
 
 /*
  * Plain http to hosts other than loopback sends credentials in the clear:
- * only a superuser may allow it, as postgres_fdw's password_required.
+ * only a superuser may allow it, as postgres_fdw's password_required.  The
+ * owner may keep it while changing other options, not the endpoints.
  */
 static void
-check_allow_http(DefElem *def)
+check_allow_http(List *options, Oid validator)
 {
-	bool		allow = defGetBoolean(def);
-
-	if (allow && !superuser())
+	if (option_is_true(options, "allow_http") && !superuser() &&
+		!allow_http_granted(validator, options))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only superusers can set \"allow_http\"")));
+				 errmsg("only superusers can set \"allow_http\""),
+				 errdetail("The owner of a server may keep \"allow_http\" that a superuser set, "
+						   "as long as \"endpoint\" and \"iam_endpoint\" stay the same.")));
 }
 
 /* An absolute path: the server process reads it, whatever its directory. */
@@ -408,9 +635,9 @@ check_path(DefElem *def)
 		report_invalid_value(def, "The path must be dot-separated JSON keys, such as \"config.networking.type\".");
 }
 
-/* A base URL to which requests append their own "/path". */
+/* A base URL without trailing slashes: requests append paths that start with one. */
 static char *
-without_trailing_slashes(const char *value)
+base_url(const char *value)
 {
 	char	   *url = pstrdup(value);
 	size_t		len = strlen(url);
@@ -426,11 +653,11 @@ apply_option(CfOptions *opts, DefElem *def)
 	const char *value = defGetString(def);
 
 	if (strcmp(def->defname, "endpoint") == 0)
-		opts->endpoint = without_trailing_slashes(value);
+		opts->endpoint = base_url(value);
 	else if (strcmp(def->defname, "region") == 0)
 		opts->region = pstrdup(value);
 	else if (strcmp(def->defname, "iam_endpoint") == 0)
-		opts->iam_endpoint = without_trailing_slashes(value);
+		opts->iam_endpoint = base_url(value);
 	else if (strcmp(def->defname, "domain_id") == 0)
 		opts->domain_id = pstrdup(value);
 	else if (strcmp(def->defname, "iam_project_id") == 0)
@@ -440,11 +667,11 @@ apply_option(CfOptions *opts, DefElem *def)
 	else if (strcmp(def->defname, "request_timeout") == 0)
 		(void) parse_int(value, &opts->request_timeout_ms, GUC_UNIT_MS, NULL);
 	else if (strcmp(def->defname, "page_size") == 0)
-		(void) parse_int(value, &opts->page_size, 0, NULL);
+		(void) parse_count(value, &opts->page_size);
 	else if (strcmp(def->defname, "concurrency") == 0)
-		(void) parse_int(value, &opts->concurrency, 0, NULL);
+		(void) parse_count(value, &opts->concurrency);
 	else if (strcmp(def->defname, "max_retries") == 0)
-		(void) parse_int(value, &opts->max_retries, 0, NULL);
+		(void) parse_count(value, &opts->max_retries);
 	else if (strcmp(def->defname, "allow_http") == 0)
 		opts->allow_http = defGetBoolean(def);
 	else if (strcmp(def->defname, "ca_file") == 0)
@@ -487,21 +714,46 @@ expand_region(const char *template, const CfOptions *opts, const char *what)
 					opts->region, placeholder + strlen("{region}"));
 }
 
-/* Whether the host of a URL is this machine: 127.0.0.0/8, ::1 or localhost. */
+/* Whether what follows a URL's host is nothing or a port, ":8080". */
+static bool
+is_port_or_nothing(const char *rest)
+{
+	return rest[0] == '\0' ||
+		(rest[0] == ':' && strspn(rest + 1, "0123456789") == strlen(rest + 1));
+}
+
+/*
+ * Whether the host of a URL is this machine: an IPv4 address in 127.0.0.0/8,
+ * [::1], or localhost.  The host is parsed whole, so that a name such as
+ * 127.0.0.1.example.com, which merely starts like one, is not loopback.
+ */
 static bool
 is_loopback_url(const char *url)
 {
-	const char *host = strstr(url, "://") + 3;
-	size_t		len = strcspn(host, "/");
-	char	   *authority = pnstrdup(host, len);
-	char	   *colon;
+	const char *start = strstr(url, "://") + 3;
+	char	   *host = pnstrdup(start, strcspn(start, "/"));
+	char	   *rest;
+	unsigned char addr[sizeof(struct in6_addr)];
 
-	if (authority[0] == '[')
-		return strncmp(authority, "[::1]", 5) == 0;
-	colon = strchr(authority, ':');
-	if (colon)
-		*colon = '\0';
-	return strncmp(authority, "127.", 4) == 0 || pg_strcasecmp(authority, "localhost") == 0;
+	/* the validator refuses userinfo, which would hide the real host */
+	if (strchr(host, '@') != NULL)
+		return false;
+	if (host[0] == '[')
+	{
+		rest = strchr(host, ']');
+		if (rest == NULL || !is_port_or_nothing(rest + 1))
+			return false;
+		*rest = '\0';
+		return inet_pton(AF_INET6, host + 1, addr) == 1 &&
+			memcmp(addr, &in6addr_loopback, sizeof(struct in6_addr)) == 0;
+	}
+	rest = host + strcspn(host, ":");
+	if (!is_port_or_nothing(rest))
+		return false;
+	*rest = '\0';
+	/* inet_pton takes four decimal octets only: no "127.1", no "0x7f.0.0.1" */
+	return pg_strcasecmp(host, "localhost") == 0 ||
+		(inet_pton(AF_INET, host, addr) == 1 && addr[0] == 127);
 }
 
 /*
@@ -530,7 +782,6 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 	ForeignServer *server = GetForeignServer(table->serverid);
 	const char *provider_name = NULL;
 	const char *resource_name = NULL;
-	const CfPagination *pg;
 	ListCell   *lc;
 
 	memset(opts, 0, sizeof(CfOptions));
@@ -543,6 +794,14 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 	opts->max_retries = DEFAULT_MAX_RETRIES;
 	opts->request_latency_ms = DEFAULT_REQUEST_LATENCY_MS;
 	opts->estimated_items = -1;
+
+	/*
+	 * Options stored without this validator (by an older cloud_fdw, or under
+	 * a wrapper created without it) are checked again where they matter: a
+	 * table must not redirect requests, nor lack what the code relies on.
+	 */
+	check_required_options(server->options, ForeignServerRelationId);
+	check_required_options(table->options, ForeignTableRelationId);
 
 	foreach(lc, server->options)
 	{
@@ -557,6 +816,7 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
 
+		(void) lookup_option(def->defname, ForeignTableRelationId);
 		if (strcmp(def->defname, "resource") == 0)
 			resource_name = defGetString(def);
 		else
@@ -584,14 +844,11 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 	if (opts->estimated_items < 0)
 		opts->estimated_items = opts->resource->estimated_items;
 
-	pg = opts->resource->pagination;
-	if (opts->page_size > pg->max_page_size)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("page_size %d exceeds the maximum of %d for resource \"%s\"",
-						opts->page_size, pg->max_page_size, opts->resource->name)));
+	/* also for options stored without this validator, as above */
+	if (opts->page_size > opts->resource->pagination->max_page_size)
+		report_page_size_too_large(opts->page_size, opts->resource, NULL);
 	if (opts->page_size == 0)
-		opts->page_size = pg->max_page_size;
+		opts->page_size = opts->resource->pagination->max_page_size;
 }
 
 /* The value of a table option that supplies a call parameter, or NULL. */

@@ -18,7 +18,8 @@ as the real API path.  Options (see ``OPTIONS``): ``tenant``, ``rows``,
 ``rows_from``, ``eps_rows``, ``deploy_rows``, ``latency_ms``, ``status``,
 ``fault_methods``, ``fault_count``, ``fault_skip``, ``retry_after``,
 ``retry_after_ms``, ``body`` (html, empty, truncated, malformed, wrong_types,
-no_envelope, nul, bad_utf8, deep, huge), ``hang``, ``reset``,
+no_envelope, nul, bad_utf8, deep, huge, big_numbers, nan,
+infinity), ``hang``, ``reset``,
 ``after_apply`` (reset|hang|<status>), ``ignore_offset``, ``gen`` (a|c),
 ``cursor_loop``, ``token_ttl_s``.
 
@@ -102,6 +103,9 @@ QODER_DEFAULT_LIMIT = 20
 QODER_MAX_LIMIT = 100
 HUGE_BODY_BYTES = 100 * 1024 * 1024
 DEEP_BODY_LEVELS = 10000
+# body=big_numbers: the metadata of the damaged item; integers beyond 64 bits
+BIG_NUMBERS = {"big": 123456789012345678901234567890, "negative": -98765432109876543210987654321,
+               "u64_max": 18446744073709551615, "i64_min": -9223372036854775808}
 
 # ---------------------------------------------------------------------------
 # Small helpers
@@ -226,7 +230,7 @@ def hw_sign(access_key, secret_key, method, raw_path, raw_query, headers, body=b
 # ---------------------------------------------------------------------------
 
 BODY_KINDS = ("html", "empty", "truncated", "malformed", "wrong_types", "no_envelope",
-              "nul", "bad_utf8", "deep", "huge")
+              "nul", "bad_utf8", "deep", "huge", "big_numbers", "nan", "infinity")
 
 
 class MockOptionError(ValueError):
@@ -1596,6 +1600,12 @@ def broken_body(kind, reply):
         return Reply.json(reply.status, items, headers=reply.headers)
     if kind == "nul":
         _item_to_damage(obj)["description"] = "before\u0000after"
+        return Reply.json(reply.status, obj, headers=reply.headers)
+    if kind in ("big_numbers", "nan", "infinity"):
+        # Python's json writes NaN and Infinity literals, as some APIs do
+        _item_to_damage(obj)["metadata"] = {"big_numbers": dict(BIG_NUMBERS),
+                                            "nan": {"ratio": float("nan")},
+                                            "infinity": {"limit": float("-inf")}}[kind]
         return Reply.json(reply.status, obj, headers=reply.headers)
     head, tail = _placeholder_body(obj)
     if kind == "bad_utf8":

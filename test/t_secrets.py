@@ -24,13 +24,17 @@ slow_endpoint = f"{mock_url}/_mock/tenant={tenant},latency_ms=1000/api/v1/cloud"
 setup = f"""
 CREATE EXTENSION IF NOT EXISTS cloud_fdw;
 DROP SERVER IF EXISTS secrets_srv CASCADE;
+DROP SERVER IF EXISTS secrets_slow_srv CASCADE;
 CREATE SERVER secrets_srv FOREIGN DATA WRAPPER cloud_fdw
   OPTIONS (provider 'qoder', endpoint '{endpoint}');
 CREATE USER MAPPING FOR CURRENT_USER SERVER secrets_srv OPTIONS (token '{token}');
 CREATE FOREIGN TABLE secrets_envs (id text, name text, metadata jsonb)
   SERVER secrets_srv OPTIONS (resource 'environments');
-CREATE FOREIGN TABLE secrets_slow (id text) SERVER secrets_srv
-  OPTIONS (resource 'environments', endpoint '{slow_endpoint}');
+CREATE SERVER secrets_slow_srv FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'qoder', endpoint '{slow_endpoint}');
+CREATE USER MAPPING FOR CURRENT_USER SERVER secrets_slow_srv OPTIONS (token '{token}');
+CREATE FOREIGN TABLE secrets_slow (id text) SERVER secrets_slow_srv
+  OPTIONS (resource 'environments');
 """
 result = run_psql(setup)
 tap.ok(result.returncode == 0, "set up a server whose user mapping holds a unique token",
@@ -81,7 +85,7 @@ log = open(os.environ["PG_LOG"], encoding="utf-8", errors="replace").read()
 tap.ok("secrets_envs" in log, "the server log did record the session (debug5, log_statement)")
 tap.ok(token not in log, "the token is nowhere in the server log")
 
-run_psql("DROP SERVER secrets_srv CASCADE;")
+run_psql("DROP SERVER secrets_srv CASCADE; DROP SERVER secrets_slow_srv CASCADE;")
 
 # Huawei Cloud: the secret key signs but never travels; the IAM password
 # travels only to IAM; the token IAM returns is a credential too.

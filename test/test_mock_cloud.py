@@ -471,6 +471,12 @@ def test_faults():
             "body=no_envelope: top-level array")
     resp = qoder("GET", "/environments", "tenant=f,body=nul")
     T.check(b"\\u0000" in resp.body and "\x00" in resp.json["data"][0]["description"], "body=nul")
+    resp = qoder("GET", f"/environments/{SEED_ENV}", "tenant=f,body=big_numbers")
+    T.check(b'"big":123456789012345678901234567890' in resp.body
+            and resp.json["metadata"] == mc.BIG_NUMBERS, "body=big_numbers: exact integers in metadata")
+    T.check(b'"ratio":NaN' in qoder("GET", "/environments", "tenant=f,body=nan").body
+            and b'"limit":-Infinity' in qoder("GET", "/environments", "tenant=f,body=infinity").body,
+            "body=nan, body=infinity: the literals JSON does not have")
     resp = qoder("GET", "/environments", "tenant=f,body=bad_utf8")
     try:
         resp.body.decode("utf-8")
