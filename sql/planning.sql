@@ -80,6 +80,16 @@ SET enable_hashjoin = off; SET enable_mergejoin = off;
 SELECT a.id, count(d.id) FROM apps a LEFT JOIN deploy d ON d.application_id = a.id
  GROUP BY 1 ORDER BY 1;
 RESET enable_hashjoin; RESET enable_mergejoin;
+-- The application comes from one table while another joins on a non-key
+-- column: the plan must take it from the first (PostgreSQL builds the join
+-- with the second from a path that needs no value).
+CREATE TABLE names (n text);
+INSERT INTO names VALUES ('生产环境'), ('no such name');
+ANALYZE apps, names;
+SELECT a.id, d.name FROM apps a JOIN deploy d ON d.application_id = a.id
+  JOIN names ON names.n = d.name ORDER BY 1, 2;
+-- With no table to take it from, the error says what is missing.
+SELECT count(*) FROM deploy d JOIN names ON names.n = d.name;
 \set html404 :mock_url '/_mock/tenant=planning,status=404,body=html'
 ALTER SERVER plan_hw OPTIONS (SET endpoint :'html404');
 SELECT count(*) FROM deploy WHERE application_id = '43943381f7764c52baae8e697720873f';

@@ -15,6 +15,7 @@
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/paths.h"
 #include "optimizer/pathnode.h"
@@ -34,6 +35,9 @@
  * of 50 ms costs as much as reading 50 pages.
  */
 #define CF_COST_PER_MS 1.0
+
+/* The cost of a path that no call can serve (see cloudGetForeignPaths). */
+#define CF_NO_CALL_COST (1000.0 * disable_cost)
 
 /* A qual that gives a call parameter its value: field = value, or IN. */
 typedef struct CfKeyQual
@@ -375,7 +379,7 @@ relids_member(List *list, Relids relids)
 }
 
 /* No call can be made: say which values the query must give. */
-static void
+static void pg_attribute_noreturn()
 report_missing_keys(CfRelInfo *fpinfo, Oid foreigntableid)
 {
 	const CfResource *resource = fpinfo->opts.resource;
@@ -423,17 +427,26 @@ cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	Cost		startup_cost;
 	Cost		total_cost;
 	ListCell   *lc;
-	bool		have_path = false;
 
+	/*
+	 * PostgreSQL needs a path without parameters for every base relation,
+	 * even one that needs a value from a join (a joinrel that lacks the
+	 * supplying relation is built from it).  Without a call to make, it is
+	 * a path far above disable_cost, so that it loses even to plans that
+	 * enable_nestloop = off disables: the plan gets it only when no join can
+	 * supply the value, and then GetForeignPlan says which value is missing.
+	 */
 	if (call != NULL)
-	{
 		estimate_scan(root, baserel, fpinfo, call, used, baserel->baserestrictinfo,
 					  &rows, &startup_cost, &total_cost);
-		add_path(baserel, (Path *)
-				 create_foreignscan_path(root, baserel, NULL, rows, startup_cost,
-										 total_cost, NIL, NULL, NULL, NIL));
-		have_path = true;
+	else
+	{
+		rows = baserel->rows;
+		startup_cost = total_cost = CF_NO_CALL_COST;
 	}
+	add_path(baserel, (Path *)
+			 create_foreignscan_path(root, baserel, NULL, rows, startup_cost,
+									 total_cost, NIL, NULL, NULL, NIL));
 
 	/* Parameterized paths: a get (or a list) per row of an outer relation. */
 	foreach(lc, join_key_clauses(root, baserel, fpinfo))
@@ -465,11 +478,7 @@ cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 				 create_foreignscan_path(root, baserel, NULL, rows,
 										 startup_cost, total_cost, NIL,
 										 required_outer, NULL, NIL));
-		have_path = true;
 	}
-
-	if (!have_path)
-		report_missing_keys(fpinfo, foreigntableid);
 }
 
 /*
@@ -541,8 +550,7 @@ cloudGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 					   key_quals(baserel, fpinfo, scan_clauses, outer),
 					   &fpinfo->opts, &used);
 	if (call == NULL)
-		elog(ERROR, "no call of resource \"%s\" fits the chosen path",
-			 fpinfo->opts.resource->name);
+		report_missing_keys(fpinfo, foreigntableid);
 	foreach(lc, used)
 	{
 		CfKeyQual  *qual = (CfKeyQual *) lfirst(lc);
