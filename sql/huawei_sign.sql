@@ -57,5 +57,7 @@ SELECT sig(cloud_fdw_huawei_signature('GET',
 
 -- Without X-Sdk-Date there is nothing to sign against.
 SELECT cloud_fdw_huawei_signature('GET', 'https://h/p', ARRAY['Host: h'], '', 'ak', 'sk');
+-- A header that is not "Name: value" is the caller's error.
+SELECT cloud_fdw_huawei_signature('GET', 'https://x/', ARRAY['nocolon'], '', 'ak', 'sk');
 
 DROP FUNCTION sig(text);

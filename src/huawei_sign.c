@@ -232,7 +232,10 @@ cf_huawei_authorization(const char *method, const char *path, const char *query,
 		int			len;
 
 		if (colon == NULL)
-			elog(ERROR, "header line without a colon");
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid header line \"%s\"", line),
+					 errhint("Give each signed header as \"Name: value\".")));
 		signed_headers[i].name = asc_tolower(line, colon - line);
 		value = colon + 1;
 		while (*value == ' ' || *value == '\t')

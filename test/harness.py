@@ -285,6 +285,8 @@ class Cluster(_Managed):
             "listen_addresses": "127.0.0.1",
             "port": self.port,
             "unix_socket_directories": str(self.tmpdir),
+            # the SQLSTATE of every message, so the runner can look for XX000
+            "log_line_prefix": "%m [%p] %e ",
             "fsync": "off",
             **self.settings,
         }

@@ -43,6 +43,8 @@ CRASH_LINE = re.compile(
     r"server process .* terminated by signal|was terminated by signal"
     r"|terminated abnormally")
 
+INTERNAL_ERROR_LINE = re.compile(r"\] XX000 (?:ERROR|FATAL|PANIC):")
+
 TIMEOUT_COMMENT = re.compile(r"^#\s*timeout:\s*(\d+)")
 
 
@@ -142,7 +144,7 @@ def run_script(path, env, results):
 
 def check_server_log(log_path, results):
     """Count one test: no backend crashed during the whole run."""
-    heading("server log: backend crashes")
+    heading("server log: backend crashes and XX000 errors")
     with open(log_path, errors="replace") as f:
         lines = f.readlines()
     crashes = [i for i, line in enumerate(lines) if CRASH_LINE.search(line)]
@@ -152,6 +154,14 @@ def check_server_log(log_path, results):
         print("----")
     print("no crashes" if not crashes else f"{len(crashes)} crash report(s)")
     results.add(not crashes, "server log: no backend crashed")
+
+    # An error without a meaningful SQLSTATE (internal_error, XX000) is a bug
+    # wherever a test provoked it: every error reachable from SQL has one.
+    internal = [line for line in lines if INTERNAL_ERROR_LINE.search(line)]
+    for line in internal[:20]:
+        print(line, end="")
+    print("no XX000 errors" if not internal else f"{len(internal)} XX000 error(s)")
+    results.add(not internal, "server log: no error with SQLSTATE XX000")
 
 
 def valgrind_setup():

@@ -90,6 +90,8 @@ check("reset=1,fault_count=1", "12 rows", attempts=2)
 check("status=503", "ERROR 53000", attempts=4)
 check("status=502,body=html", "ERROR HV000", attempts=2, server_options=", max_retries '1'")
 check("status=503,retry_after=3600", "ERROR 53000", attempts=1)
+# A redirect is an error, never followed (the mock would log a second request).
+check("status=302", "ERROR HV000", attempts=1)
 check("status=401", "ERROR 28000", attempts=1)
 # A 404 in the API's own envelope means "no such collection": no rows; a
 # bare 404 (HTML: not the API) is a wrong endpoint, an error.

@@ -44,4 +44,16 @@ crash = "LOG:  server process (PID 123) was terminated by signal 11: Segmentatio
 tap.ok(run_tests.CRASH_LINE.search(crash) is not None, "a crashed backend is recognised in the log")
 tap.ok(run_tests.CRASH_LINE.search("LOG:  database system is ready") is None,
        "an ordinary log line is not a crash")
+internal = "2026-12-01 12:00:00.000 UTC [123] XX000 ERROR:  unrecognized node type: 1"
+tap.ok(run_tests.INTERNAL_ERROR_LINE.search(internal) is not None,
+       "an XX000 error is recognised in the log")
+tap.ok(run_tests.INTERNAL_ERROR_LINE.search(internal.replace("XX000", "22023")) is None,
+       "an error with a real SQLSTATE is not")
+with tempfile.TemporaryDirectory() as d:
+    log = Path(d, "server.log")
+    log.write_text(internal + "\n")
+    results = Results()
+    run_tests.check_server_log(log, results)
+    tap.ok((False, "server log: no error with SQLSTATE XX000") in results.rows,
+           "the server-log check fails on an XX000 error", diag=results.rows)
 sys.exit(tap.exit_code())
