@@ -90,6 +90,12 @@ SELECT a.id, d.name FROM apps a JOIN deploy d ON d.application_id = a.id
   JOIN names ON names.n = d.name ORDER BY 1, 2;
 -- With no table to take it from, the error says what is missing.
 SELECT count(*) FROM deploy d JOIN names ON names.n = d.name;
+-- It names only what the query does not give, and the table option of each.
+CREATE FOREIGN TABLE deploy_noproj (application_id text, project_id text, id text)
+  SERVER plan_hw OPTIONS (resource 'deploy_environments');
+SELECT count(*) FROM deploy_noproj;
+SELECT count(*) FROM deploy_noproj WHERE project_id = '55837d272adf4eee90319800e2da6961';
+SELECT count(*) FROM deploy_noproj WHERE application_id = '43943381f7764c52baae8e697720873f';
 \set html404 :mock_url '/_mock/tenant=planning,status=404,body=html'
 ALTER SERVER plan_hw OPTIONS (SET endpoint :'html404');
 SELECT count(*) FROM deploy WHERE application_id = '43943381f7764c52baae8e697720873f';
@@ -102,7 +108,22 @@ SET cloud_fdw.trace = on;
 SELECT count(*) FROM eps WHERE type = 'Prod';
 SELECT count(*) FROM eps WHERE status = 0;
 SELECT count(*) FROM eps WHERE type IN ('Prod', 'poc');
+-- LIMIT shrinks the page only when the API filters exactly: EPS "name" is
+-- fuzzy ("finance" matches "finance-prod" and "finance_poc"), so the page
+-- stays whole and the local check keeps the right row.
+SELECT name FROM eps WHERE name = 'finance_poc' LIMIT 1;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT name FROM eps WHERE type = 'poc' LIMIT 1;
 RESET cloud_fdw.trace;
+
+-- A get answered 401 or 403 is an error, never "no such row".
+\set forbidden :mock_url '/_mock/tenant=planning,status=403,fault_methods=GET'
+ALTER SERVER plan_hw OPTIONS (SET endpoint :'forbidden');
+SELECT count(*) FROM eps WHERE id = '5aa119a8-d25b-45a7-8d1b-88e127885635';
+SELECT count(*) FROM eps WHERE id IN ('5aa119a8-d25b-45a7-8d1b-88e127885635', 'e88f40a2-3bd4-4e94-b114-f27eab195b47');
+\set unauthorized :mock_url '/_mock/tenant=planning,status=401,fault_methods=GET'
+ALTER SERVER plan_hw OPTIONS (SET endpoint :'unauthorized');
+SELECT count(*) FROM eps WHERE id = '5aa119a8-d25b-45a7-8d1b-88e127885635';
+ALTER SERVER plan_hw OPTIONS (SET endpoint :'hw_endpoint');
 
 -- A server that ignores offset would repeat its first page for ever.
 \set no_offset :mock_url '/_mock/tenant=planning_offset,eps_rows=30,ignore_offset=1'

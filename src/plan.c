@@ -378,29 +378,46 @@ relids_member(List *list, Relids relids)
 	return false;
 }
 
-/* No call can be made: say which values the query must give. */
+/* Whether one of the key quals gives a value to field. */
+static bool
+has_key_qual(List *quals, const char *field)
+{
+	ListCell   *lc;
+
+	foreach(lc, quals)
+		if (strcmp(((CfKeyQual *) lfirst(lc))->field, field) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * No call can be made: say which values the query must still give (not
+ * those its conditions or table options give), and for each how.
+ */
 static void pg_attribute_noreturn()
-report_missing_keys(CfRelInfo *fpinfo, Oid foreigntableid)
+report_missing_keys(CfRelInfo *fpinfo, Oid foreigntableid, List *quals)
 {
 	const CfResource *resource = fpinfo->opts.resource;
 	const CfCall *list = resource->list;
 	StringInfoData needed;
-	const char *first = NULL;
-	const char *option = NULL;
+	StringInfoData hint;
 
 	initStringInfo(&needed);
+	initStringInfo(&hint);
 	for (int i = 0; i < list->nparams; i++)
 	{
 		const CfCallParam *param = &list->params[i];
 
-		if (!param->required ||
+		if (!param->required || has_key_qual(quals, param->field) ||
 			(param->table_option != NULL && cf_param_option(&fpinfo->opts, param->table_option) != NULL))
 			continue;
 		appendStringInfo(&needed, "%s\"%s\"", needed.len > 0 ? " and " : "", param->field);
-		if (first == NULL)
-			first = param->field;
-		if (option == NULL)
-			option = param->table_option;
+		if (hint.len == 0)
+			appendStringInfo(&hint, "Add a condition such as WHERE %s = '...' (or IN, or a join on it)",
+							 param->field);
+		if (param->table_option != NULL)
+			appendStringInfo(&hint, "; table option \"%s\" can give \"%s\" a fixed value",
+							 param->table_option, param->field);
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_ERROR),
@@ -408,10 +425,7 @@ report_missing_keys(CfRelInfo *fpinfo, Oid foreigntableid)
 					get_rel_name(foreigntableid), needed.data),
 			 errdetail("The cloud API lists resource \"%s\" only for a given %s.",
 					   resource->name, needed.data),
-			 option != NULL
-			 ? errhint("Add a condition such as WHERE %s = '...' (or IN, or a join on it); table option \"%s\" can give a fixed value.",
-					   first, option)
-			 : errhint("Add a condition such as WHERE %s = '...' (or IN, or a join on it).", first)));
+			 errhint("%s.", hint.data)));
 }
 
 void
@@ -538,6 +552,7 @@ cloudGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 {
 	CfRelInfo  *fpinfo = (CfRelInfo *) baserel->fdw_private;
 	Relids		outer = PATH_REQ_OUTER(&best_path->path);
+	List	   *quals;
 	List	   *used;
 	const CfCall *call;
 	List	   *fdw_exprs = NIL;
@@ -546,11 +561,10 @@ cloudGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	int			limit;
 	ListCell   *lc;
 
-	call = choose_call(fpinfo->opts.resource,
-					   key_quals(baserel, fpinfo, scan_clauses, outer),
-					   &fpinfo->opts, &used);
+	quals = key_quals(baserel, fpinfo, scan_clauses, outer);
+	call = choose_call(fpinfo->opts.resource, quals, &fpinfo->opts, &used);
 	if (call == NULL)
-		report_missing_keys(fpinfo, foreigntableid);
+		report_missing_keys(fpinfo, foreigntableid, quals);
 	foreach(lc, used)
 	{
 		CfKeyQual  *qual = (CfKeyQual *) lfirst(lc);
