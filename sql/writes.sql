@@ -110,6 +110,19 @@ UPDATE wenvs SET description = 'part-way'
 ALTER SERVER w_qoder OPTIONS (SET endpoint :'endpoint');
 SELECT id FROM wenvs WHERE description = 'part-way' ORDER BY id;
 
+-- A row whose key names no item (null, empty, "..") is refused before its
+-- PUT, which would address the collection or its parent.
+\set nullid :mock_url '/_mock/tenant=writes,body=null_id,fault_methods=GET/api/v1/cloud'
+ALTER SERVER w_qoder OPTIONS (SET endpoint :'nullid');
+UPDATE wenvs SET description = 'x';
+\set emptyid :mock_url '/_mock/tenant=writes,body=empty_id,fault_methods=GET/api/v1/cloud'
+ALTER SERVER w_qoder OPTIONS (SET endpoint :'emptyid');
+UPDATE wenvs SET description = 'x';
+\set dotid :mock_url '/_mock/tenant=writes,body=dot_id,fault_methods=GET/api/v1/cloud'
+ALTER SERVER w_qoder OPTIONS (SET endpoint :'dotid');
+UPDATE wenvs SET description = 'x';
+ALTER SERVER w_qoder OPTIONS (SET endpoint :'endpoint');
+
 -- EPS: name is required, type is prod or poc, the default project is fixed.
 \set hw :mock_url '/_mock/tenant=writes'
 CREATE SERVER w_hw FOREIGN DATA WRAPPER cloud_fdw

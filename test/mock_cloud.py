@@ -19,7 +19,7 @@ as the real API path.  Options (see ``OPTIONS``): ``tenant``, ``rows``,
 ``fault_methods``, ``fault_count``, ``fault_skip``, ``retry_after``,
 ``retry_after_ms``, ``body`` (html, empty, truncated, malformed, wrong_types,
 no_envelope, nul, bad_utf8, deep, huge, big_numbers, nan,
-infinity), ``hang``, ``reset``,
+infinity, null_id, empty_id, dot_id), ``hang``, ``reset``,
 ``after_apply`` (reset|hang|<status>), ``ignore_offset``, ``gen`` (a|c),
 ``cursor_loop``, ``token_ttl_s``.
 
@@ -230,7 +230,8 @@ def hw_sign(access_key, secret_key, method, raw_path, raw_query, headers, body=b
 # ---------------------------------------------------------------------------
 
 BODY_KINDS = ("html", "empty", "truncated", "malformed", "wrong_types", "no_envelope",
-              "nul", "bad_utf8", "deep", "huge", "big_numbers", "nan", "infinity")
+              "nul", "bad_utf8", "deep", "huge", "big_numbers", "nan", "infinity",
+              "null_id", "empty_id", "dot_id")
 
 
 class MockOptionError(ValueError):
@@ -1600,6 +1601,10 @@ def broken_body(kind, reply):
         return Reply.json(reply.status, items, headers=reply.headers)
     if kind == "nul":
         _item_to_damage(obj)["description"] = "before\u0000after"
+        return Reply.json(reply.status, obj, headers=reply.headers)
+    if kind in ("null_id", "empty_id", "dot_id"):
+        # an item no request path can name: what a client must refuse to PUT
+        _item_to_damage(obj)["id"] = {"null_id": None, "empty_id": "", "dot_id": ".."}[kind]
         return Reply.json(reply.status, obj, headers=reply.headers)
     if kind in ("big_numbers", "nan", "infinity"):
         # Python's json writes NaN and Infinity literals, as some APIs do

@@ -471,6 +471,10 @@ def test_faults():
             "body=no_envelope: top-level array")
     resp = qoder("GET", "/environments", "tenant=f,body=nul")
     T.check(b"\\u0000" in resp.body and "\x00" in resp.json["data"][0]["description"], "body=nul")
+    for kind, damaged in (("null_id", None), ("empty_id", ""), ("dot_id", "..")):
+        resp = qoder("GET", "/environments", f"tenant=f,body={kind}")
+        T.check(resp.json["data"][0]["id"] == damaged and resp.json["data"][1]["id"].startswith("env_"),
+                f"body={kind}: the first item's id is {damaged!r}")
     resp = qoder("GET", f"/environments/{SEED_ENV}", "tenant=f,body=big_numbers")
     T.check(b'"big":123456789012345678901234567890' in resp.body
             and resp.json["metadata"] == mc.BIG_NUMBERS, "body=big_numbers: exact integers in metadata")
