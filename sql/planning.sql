@@ -163,5 +163,20 @@ SET enable_hashjoin = off; SET enable_mergejoin = off;
 SELECT cost < current_setting('jit_above_cost')::float8 AS below_jit
   FROM plan_rows_and_cost($$SELECT b.name FROM thousand t JOIN big_envs b ON b.id = t.k$$);
 RESET enable_hashjoin; RESET enable_mergejoin;
+-- An API that reports its total is trusted for the count once the sample
+-- is full: with a sample of 300 rows (statistics target 1), 3 pages of 100
+-- count 1,000 enterprise projects.
+\set eps_big :mock_url '/_mock/tenant=planning_eps_big,eps_rows=1000'
+CREATE SERVER plan_eps_big FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'huaweicloud', region 'cn-north-4', endpoint :'eps_big');
+CREATE USER MAPPING FOR CURRENT_USER SERVER plan_eps_big OPTIONS (auth_token 'hw-test-token');
+CREATE FOREIGN TABLE eps_big (id text, name text)
+  SERVER plan_eps_big OPTIONS (resource 'enterprise_projects', page_size '100');
+SET default_statistics_target = 1;
+SET cloud_fdw.trace = on;
+ANALYZE eps_big;
+RESET cloud_fdw.trace;
+RESET default_statistics_target;
+SELECT reltuples FROM pg_class WHERE relname = 'eps_big';
 -- A resource listed only under a parent cannot be counted.
 ANALYZE deploy;

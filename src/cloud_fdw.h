@@ -173,10 +173,10 @@ typedef struct CfResource
 
 extern const CfProvider *cf_find_provider(const char *name);
 extern const CfResource *cf_find_resource(const CfProvider *provider, const char *name);
-extern bool cf_resource_exists(const char *name);
 extern char *cf_provider_names(void);
 extern char *cf_resource_names(const CfProvider *provider);
 extern List *cf_provider_resources(const CfProvider *provider);
+extern List *cf_resources_named(const char *name);
 extern bool cf_is_param_option(const char *name);
 extern char *cf_param_option_names(void);
 extern char *cf_action_values(const CfResource *resource, const char *field);

@@ -243,8 +243,7 @@ option_is_true(List *options, const char *name)
 }
 
 static void check_required_options(List *options, Oid catalog);
-static void check_server_page_size(List *options);
-static void check_table_page_size(List *options);
+static void check_page_size_fits(List *options, List *resources, const char *server_provider);
 static void check_allow_http(List *options, Oid validator);
 
 PG_FUNCTION_INFO_V1(cloud_fdw_validator);
@@ -273,11 +272,13 @@ cloud_fdw_validator(PG_FUNCTION_ARGS)
 
 	if (catalog == ForeignServerRelationId)
 	{
-		check_server_page_size(options);
+		const char *provider = option_value(options, "provider");
+
+		check_page_size_fits(options, cf_provider_resources(cf_find_provider(provider)), provider);
 		check_allow_http(options, fcinfo->flinfo->fn_oid);
 	}
 	else if (catalog == ForeignTableRelationId)
-		check_table_page_size(options);
+		check_page_size_fits(options, cf_resources_named(option_value(options, "resource")), NULL);
 
 	PG_RETURN_VOID();
 }
@@ -322,7 +323,7 @@ check_provider(DefElem *def)
 static void
 check_resource(DefElem *def)
 {
-	if (!cf_resource_exists(defGetString(def)))
+	if (cf_resources_named(defGetString(def)) == NIL)
 		report_invalid_value(def, psprintf("Valid resources are: %s.",
 										   cf_resource_names(NULL)));
 }
@@ -456,6 +457,11 @@ check_boolean(DefElem *def)
 	(void) defGetBoolean(def);
 }
 
+/*
+ * A page_size option must fit each resource it may apply to: a table's,
+ * its resource (under whichever provider: the validator is not told the
+ * table's server); a server's, every resource of its provider.
+ */
 static void
 report_page_size_too_large(int page_size, const CfResource *resource,
 						   const char *server_provider)
@@ -473,51 +479,22 @@ report_page_size_too_large(int page_size, const CfResource *resource,
 			 : 0));
 }
 
-/* A server's page_size must fit every resource of its provider. */
 static void
-check_server_page_size(List *options)
+check_page_size_fits(List *options, List *resources, const char *server_provider)
 {
 	const char *value = option_value(options, "page_size");
-	const char *provider_name = option_value(options, "provider");
-	ListCell   *lc;
 	int			page_size;
+	ListCell   *lc;
 
 	if (value == NULL)
 		return;
 	(void) parse_count(value, &page_size);
-	foreach(lc, cf_provider_resources(cf_find_provider(provider_name)))
+	foreach(lc, resources)
 	{
 		const CfResource *resource = (const CfResource *) lfirst(lc);
 
 		if (page_size > resource->pagination->max_page_size)
-			report_page_size_too_large(page_size, resource, provider_name);
-	}
-}
-
-/*
- * A table's page_size must fit its resource.  The validator is not told the
- * table's server, so the resource is looked for under every provider (the
- * registry names its providers only as a list, "qoder, huaweicloud").
- */
-static void
-check_table_page_size(List *options)
-{
-	const char *value = option_value(options, "page_size");
-	const char *resource_name = option_value(options, "resource");
-	char	   *save;
-	int			page_size;
-
-	if (value == NULL)
-		return;
-	(void) parse_count(value, &page_size);
-	for (char *name = strtok_r(cf_provider_names(), ", ", &save); name != NULL;
-		 name = strtok_r(NULL, ", ", &save))
-	{
-		const CfResource *resource = cf_find_resource(cf_find_provider(name),
-													  resource_name);
-
-		if (resource != NULL && page_size > resource->pagination->max_page_size)
-			report_page_size_too_large(page_size, resource, NULL);
+			report_page_size_too_large(page_size, resource, server_provider);
 	}
 }
 

@@ -357,16 +357,6 @@ cf_find_resource(const CfProvider *provider, const char *name)
 	return NULL;
 }
 
-/* Whether any provider has a resource of this name (the validator's check). */
-bool
-cf_resource_exists(const char *name)
-{
-	for (int i = 0; i < lengthof(resources); i++)
-		if (strcmp(resources[i]->name, name) == 0)
-			return true;
-	return false;
-}
-
 /* Comma-separated names, for hints. */
 char *
 cf_provider_names(void)
@@ -401,6 +391,18 @@ cf_provider_resources(const CfProvider *provider)
 
 	for (int i = 0; i < lengthof(resources); i++)
 		if (resources[i]->provider == provider)
+			result = lappend(result, (void *) resources[i]);
+	return result;
+}
+
+/* The resources of this name, whatever their provider. */
+List *
+cf_resources_named(const char *name)
+{
+	List	   *result = NIL;
+
+	for (int i = 0; i < lengthof(resources); i++)
+		if (strcmp(resources[i]->name, name) == 0)
 			result = lappend(result, (void *) resources[i]);
 	return result;
 }
