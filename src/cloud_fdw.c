@@ -19,7 +19,7 @@
 
 #include "cloud_fdw.h"
 
-PG_MODULE_MAGIC;
+CF_MODULE_MAGIC;
 
 void		_PG_init(void);
 

@@ -16,10 +16,10 @@
 #include "nodes/execnodes.h"
 #include "nodes/parsenodes.h"
 #include "nodes/pathnodes.h"
-#include "commands/explain.h"
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
 
+#include "cf_compat.h"
 #include "cf_json.h"
 
 /* ----------------------------------------------------------------
@@ -244,7 +244,6 @@ extern char *cf_column_path(Oid relid, AttrNumber attnum);
 extern char *cf_column_option(Oid relid, AttrNumber attnum, const char *name);
 extern AttrNumber cf_key_attnum(Relation rel, const CfResource *resource);
 extern const CfResource *cf_table_resource(Oid foreigntableid);
-extern UserMapping *cf_user_mapping_for(EState *estate, Index rtindex, Oid serverid);
 
 /* ----------------------------------------------------------------
  * Connection cache (connection.c): one curl handle per user mapping
@@ -352,10 +351,10 @@ extern Datum cloud_fdw_huawei_signature(PG_FUNCTION_ARGS);
  * Remote errors (error.c): the one place mapping them to SQLSTATEs
  * ----------------------------------------------------------------
  */
-extern void cf_report_http_error(const CfHttpRequest *req,
-								 const CfHttpResponse *resp) pg_attribute_noreturn();
-extern void cf_report_transfer_error(const CfHttpRequest *req, int curl_code,
-									 const char *curl_message) pg_attribute_noreturn();
+pg_noreturn extern void cf_report_http_error(const CfHttpRequest *req,
+											 const CfHttpResponse *resp);
+pg_noreturn extern void cf_report_transfer_error(const CfHttpRequest *req, int curl_code,
+												 const char *curl_message);
 extern void cf_push_error_context(ErrorContextCallback *callback,
 								  void (*fn) (void *), void *arg);
 extern void cf_push_request_context(ErrorContextCallback *callback,

@@ -680,7 +680,9 @@ drive(CfConnection *conn, CfHandle *handle, int timeout_ms, bool idle_wait)
 	if (mc == CURLM_OK && collect_finished(conn, handle) == 0 &&
 		(running > 0 || idle_wait))
 	{
+		pgstat_report_wait_start(cf_wait_event_request());
 		mc = curl_multi_poll(handle->multi, NULL, 0, timeout_ms, NULL);
+		pgstat_report_wait_end();
 		if (mc == CURLM_OK)
 			mc = curl_multi_perform(handle->multi, &running);
 		collect_finished(conn, handle);

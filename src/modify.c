@@ -260,7 +260,7 @@ cloudBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	rinfo->ri_FdwState = state;
 	cf_get_options(RelationGetRelid(rel), &state->opts);
 	resource = state->opts.resource;
-	user = cf_user_mapping_for(estate, rinfo->ri_RangeTableIndex, state->opts.serverid);
+	user = GetUserMapping(cf_result_rel_user(rinfo, estate), state->opts.serverid);
 	cf_get_credentials(user, &state->opts, &state->creds);
 	state->conn = cf_get_connection(user);
 	state->maps = cf_column_maps(rel, resource, NULL);

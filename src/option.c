@@ -160,7 +160,7 @@ is_server_only_option(const char *name)
 	return on_server;
 }
 
-static void report_invalid_option(const char *name, Oid context) pg_attribute_noreturn();
+pg_noreturn static void report_invalid_option(const char *name, Oid context);
 
 static void
 report_invalid_option(const char *name, Oid context)
@@ -300,7 +300,7 @@ check_required_options(List *options, Oid catalog)
 	}
 }
 
-static void report_invalid_value(DefElem *def, const char *expected) pg_attribute_noreturn();
+pg_noreturn static void report_invalid_value(DefElem *def, const char *expected);
 
 static void
 report_invalid_value(DefElem *def, const char *expected)
@@ -1012,12 +1012,3 @@ cf_table_resource(Oid foreigntableid)
 	return NULL;
 }
 
-/* The user mapping a scan or update uses: the view owner's, if any. */
-UserMapping *
-cf_user_mapping_for(EState *estate, Index rtindex, Oid serverid)
-{
-	RangeTblEntry *rte = exec_rt_fetch(rtindex, estate);
-	Oid			userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
-
-	return GetUserMapping(userid, serverid);
-}

@@ -36,9 +36,6 @@
  */
 #define CF_COST_PER_MS 1.0
 
-/* The cost of a path that no call can serve (see cloudGetForeignPaths). */
-#define CF_NO_CALL_COST (1000.0 * disable_cost)
-
 /* A qual that gives a call parameter its value: field = value, or IN. */
 typedef struct CfKeyQual
 {
@@ -394,7 +391,7 @@ has_key_qual(List *quals, const char *field)
  * No call can be made: say which values the query must still give (not
  * those its conditions or table options give), and for each how.
  */
-static void pg_attribute_noreturn()
+pg_noreturn static void
 report_missing_keys(CfRelInfo *fpinfo, Oid foreigntableid, List *quals)
 {
 	const CfResource *resource = fpinfo->opts.resource;
@@ -446,9 +443,9 @@ cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	 * PostgreSQL needs a path without parameters for every base relation,
 	 * even one that needs a value from a join (a joinrel that lacks the
 	 * supplying relation is built from it).  Without a call to make, it is
-	 * a path far above disable_cost, so that it loses even to plans that
-	 * enable_nestloop = off disables: the plan gets it only when no join can
-	 * supply the value, and then GetForeignPlan says which value is missing.
+	 * a last resort that loses even to plans that enable_nestloop = off
+	 * disables: the plan gets it only when no join can supply the value, and
+	 * then GetForeignPlan says which value is missing.
 	 */
 	if (call != NULL)
 		estimate_scan(root, baserel, fpinfo, call, used, baserel->baserestrictinfo,
@@ -456,11 +453,12 @@ cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	else
 	{
 		rows = baserel->rows;
-		startup_cost = total_cost = CF_NO_CALL_COST;
+		startup_cost = total_cost = CF_LAST_RESORT_COST;
 	}
 	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL, rows, startup_cost,
-									 total_cost, NIL, NULL, NULL, NIL));
+			 cf_create_foreignscan_path(root, baserel, NULL, rows,
+										call != NULL ? 0 : CF_LAST_RESORT_DISABLED_NODES,
+										startup_cost, total_cost, NIL, NULL, NULL, NIL));
 
 	/* Parameterized paths: a get (or a list) per row of an outer relation. */
 	foreach(lc, join_key_clauses(root, baserel, fpinfo))
@@ -489,9 +487,9 @@ cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		estimate_scan(root, baserel, fpinfo, call, used, rinfos,
 					  &rows, &startup_cost, &total_cost);
 		add_path(baserel, (Path *)
-				 create_foreignscan_path(root, baserel, NULL, rows,
-										 startup_cost, total_cost, NIL,
-										 required_outer, NULL, NIL));
+				 cf_create_foreignscan_path(root, baserel, NULL, rows, 0,
+											startup_cost, total_cost, NIL,
+											required_outer, NULL, NIL));
 	}
 }
 

@@ -114,7 +114,7 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
 	state = palloc0(sizeof(CfScanState));
 	node->fdw_state = state;
 	cf_get_options(RelationGetRelid(rel), &state->opts);
-	user = cf_user_mapping_for(estate, plan->scan.scanrelid, state->opts.serverid);
+	user = GetUserMapping(cf_scan_user(plan, estate), state->opts.serverid);
 	cf_get_credentials(user, &state->opts, &state->creds);
 	state->conn = cf_get_connection(user);
 
