@@ -4,6 +4,7 @@
 -- styles are in huawei_auth.
 --
 \getenv mock_url MOCK_URL
+\i sql/include/explain.sql
 \set endpoint :mock_url '/_mock/tenant=huawei'
 
 CREATE SERVER hw FOREIGN DATA WRAPPER cloud_fdw
@@ -70,8 +71,8 @@ SELECT name, description, created_by, permission FROM cloud.deploy_environments
 CREATE TABLE apps (app_id text, team text);
 INSERT INTO apps VALUES ('43943381f7764c52baae8e697720873f', 'orders'),
                         ('8ddf0566c1784da29faac80516fa8425', 'billing');
-EXPLAIN (VERBOSE, COSTS OFF)
-SELECT a.team, e.name FROM apps a JOIN cloud.deploy_environments e ON e.application_id = a.app_id;
+SELECT explain_stable($$(VERBOSE, COSTS OFF)
+SELECT a.team, e.name FROM apps a JOIN cloud.deploy_environments e ON e.application_id = a.app_id$$);
 SELECT a.team, count(*) AS environments, sum(e.instance_count) AS hosts
   FROM apps a JOIN cloud.deploy_environments e ON e.application_id = a.app_id
  GROUP BY a.team ORDER BY a.team;

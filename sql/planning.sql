@@ -3,6 +3,7 @@
 -- their type's semantics, estimates that choose between a listing and gets.
 --
 \getenv mock_url MOCK_URL
+\i sql/include/explain.sql
 \set endpoint :mock_url '/_mock/tenant=planning/api/v1/cloud'
 
 CREATE SERVER plan_qoder FOREIGN DATA WRAPPER cloud_fdw
@@ -24,14 +25,14 @@ ANALYZE ta, tb;
 SELECT ta.note, tb.weight, e.name, e.status
   FROM ta JOIN tb ON ta.k = tb.k JOIN envs e ON e.id = ta.k ORDER BY 1;
 SET enable_hashjoin = off; SET enable_mergejoin = off;
-EXPLAIN (COSTS OFF)
-SELECT ta.note, tb.weight, e.name FROM ta JOIN tb ON ta.k = tb.k JOIN envs e ON e.id = ta.k;
+SELECT explain_stable($$(COSTS OFF)
+SELECT ta.note, tb.weight, e.name FROM ta JOIN tb ON ta.k = tb.k JOIN envs e ON e.id = ta.k$$);
 SELECT ta.note, tb.weight, e.name, e.status
   FROM ta JOIN tb ON ta.k = tb.k JOIN envs e ON e.id = ta.k ORDER BY 1;
 RESET enable_hashjoin; RESET enable_mergejoin;
 -- The same shape under UPDATE ... FROM plans (EXPLAIN only: update.sql writes).
-EXPLAIN (COSTS OFF)
-UPDATE envs e SET name = e.name FROM ta JOIN tb ON ta.k = tb.k WHERE e.id = ta.k;
+SELECT explain_stable($$(COSTS OFF)
+UPDATE envs e SET name = e.name FROM ta JOIN tb ON ta.k = tb.k WHERE e.id = ta.k$$);
 
 -- Archived environments: a listing asks for them, so a listing and gets agree.
 SELECT count(*) AS listed FROM envs;
@@ -145,7 +146,7 @@ SELECT reltuples FROM pg_class WHERE relname = 'big_envs';
 CREATE TABLE two (k text);
 INSERT INTO two SELECT id FROM big_envs LIMIT 2;
 ANALYZE two;
-EXPLAIN (VERBOSE, COSTS OFF) SELECT b.name FROM two JOIN big_envs b ON b.id = two.k;
+SELECT explain_stable($$(VERBOSE, COSTS OFF) SELECT b.name FROM two JOIN big_envs b ON b.id = two.k$$);
 CREATE FUNCTION plan_rows_and_cost(query text, OUT rows float8, OUT cost float8)
 LANGUAGE plpgsql AS $$
 DECLARE plan json;

@@ -4,6 +4,7 @@
 -- rescans replayed.  Request counts come from EXPLAIN ANALYZE and the trace.
 --
 \getenv mock_url MOCK_URL
+\i sql/include/explain.sql
 \set endpoint :mock_url '/_mock/tenant=pushdown/api/v1/cloud'
 
 CREATE SERVER regress_qoder FOREIGN DATA WRAPPER cloud_fdw
@@ -22,11 +23,11 @@ SELECT id, name FROM envs
               'env_00000000000000000000000000000000', 'env_019e3bb39b6774d8878cd0b9d237574b');
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT name FROM envs WHERE id = ANY (ARRAY['env_1', 'env_2']);
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT name FROM envs WHERE id IN ('env_019e3bb39b6774d8878cd0b9d237574b', 'env_019b92947fa97faaacdf8beed28a7fc0');
+SELECT explain_stable($$(ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
+SELECT name FROM envs WHERE id IN ('env_019e3bb39b6774d8878cd0b9d237574b', 'env_019b92947fa97faaacdf8beed28a7fc0')$$);
 
 -- A full scan of 11 items in pages of 5: 3 requests.
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM envs;
+SELECT explain_stable($$(ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF) SELECT * FROM envs$$);
 
 -- LIMIT: a smaller first page, and no page after the rows needed.
 SELECT name FROM envs LIMIT 2;
@@ -44,24 +45,24 @@ CREATE TABLE few (env_id text);
 INSERT INTO few VALUES ('env_019e3bb39b6774d8878cd0b9d237574b'), ('env_019b92947fa97faaacdf8beed28a7fc0');
 ANALYZE few;
 ALTER FOREIGN TABLE envs OPTIONS (ADD estimated_items '100000');
-EXPLAIN (VERBOSE, COSTS OFF)
-SELECT e.name FROM few f JOIN envs e ON e.id = f.env_id;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT e.name FROM few f JOIN envs e ON e.id = f.env_id;
+SELECT explain_stable($$(VERBOSE, COSTS OFF)
+SELECT e.name FROM few f JOIN envs e ON e.id = f.env_id$$);
+SELECT explain_stable($$(ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
+SELECT e.name FROM few f JOIN envs e ON e.id = f.env_id$$);
 SELECT e.name FROM few f JOIN envs e ON e.id = f.env_id ORDER BY 1;
 CREATE TABLE many AS SELECT 'env_' || lpad(i::text, 32, '0') AS env_id FROM generate_series(1, 1000) i;
 INSERT INTO many VALUES ('env_019e3bb39b6774d8878cd0b9d237574b');
 ANALYZE many;
 ALTER FOREIGN TABLE envs OPTIONS (SET estimated_items '100');
-EXPLAIN (COSTS OFF)
-SELECT e.name FROM many m JOIN envs e ON e.id = m.env_id;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT e.name FROM many m JOIN envs e ON e.id = m.env_id;
+SELECT explain_stable($$(COSTS OFF)
+SELECT e.name FROM many m JOIN envs e ON e.id = m.env_id$$);
+SELECT explain_stable($$(ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
+SELECT e.name FROM many m JOIN envs e ON e.id = m.env_id$$);
 
 -- A rescan with the same key values (here: none) replays the rows already
 -- fetched: the subquery runs once per outer row, the listing once.
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT f.env_id, (SELECT count(*) FROM envs e WHERE e.id <> f.env_id) FROM few f;
+SELECT explain_stable($$(ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
+SELECT f.env_id, (SELECT count(*) FROM envs e WHERE e.id <> f.env_id) FROM few f$$);
 SELECT f.env_id, (SELECT count(*) FROM envs e WHERE e.id <> f.env_id) FROM few f ORDER BY 1;
 
 -- Bulk UPDATE without RETURNING sends its PUTs concurrently; RETURNING waits
@@ -70,8 +71,8 @@ SET cloud_fdw.trace = on;
 UPDATE envs SET name = name || '-x' WHERE networking_type = 'unrestricted';
 UPDATE envs SET name = regexp_replace(name, '-x$', '') WHERE name LIKE '%-x' RETURNING name;
 RESET cloud_fdw.trace;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-UPDATE envs SET name = name || '-y' WHERE networking_type = 'unrestricted';
+SELECT explain_stable($$(ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
+UPDATE envs SET name = name || '-y' WHERE networking_type = 'unrestricted'$$);
 
 DROP TABLE few, many;
 DROP SERVER regress_qoder CASCADE;
