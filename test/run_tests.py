@@ -17,7 +17,6 @@ import argparse
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,18 +25,23 @@ from pathlib import Path
 
 from harness import (IS_ROOT, PG_SYSTEM_USER, ROOT, TAP_LINE, Cluster,
                      CommandError, Interrupted, Mock, build_and_install,
-                     install_signal_handlers, run)
+                     install_signal_handlers, pg_bindir, pg_config, run)
 
 TEST_DIR = ROOT / "test"
 DEFAULT_SCRIPT_TIMEOUT = 600
 INSTALLCHECK_TIMEOUT = 1800
 MAX_DIFF_LINES = 300
 
-# One line per pg_regress test in PostgreSQL 15, e.g.
+# One line per pg_regress test: up to 15, e.g.
 #   "test options                   ... ok           23 ms"
 #   "     pushdown                  ... FAILED       40 ms"   (parallel group)
+# and from 16 in TAP form, e.g.
+#   "ok 1         - options                                    56 ms"
+#   "not ok 3     - pushdown                                   71 ms"
+#   "ok 4         + update                                     52 ms"   (parallel group)
 REGRESS_LINE = re.compile(
     r"^\s*(?:test\s+)?(\S+)\s+\.\.\.\s+(ok|FAILED|failed \(ignored\))(?=\s|$)")
+REGRESS_TAP_LINE = re.compile(r"^(ok|not ok) \d+\s+[-+] (\S+)")
 
 CRASH_LINE = re.compile(
     r"server process .* terminated by signal|was terminated by signal"
@@ -82,6 +86,17 @@ def print_limited(text, limit):
         print(f"... ({len(lines) - limit} more lines)")
 
 
+def regress_outcome(line):
+    """(test name, passed) if `line` is pg_regress's result of one test."""
+    match = REGRESS_LINE.match(line)
+    if match:
+        return match.group(1), match.group(2) == "ok"
+    match = REGRESS_TAP_LINE.match(line)
+    if match:
+        return match.group(2), match.group(1) == "ok"
+    return None
+
+
 def run_installcheck(env, results):
     """Run pg_regress via `make installcheck` and count its tests."""
     heading("make installcheck")
@@ -90,11 +105,11 @@ def run_installcheck(env, results):
                  timeout=INSTALLCHECK_TIMEOUT, echo=True)
     failures = 0
     for line in result.lines:
-        match = REGRESS_LINE.match(line)
-        if match:
-            passed = match.group(2) == "ok"
+        outcome = regress_outcome(line)
+        if outcome:
+            name, passed = outcome
             failures += not passed
-            results.add(passed, f"regress/{match.group(1)}")
+            results.add(passed, f"regress/{name}")
     if result.timed_out:
         results.add(False, f"regress: timed out after {INSTALLCHECK_TIMEOUT} s")
     elif result.returncode != 0 and failures == 0:
@@ -180,7 +195,7 @@ def valgrind_setup():
         "#!/bin/sh\n"
         f"exec valgrind --quiet --trace-children=yes --track-origins=no --leak-check=no "
         f"--num-callers=30 --log-file={work}/vg.%p "
-        f"{Path(subprocess.check_output(['pg_config', '--bindir'], text=True).strip()) / 'postgres'}"
+        f"{pg_bindir() / 'postgres'}"
         " \"$@\"\n")
     program.chmod(0o755)
     return program, work
@@ -208,6 +223,7 @@ def check_valgrind_logs(log_dir, results):
 
 def run_suite(args, results):
     """Everything except the summary, which main() prints last."""
+    heading(f"{pg_config('--version')} ({os.environ.get('PG_CONFIG', 'pg_config')})")
     heading("build and install")
     server_program, valgrind_dir = valgrind_setup() if args.valgrind else (None, None)
     if args.no_build:

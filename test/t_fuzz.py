@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import Tap
+from harness import Tap, pg_config
 
 tap = Tap()
 root = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ def output(cmd, **kwargs):
     return subprocess.run(cmd, capture_output=True, text=True, **kwargs)
 
 
-includedir = output(["pg_config", "--includedir-server"]).stdout.strip()
+includedir = pg_config("--includedir-server")
 json_c = output(["pkg-config", "--cflags", "--libs", "json-c"]).stdout.split()
 binary = out / "fuzz_json"
 build = output(["clang-14", "-g", "-O1", "-Wno-ignored-attributes",

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The runner's own checks can fail: the valgrind report filter flags a
 memory error with a frame in cloud_fdw and ignores PostgreSQL's own, and
-the crash check matches PostgreSQL's report of a crashed backend."""
+the crash check matches PostgreSQL's report of a crashed backend, and the
+result lines of pg_regress are read in the form of every major."""
 import sys
 import tempfile
 from pathlib import Path
@@ -56,4 +57,17 @@ with tempfile.TemporaryDirectory() as d:
     run_tests.check_server_log(log, results)
     tap.ok((False, "server log: no error with SQLSTATE XX000") in results.rows,
            "the server-log check fails on an XX000 error", diag=results.rows)
+
+regress_lines = [
+    ("test options                   ... ok           23 ms", ("options", True)),      # 15
+    ("     pushdown                  ... FAILED       40 ms", ("pushdown", False)),
+    ("ok 1         - options                                    56 ms", ("options", True)),  # 16+
+    ("not ok 3     - pushdown                                   71 ms", ("pushdown", False)),
+    ("ok 4         + update                                     52 ms", ("update", True)),
+    ("# 1 of 15 tests failed.", None),
+    ("ok", None),
+]
+for line, expected in regress_lines:
+    tap.ok(run_tests.regress_outcome(line) == expected, f"pg_regress line read: {line.strip()}",
+           diag=run_tests.regress_outcome(line))
 sys.exit(tap.exit_code())
