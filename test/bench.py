@@ -12,12 +12,14 @@ in one run so that the ratios compare like with like.
 - peak backend memory of scans of 1,000 and 100,000 rows.
 
 It prints a table and writes it, with the machine, date and settings, to
-bench/RESULTS.md.
+bench/RESULTS.md, as the section of the PostgreSQL major it ran on: the
+sections of other majors are kept, so one file holds the last run on each.
 """
 import datetime
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -26,7 +28,8 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import ROOT, Cluster, Mock, build_and_install, install_signal_handlers  # noqa: E402
+from harness import (ROOT, Cluster, Mock, build_and_install,  # noqa: E402
+                     install_signal_handlers, pg_bindir, pg_config)
 
 TOKEN = "pt-test-admin"
 RUNS = 5
@@ -48,7 +51,7 @@ class Bench:
         self.cluster = cluster
         self.mock = mock
         self.env = {**os.environ, **cluster.env()}
-        self.psql_bin = str(Path(subprocess.check_output(["pg_config", "--bindir"], text=True).strip()) / "psql")
+        self.psql_bin = str(pg_bindir() / "psql")
 
     def psql(self, sql):
         result = subprocess.run([self.psql_bin, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql],
@@ -192,16 +195,17 @@ def main():
         mem_small = bench.memory(1_000)
         mem_large = bench.memory(100_000)
 
+    major = pg_config("--version").split()[1].split(".")[0]
     lines = [
-        "# cloud_fdw benchmark",
+        f"## PostgreSQL {major}",
         "",
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"- machine: {machine()}",
-        f"- PostgreSQL: {subprocess.check_output(['pg_config', '--version'], text=True).strip()}",
+        f"- PostgreSQL: {pg_config('--version')}",
         f"- settings: mock cloud on loopback with an injected per-request latency; page size {PAGE}; "
         f"median of {RUNS} runs for scans, one run for the join and the update",
         "",
-        f"## Full scan of {ROWS:,} rows",
+        f"### Full scan of {ROWS:,} rows",
         "",
         "| latency | pages | curl alone (floor) | cloud_fdw | PL/Python + urllib | cloud_fdw / floor | PL/Python / cloud_fdw |",
         "|---|---|---|---|---|---|---|",
@@ -209,27 +213,37 @@ def main():
     for s in scans:
         lines.append(f"| {s['latency']} ms | {s['pages']} | {s['curl']:.3f} s | {s['fdw']:.3f} s | "
                      f"{s['plpython']:.3f} s | {s['fdw'] / s['curl']:.2f}x | {s['plpython'] / s['fdw']:.2f}x |")
-    lines += ["", "## 1,000 local rows joined to remote rows by id", "",
+    lines += ["", "### 1,000 local rows joined to remote rows by id", "",
               "| latency | planner's choice | requests | time | one get per row: requests | time | speed-up |",
               "|---|---|---|---|---|---|---|"]
     for j in joins:
         lines.append(f"| {j['latency']} ms | {j['plan']} | {j['chosen_requests']} | {j['chosen']:.3f} s | "
                      f"{j['per_row_requests']} | {j['per_row']:.3f} s | {j['per_row'] / j['chosen']:.1f}x |")
-    lines += ["", "## Bulk UPDATE of 1,000 rows (one PUT each)", "",
+    lines += ["", "### Bulk UPDATE of 1,000 rows (one PUT each)", "",
               "| latency | concurrency 8 | one by one | speed-up |", "|---|---|---|---|"]
     for u in updates:
         lines.append(f"| {u['latency']} ms | {u['concurrent']:.3f} s | {u['one_by_one']:.3f} s | "
                      f"{u['one_by_one'] / u['concurrent']:.1f}x |")
-    lines += ["", "## Peak backend memory (VmHWM) of a full scan", "",
+    lines += ["", "### Peak backend memory (VmHWM) of a full scan", "",
               "| rows | peak RSS | growth over 1,000 rows |", "|---|---|---|",
               f"| 1,000 | {mem_small / 1024:.1f} MB | |",
               f"| 100,000 | {mem_large / 1024:.1f} MB | {(mem_large - mem_small) / 1024:+.1f} MB |", ""]
-    text = "\n".join(lines)
-    print(text)
+    section = "\n".join(lines)
+    print(section)
     out = ROOT / "bench" / "RESULTS.md"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(text)
-    print(f"written to {out.relative_to(ROOT)}")
+    out.write_text(merge_section(out.read_text() if out.exists() else "", major, section))
+    print(f"written to {out.relative_to(ROOT)}, section PostgreSQL {major}")
+
+
+def merge_section(text, major, section):
+    """RESULTS.md with the section of one major replaced, majors in order."""
+    sections = {m: body for m, body in re.findall(
+        r"^## PostgreSQL (\d+)\n(.*?)(?=^## PostgreSQL |\Z)", text, re.M | re.S)}
+    sections[major] = section.split("\n", 1)[1]
+    head = "# cloud_fdw benchmark\n\nThe last run of `make bench` on each PostgreSQL major.\n\n"
+    return head + "".join(f"## PostgreSQL {m}\n{sections[m].rstrip()}\n\n"
+                          for m in sorted(sections, key=int)).rstrip() + "\n"
 
 
 if __name__ == "__main__":
