@@ -416,6 +416,7 @@ extern CfColumnMap *cf_column_maps(Relation rel, const CfResource *resource,
 extern void cf_store_item(CfColumnMap *maps, CfJson *item, const CfParamValue *fallback,
 						  int nfallback, TupleTableSlot *slot);
 extern char *cf_datum_to_text(CfColumnMap *maps, AttrNumber attnum, Datum value);
+extern char *cf_key_text(Oid basetype, char *text);
 extern char *cf_datum_to_key(CfColumnMap *maps, AttrNumber attnum, Datum value);
 extern const char *cf_column_map_name(CfColumnMap *maps, AttrNumber attnum);
 extern CfJson *cf_datum_to_json(CfColumnMap *maps, AttrNumber attnum,

@@ -475,15 +475,13 @@ cf_datum_to_text(CfColumnMap *maps, AttrNumber attnum, Datum value)
 }
 
 /*
- * A key column value as the API's key: char(n) compares without its blank
- * padding, so it names its item without it.
+ * The text of a key value as the API's key, in place: char(n) compares
+ * without its blank padding, so it names its item without it.
  */
 char *
-cf_datum_to_key(CfColumnMap *maps, AttrNumber attnum, Datum value)
+cf_key_text(Oid basetype, char *text)
 {
-	char	   *text = cf_datum_to_text(maps, attnum, value);
-
-	if (maps->columns[attnum - 1].type.basetype == BPCHAROID)
+	if (basetype == BPCHAROID)
 	{
 		size_t		len = strlen(text);
 
@@ -491,6 +489,14 @@ cf_datum_to_key(CfColumnMap *maps, AttrNumber attnum, Datum value)
 			text[--len] = '\0';
 	}
 	return text;
+}
+
+/* A key column value as the API's key. */
+char *
+cf_datum_to_key(CfColumnMap *maps, AttrNumber attnum, Datum value)
+{
+	return cf_key_text(maps->columns[attnum - 1].type.basetype,
+					   cf_datum_to_text(maps, attnum, value));
 }
 
 const char *

@@ -328,7 +328,8 @@ static bool
 ec_member_is_column(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
 					EquivalenceMember *em, void *arg)
 {
-	Var		   *var = (Var *) em->em_expr;
+	/* a varchar or domain column is a member under its cast, as in match_key_qual */
+	Var		   *var = (Var *) strip_implicit_coercions((Node *) em->em_expr);
 
 	return IsA(var, Var) && var->varno == rel->relid && var->varlevelsup == 0 &&
 		var->varattno == *(AttrNumber *) arg;

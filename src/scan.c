@@ -10,7 +10,6 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_type.h"
 #include "nodes/nodeFuncs.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -32,6 +31,7 @@ typedef struct CfScanKey
 	ExprState  *expr;
 	bool		is_array;
 	Oid			type;			/* of the value, or of its elements */
+	Oid			basetype;		/* type, or the type of its domain */
 	List	   *values;			/* text values for this execution */
 } CfScanKey;
 
@@ -137,6 +137,7 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
 		key->field = strVal(list_nth(fields, i));
 		key->is_array = list_nth_int((List *) list_nth(plan->fdw_private, CF_SCAN_ARRAYS), i);
 		key->type = key->is_array ? get_element_type(exprType((Node *) expr)) : exprType((Node *) expr);
+		key->basetype = getBaseType(key->type);
 		key->expr = ExecInitExpr(expr, (PlanState *) node);
 		state->values[i].field = key->field;
 	}
@@ -200,10 +201,7 @@ evaluate_key(ForeignScanState *node, CfScanState *state, CfScanKey *key, bool in
 
 		if (nulls[i])
 			continue;
-		text = OidOutputFunctionCall(outfunc, elems[i]);
-		if (key->type == BPCHAROID)
-			for (size_t len = strlen(text); len > 0 && text[len - 1] == ' '; len--)
-				text[len - 1] = '\0';
+		text = cf_key_text(key->basetype, OidOutputFunctionCall(outfunc, elems[i]));
 		if ((!in_path || cf_key_is_addressable(text)) && cf_column_allows(column, text))
 			values = lappend(values, text);
 	}
