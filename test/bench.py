@@ -195,7 +195,7 @@ def main():
         mem_small = bench.memory(1_000)
         mem_large = bench.memory(100_000)
 
-    major = pg_config("--version").split()[1].split(".")[0]
+    major = re.match(r"PostgreSQL (\d+)", pg_config("--version")).group(1)  # also "18beta1"
     lines = [
         f"## PostgreSQL {major}",
         "",
