@@ -27,7 +27,7 @@ PGFILEDESC = "cloud_fdw - foreign-data wrapper for cloud REST APIs"
 
 REGRESS = options select pushdown update errors faults huawei_sign huawei huawei_auth \
 	validation conversion readme planning writes iam_replay roles
-REGRESS_OPTS = --inputdir=. --load-extension=cloud_fdw
+REGRESS_OPTS = --inputdir=. --load-extension=cloud_fdw --no-locale
 
 PKG_CONFIG ?= pkg-config
 PG_CPPFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl json-c) \

@@ -5,13 +5,7 @@
 \getenv mock_url MOCK_URL
 \set endpoint :mock_url '/_mock/tenant=errors/api/v1/cloud'
 
-CREATE FUNCTION sqlstate_of(query text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE query;
-  RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE;
-END $$;
+\i sql/include/sqlstate.sql
 
 CREATE SERVER regress_qoder FOREIGN DATA WRAPPER cloud_fdw
   OPTIONS (provider 'qoder', endpoint :'endpoint');

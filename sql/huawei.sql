@@ -56,7 +56,7 @@ SELECT application_id, name FROM cloud.deploy_environments
                           '8ddf0566c1784da29faac80516fa8425')
    AND name LIKE 'prod%' ORDER BY name;
 
--- CodeArts' own error envelope: an unknown application.
+-- An unknown application (CodeArts' 404 in its own envelope) lists no rows.
 SELECT count(*) FROM cloud.deploy_environments WHERE application_id = 'ffffffffffffffffffffffffffffffff';
 
 -- Application and id: one get; an unknown id is no row.
@@ -133,7 +133,7 @@ UPDATE cloud.enterprise_projects SET status = 1, description = 'back in use'
 UPDATE cloud.enterprise_projects SET status = 2 WHERE name = 'legacy-migration'
 RETURNING name, status;
 UPDATE cloud.enterprise_projects SET status = 3 WHERE name = 'legacy-migration';
--- The default project cannot be changed: the API says so.
+-- The default project cannot be changed: refused before any PUT.
 UPDATE cloud.enterprise_projects SET description = 'x' WHERE id = '0';
 
 RESET cloud_fdw.trace;

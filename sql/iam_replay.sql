@@ -28,23 +28,26 @@ SELECT iam_server('iam_in', 'status=401,fault_methods=GET,fault_skip=1,fault_cou
 ALTER SERVER iam_in OPTIONS (ADD concurrency '1');
 SELECT count(*) FROM iam_in_eps WHERE id = '0';
 SELECT count(*) FROM iam_in_eps WHERE id IN ('5aa119a8-d25b-45a7-8d1b-88e127885635', 'e88f40a2-3bd4-4e94-b114-f27eab195b47');
--- A PUT without RETURNING (several on their way at once).
+-- A PUT without RETURNING (sent without waiting for its answer).
 SELECT iam_server('iam_put', 'status=401,fault_methods=PUT,fault_count=1');
 SELECT count(*) FROM iam_put_eps WHERE id = '0';
 UPDATE iam_put_eps SET description = 'after a refused token' WHERE id = 'e88f40a2-3bd4-4e94-b114-f27eab195b47';
 SELECT description FROM iam_put_eps WHERE id = 'e88f40a2-3bd4-4e94-b114-f27eab195b47';
--- A login answered 502 once is retried: it changes nothing.  (Not traced:
--- the pause has jitter.)
-RESET cloud_fdw.trace;
+-- A login answered 502 once is retried, at once as Retry-After: 0 asks.
 CREATE SERVER iam_retry FOREIGN DATA WRAPPER cloud_fdw
   OPTIONS (provider 'huaweicloud', region 'cn-north-4');
 DO $$
 BEGIN
   EXECUTE format('ALTER SERVER iam_retry OPTIONS (ADD endpoint %L, ADD iam_endpoint %L)',
                  current_setting('regress.mock') || '/_mock/tenant=iam_replay',
-                 current_setting('regress.mock') || '/_mock/tenant=iam_replay,status=502,fault_methods=POST,fault_count=1');
+                 current_setting('regress.mock') || '/_mock/tenant=iam_replay,status=502,fault_methods=POST,fault_count=1,retry_after=0');
 END $$;
 CREATE USER MAPPING FOR CURRENT_USER SERVER iam_retry
   OPTIONS (user 'test-user', password 'test-password', domain_name 'test-domain');
 CREATE FOREIGN TABLE iam_retry_eps (id text) SERVER iam_retry OPTIONS (resource 'enterprise_projects');
 SELECT count(*) FROM iam_retry_eps WHERE id = '0';
+RESET cloud_fdw.trace;
+
+DROP SERVER iam_get, iam_in, iam_put, iam_retry CASCADE;
+DROP FUNCTION iam_server(text, text);
+RESET regress.mock;

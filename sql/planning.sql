@@ -29,10 +29,10 @@ SELECT explain_stable($$(COSTS OFF)
 SELECT ta.note, tb.weight, e.name FROM ta JOIN tb ON ta.k = tb.k JOIN envs e ON e.id = ta.k$$);
 SELECT ta.note, tb.weight, e.name, e.status
   FROM ta JOIN tb ON ta.k = tb.k JOIN envs e ON e.id = ta.k ORDER BY 1;
-RESET enable_hashjoin; RESET enable_mergejoin;
 -- The same shape under UPDATE ... FROM plans (EXPLAIN only: update.sql writes).
 SELECT explain_stable($$(COSTS OFF)
 UPDATE envs e SET name = e.name FROM ta JOIN tb ON ta.k = tb.k WHERE e.id = ta.k$$);
+RESET enable_hashjoin; RESET enable_mergejoin;
 
 -- Archived environments: a listing asks for them, so a listing and gets agree.
 SELECT count(*) AS listed FROM envs;
@@ -195,3 +195,9 @@ RESET default_statistics_target;
 SELECT reltuples FROM pg_class WHERE relname = 'eps_big';
 -- A resource listed only under a parent cannot be counted.
 ANALYZE deploy;
+
+DROP SERVER plan_qoder, plan_hw, plan_big, plan_eps_big CASCADE;
+DROP TABLE ta, tb, apps, names, two, thousand;
+DROP COLLATION ci;
+DROP FUNCTION plan_rows_and_cost(text);
+RESET timezone;

@@ -26,7 +26,7 @@ SELECT name FROM envs WHERE id = ANY (ARRAY['env_1', 'env_2']);
 SELECT explain_stable($$(ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
 SELECT name FROM envs WHERE id IN ('env_019e3bb39b6774d8878cd0b9d237574b', 'env_019b92947fa97faaacdf8beed28a7fc0')$$);
 
--- A full scan of 11 items in pages of 5: 3 requests.
+-- A full scan of 12 items in pages of 5: 3 requests.
 SELECT explain_stable($$(ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF) SELECT * FROM envs$$);
 
 -- LIMIT: a smaller first page, and no page after the rows needed.

@@ -20,7 +20,7 @@ SET cloud_fdw.trace = on;
 SET timezone = 'UTC';
 SET datestyle = 'ISO';
 
--- A full scan of 11 environments in pages of 5 makes ceil(11/5) = 3 requests,
+-- A full scan of 12 environments (one archived) in pages of 5 makes ceil(12/5) = 3 requests,
 -- following after_id = last_id (the seed API has no next_page).
 SELECT id, name, status, networking_type, allowed_hosts FROM qoder_environments;
 

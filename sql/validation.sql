@@ -6,13 +6,7 @@
 \getenv mock_url MOCK_URL
 \set endpoint :mock_url '/_mock/tenant=validation/api/v1/cloud'
 
-CREATE FUNCTION sqlstate_of(query text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE query;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE;
-END $$;
+\i sql/include/sqlstate.sql
 
 --
 -- A user with USAGE on a server cannot send the server's requests, with
