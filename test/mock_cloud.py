@@ -28,20 +28,25 @@ requests whose method is in ``fault_methods`` (all methods when absent).
 Those requests are counted per tenant and raw option string: the first
 ``fault_skip`` of them pass untouched, the next ``fault_count`` fault (all
 the rest when ``fault_count`` is absent); ``POST /_mock/control/reset``
-restarts the counting.  ``status=301|302|303|307|308`` adds a ``Location``
-header naming the same URL (prefix included) on this mock, so a client that
-follows redirects shows up as a second request in the log.
+restarts the counting.  ``status`` alone takes 400-599 (the provider's error
+envelope) or 301|302|303|307|308, which add a ``Location`` header naming the
+same URL (prefix included) on this mock, so a client that follows redirects
+shows up as a second request in the log.  Any other 2xx/3xx code only sets
+the status of ``body=html`` or ``body=empty`` (204 and 304: ``body=empty``
+only); alone or with another body it is refused, as is every 1xx.
 
 ``after_apply`` only concerns writes (PUT/POST of Qoder environments, PUT of
-CodeArts environments, EPS update and action; not IAM login), and only they
-are counted for it: the write is performed and stored, then the answer is
-replaced by a TCP reset, a hang, or the given status (400-599) with the
-provider's error envelope; a write the mock rejects gets its normal error.
+CodeArts environments, EPS update and action; not IAM login), and only the
+writes the mock applied are counted for it (``fault_skip``, ``fault_count``):
+the write is performed and stored, then the answer is replaced by a TCP
+reset, a hang, or the given status (400-599) with the provider's error
+envelope; a write the mock rejects gets its normal error and uses up no fault.
 
 Every request record (``GET /_mock/control/requests``, ``--log``) has
 ``status`` (0: no answer, hang or reset) and ``applied`` (true exactly when
 the mock changed its stored data for the request; false for reads),
-complete before the first byte of the answer is sent.
+complete before the first byte of the answer is sent, or, for a reset or a
+hang, before the connection is reset or left hanging.
 
 Control API (never faulted, not logged): ``GET /_mock/control/requests
 [?tenant=T]``, ``DELETE /_mock/control/requests``, ``POST
@@ -229,6 +234,11 @@ def hw_sign(access_key, secret_key, method, raw_path, raw_query, headers, body=b
 # Mock options (the /_mock/<opts>/ path prefix)
 # ---------------------------------------------------------------------------
 
+# statuses of a status=N that stands alone besides 400-599 (they add a Location header)
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+# statuses whose answer has no body (status=N with body=empty only)
+NO_BODY_STATUSES = (204, 304)
+
 BODY_KINDS = ("html", "empty", "truncated", "malformed", "wrong_types", "no_envelope",
               "nul", "bad_utf8", "deep", "huge", "big_numbers", "nan", "infinity",
               "null_id", "empty_id", "dot_id")
@@ -261,10 +271,12 @@ def _tenant_name(text):
 
 
 def _status(text):
-    """Injected status; must be a plausible HTTP code."""
+    """Injected status: a final HTTP code (1xx are interim, never an answer).
+
+    Whether a 2xx/3xx code may stand alone is checked by MockOptions."""
     value = _non_negative_int(text)
-    if not 100 <= value <= 599:
-        raise MockOptionError(f"status must be an HTTP status code, got {text!r}")
+    if not 200 <= value <= 599:
+        raise MockOptionError(f"status must be a final HTTP status code 200-599, got {text!r}")
     return value
 
 
@@ -306,7 +318,8 @@ OPTIONS = {
     "deploy_rows": _non_negative_int,  # ... N CodeArts environments in the first application
     "latency_ms": _non_negative_int,   # sleep before answering (every request)
     "status": _status,             # answer with this HTTP status and the provider's error body
-                                   # (301/302/303/307/308 add Location: this same URL)
+                                   # (301/302/303/307/308 add Location: this same URL);
+                                   # other 2xx/3xx only with body=html|empty
     "fault_methods": _methods,     # only these methods (PUT+POST) fault
     "fault_count": _non_negative_int,  # only the first N matching requests fault
     "fault_skip": _non_negative_int,   # the first K matching requests pass, faults start after
@@ -354,6 +367,21 @@ class MockOptions:
             raise MockOptionError("after_apply cannot be combined with status, body, hang or reset")
         if self.rows_from and self.rows is None:
             raise MockOptionError("rows_from needs rows")
+        self._check_status()
+
+    def _check_status(self):
+        """A 2xx/3xx ``status`` that is no redirect is only the status of body=html|empty;
+        anywhere else it would be silently ignored, so refuse it."""
+        status = self.status
+        if status is None or status >= 400 or status in REDIRECT_STATUSES:
+            return
+        if status in NO_BODY_STATUSES:
+            if self.body != "empty":
+                raise MockOptionError(f"status={status} has no body: it needs body=empty")
+        elif self.body not in ("html", "empty"):
+            raise MockOptionError(
+                f"status={status} needs body=html or body=empty (alone, status takes 400-599 "
+                f"or a redirect {'/'.join(map(str, REDIRECT_STATUSES))})")
 
     @property
     def has_fault(self):
@@ -687,6 +715,7 @@ class ApiRequest:
         self.match = {}
         self.note = None                  # diagnostic for the request log (auth failures)
         self.record = None                # its request log record (set by the dispatcher)
+        self.finished = False             # its record has its final status (close_record)
         self.applied = False              # True once a handler changed stored data
         # echo the client's id (Qoder documents this); else Qoder uses UUIDs, Huawei 32 hex
         # Derived from the request, not random, so that test output that
@@ -1485,16 +1514,6 @@ ROUTES = [
 ]
 COMPILED_ROUTES = [(methods, re.compile(pattern + "/?"), handler)
                    for methods, pattern, handler in ROUTES]
-# handlers that may change stored data (after_apply concerns only these; IAM login is not one)
-WRITE_HANDLERS = frozenset((qoder_update, deploy_update, eps_update, eps_action))
-
-
-def is_write_request(method, path):
-    """Whether ``method path`` would be routed to a handler of WRITE_HANDLERS."""
-    for methods, pattern, handler in COMPILED_ROUTES:
-        if method in methods and pattern.fullmatch(path):
-            return handler in WRITE_HANDLERS
-    return False
 
 
 def find_service(path):
@@ -1632,8 +1651,6 @@ def huge_reply(reply, head, tail):
 
 
 HTML_ERROR_PAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
-# injected redirects (status=3xx) carry a Location header naming the same URL
-REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 
 def html_error_page(status):
@@ -1758,19 +1775,32 @@ class MockHandler(BaseHTTPRequestHandler):
                   "client_port": self.client_address[1], "status": None, "applied": False}
         state.begin_record(record)
         req.record = record
-        finished = False
         try:
             reply = self.answer(req)
             if reply is not None:
                 reply.headers.setdefault("x-request-id", req.request_id)
                 # complete the record before any byte leaves: a client that has its
                 # answer and then asks /_mock/control/requests must see the status
-                state.finish_record(record, reply.status, req.note)
-                finished = True
+                self.close_record(req, reply.status)
                 self.send_reply(reply)
         finally:
-            if not finished:        # no answer (hang, reset, shutdown) or a mock bug
-                state.finish_record(record, 0, req.note)
+            self.close_record(req, 0)   # no answer (shutdown) or a mock bug; no-op once closed
+
+    @staticmethod
+    def close_record(req, status):
+        """Give the request's record its final status and write its log line, once."""
+        if not req.finished:
+            req.finished = True
+            req.state.finish_record(req.record, status, req.note)
+
+    def no_answer(self, req, how):
+        """Reset the connection or hang (``how``), the record completed with status 0
+        first: a client that sees the reset or gives up finds it final in the log."""
+        self.close_record(req, 0)
+        if how == "reset":
+            self.reset_connection()
+        else:
+            self.hang()
 
     def answer(self, req):
         """Apply latency and faults around the real answer; None when nothing is to be sent."""
@@ -1778,36 +1808,28 @@ class MockHandler(BaseHTTPRequestHandler):
         if opts.latency_ms and self.server.stopping.wait(opts.latency_ms / 1000.0):
             self.close_connection = True
             return None
-        # after_apply concerns (and counts) writes only; other faults any matching request
-        faulted = (opts.has_fault
-                   and (opts.after_apply is None or is_write_request(req.method, req.path))
-                   and req.state.take_fault(opts, req.method))
-        if not faulted:
-            return route_request(req)
         error = req.service.status_error if req.service else generic_status_error
         if opts.after_apply is not None:
+            # after_apply concerns (and counts) applied writes only: reads, and writes
+            # the mock rejected (nothing stored), get their normal answer and use no fault
             reply = route_request(req)
-            if not req.applied:     # rejected write: nothing was stored, answer normally
+            if not (req.applied and req.state.take_fault(opts, req.method)):
                 return reply
-            if opts.after_apply == "reset":
-                self.reset_connection()
-                return None
-            if opts.after_apply == "hang":
-                self.hang()
+            if opts.after_apply in ("reset", "hang"):
+                self.no_answer(req, opts.after_apply)
                 return None
             reply = error(req, opts.after_apply, status_message(opts.after_apply))
-        elif opts.reset:
-            self.reset_connection()
-            return None
-        elif opts.hang:
-            self.hang()
+        elif not (opts.has_fault and req.state.take_fault(opts, req.method)):
+            return route_request(req)
+        elif opts.reset or opts.hang:
+            self.no_answer(req, "reset" if opts.reset else "hang")
             return None
         elif opts.body == "html":
             reply = Reply(opts.status or 502, html_error_page(opts.status or 502),
                           content_type="text/html")
         elif opts.body == "empty":
             reply = Reply(opts.status or 200)
-        elif opts.status and (opts.status >= 400 or opts.status in REDIRECT_STATUSES):
+        elif opts.status:           # 400-599 or a redirect: MockOptions refuses the others here
             reply = error(req, opts.status, status_message(opts.status))
         else:
             reply = route_request(req)

@@ -1102,6 +1102,22 @@ def test_after_apply():
     T.check(statuses == [200, 200, "reset", 200]
             and [(r["status"], r["applied"]) for r in log] == [(200, True)] * 2 + [(0, True), (200, True)],
             "after_apply=reset,fault_skip=2,fault_count=1: the 3rd PUT is applied then reset", statuses)
+    opts = "tenant=aa5,after_apply=500,fault_count=1"
+    steps = [qoder("PUT", path, opts, body={"name": ""}),           # refused: invalid
+             qoder("PUT", "/environments/env_nope", opts, body={"name": "x"}),   # refused: 404
+             qoder("PUT", path, opts, token=READONLY, body={"name": "x"}),      # refused: 403
+             qoder("PUT", path, opts, body={"name": "aa5-1"}),
+             qoder("PUT", path, opts, body={"name": "aa5-2"})]
+    T.check([r.status for r in steps] == [400, 404, 403, 500, 200]
+            and [(r["status"], r["applied"]) for r in records("aa5")]
+            == [(400, False), (404, False), (403, False), (500, True), (200, True)],
+            "after_apply=500,fault_count=1: refused writes use up no fault, the first applied "
+            "PUT gets the 500", [r.status for r in steps])
+    opts = "tenant=aa6,after_apply=reset,fault_skip=1,fault_count=1"
+    statuses = [outcome(qoder, "PUT", path, opts, body={"name": name}, timeout=5)
+                for name in ("aa6-1", "", "aa6-2", "", "aa6-3")]
+    T.check(statuses == [200, 400, "reset", 400, 200],
+            "after_apply with fault_skip=1: only applied writes are skipped and counted", statuses)
     opts = "tenant=aa4,after_apply=502,fault_methods=POST"
     T.check(qoder("PUT", path, opts, body={"name": "p"}).status == 200
             and qoder("POST", path, opts, body={"name": "q"}).status == 502
@@ -1183,6 +1199,75 @@ def test_redirects():
             and "location" in resp.headers, "status=308,body=html: HTML page with Location")
     resp = raw_call("GET", "/_mock/tenant=rdn,status=503/api/v1/cloud/environments", headers=auth)
     T.check("location" not in resp.headers, "non-redirect statuses carry no Location")
+
+
+def test_status_alone():
+    """A 2xx/3xx status that is no redirect is only honoured as the status of body=html|empty."""
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    for opts in ("status=200", "status=204", "status=304", "status=201", "status=300",
+                 "status=200,body=truncated", "status=204,body=html", "status=304,body=html",
+                 "status=200,fault_count=1", "status=100", "status=199", "status=99",
+                 "status=600"):
+        resp = raw_call("GET", f"/_mock/tenant=sa,{opts}/api/v1/cloud/environments", headers=auth)
+        T.check(resp.status == 400 and "status" in (resp.json or {}).get("mock_error", ""),
+                f"{opts} is rejected with a mock_error naming status", resp.body[:200])
+    T.check(records("sa") == [], "rejected status options reach no handler and are not logged")
+    try:
+        mc.MockOptions("status=200")
+        message = None
+    except mc.MockOptionError as error:
+        message = str(error)
+    T.check(message and "body=html" in message and "body=empty" in message,
+            "status=200 alone: the error says it needs body=html or body=empty", message)
+    resp = raw_call("GET", "/_mock/tenant=sa,status=200,body=html/api/v1/cloud/environments",
+                    headers=auth)
+    T.check(resp.status == 200 and resp.headers["content-type"].startswith("text/html")
+            and resp.body == b"<html><body><h1>200 OK</h1></body></html>",
+            "status=200,body=html: an HTML page with status 200", resp.body[:80])
+    resp = raw_call("GET", "/_mock/tenant=sa,status=204,body=empty/api/v1/cloud/environments",
+                    headers=auth)
+    T.check(resp.status == 204 and resp.body == b"" and "content-length" not in resp.headers,
+            "status=204,body=empty: 204 without a body", resp.headers)
+    resp = raw_call("GET", "/_mock/tenant=sa,status=304,body=empty/api/v1/cloud/environments",
+                    headers=auth)
+    T.check(resp.status == 304 and resp.body == b"", "status=304,body=empty: 304 without a body")
+    resp = raw_call("GET", "/_mock/tenant=sa,status=201,body=empty,fault_count=1"
+                    "/api/v1/cloud/environments", headers=auth)
+    T.check(resp.status == 201 and resp.body == b""
+            and raw_call("GET", "/_mock/tenant=sa,status=201,body=empty,fault_count=1"
+                         "/api/v1/cloud/environments", headers=auth).status == 200,
+            "status=201,body=empty,fault_count=1: one empty 201, then served")
+    T.check([r["status"] for r in records("sa")] == [200, 204, 304, 201, 200],
+            "accepted 2xx/3xx statuses are logged as answered")
+
+
+def test_unanswered_records_final():
+    """Reset and hang records are final (status 0) before the client can see the reset or give up."""
+    path = f"/environments/{SEED_ENV}"
+    late = []
+    for i in range(100):
+        opts = "tenant=ur,reset=1" if i % 2 else "tenant=ur,after_apply=reset"
+        got = outcome(qoder, "PUT", path, opts, body={"name": f"ur-{i}"}, timeout=5)
+        last = records("ur")[-1]          # at once: no waiting for the record to settle
+        expected = (0, not i % 2)
+        if got != "reset" or (last["status"], last["applied"]) != expected:
+            late.append((i, got, last["status"], last["applied"]))
+    T.check(not late, "reset=1 / after_apply=reset: the record reads status 0 (not null) as soon "
+            "as the client has seen the reset (100 requests)", late[:5])
+    got = outcome(qoder, "GET", "/environments", "tenant=urh,hang=1", timeout=0.5)
+    log = records("urh")
+    T.check(got == "timeout" and [r["status"] for r in log] == [0],
+            "hang=1: the record reads status 0 as soon as the client gave up", (got, log))
+    got = outcome(qoder, "PUT", path, "tenant=urh,after_apply=hang", body={"name": "urh"},
+                  timeout=0.5)
+    log = records("urh")
+    T.check(got == "timeout" and [(r["status"], r["applied"]) for r in log] == [(0, False), (0, True)],
+            "after_apply=hang: status 0, applied, as soon as the client gave up", (got, log))
+    time.sleep(0.5)   # the hung handlers notice the disconnects: they must log nothing more
+    with open(MOCK.log_file, encoding="utf-8") as handle:
+        lines = [line for line in map(json.loads, handle) if line["tenant"] in ("ur", "urh")]
+    T.check(len(lines) == 102 and all(line["status"] == 0 for line in lines),
+            "--log: one line, status 0, per reset or hung request (none written twice)", len(lines))
 
 
 def test_rows_from():
@@ -1314,7 +1399,8 @@ def main():
                      test_qoder_generations_and_rows, test_faults, test_keepalive_and_log,
                      test_signer_vectors, test_codearts, test_eps, test_iam_and_tokens, test_aksk,
                      test_log_complete_before_reply, test_applied, test_fault_skip, test_after_apply,
-                     test_ignore_offset, test_redirects, test_rows_from, test_not_found_envelopes,
+                     test_ignore_offset, test_redirects, test_status_alone,
+                     test_unanswered_records_final, test_rows_from, test_not_found_envelopes,
                      test_archived_listing, test_eps_filters):
             try:
                 test()
