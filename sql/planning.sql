@@ -116,6 +116,13 @@ ALTER SERVER plan_hw OPTIONS (SET endpoint :'html404');
 SELECT count(*) FROM deploy WHERE application_id = '43943381f7764c52baae8e697720873f';
 ALTER SERVER plan_hw OPTIONS (SET endpoint :'hw_endpoint');
 
+-- An empty value matches nothing either (the API refuses ?project_id=).
+SET cloud_fdw.trace = on;
+SELECT count(*) FROM deploy_noproj
+ WHERE application_id = '43943381f7764c52baae8e697720873f' AND project_id = '';
+SELECT count(*) FROM deploy_noproj
+ WHERE application_id = '43943381f7764c52baae8e697720873f' AND project_id IN ('', '55837d272adf4eee90319800e2da6961');
+RESET cloud_fdw.trace;
 -- A filter value outside the API's enumeration matches nothing: no request.
 CREATE FOREIGN TABLE eps (id text, name text, status integer, type text)
   SERVER plan_hw OPTIONS (resource 'enterprise_projects');

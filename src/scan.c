@@ -156,10 +156,12 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
 
 /*
  * The distinct text values of a key for this execution.  NULLs match
- * nothing; a path parameter cannot be empty, "." or "..", which would
- * address the collection or its parent instead of an item; nor can a
- * value outside the API's enumeration match.  char(n) compares without its
- * blank padding, so it is sent without it.
+ * nothing, and neither does an empty value: no id, parent, scope, name or
+ * enumeration value of these APIs is empty, and they refuse an empty query
+ * parameter.  A path parameter cannot be "." or "..", which would address
+ * the collection or its parent instead of an item; nor can a value outside
+ * the API's enumeration match.  char(n) compares without its blank
+ * padding, so it is sent without it.
  */
 static List *
 evaluate_key(ForeignScanState *node, CfScanState *state, CfScanKey *key, bool in_path)
@@ -202,7 +204,8 @@ evaluate_key(ForeignScanState *node, CfScanState *state, CfScanKey *key, bool in
 		if (nulls[i])
 			continue;
 		text = cf_key_text(key->basetype, OidOutputFunctionCall(outfunc, elems[i]));
-		if ((!in_path || cf_key_is_addressable(text)) && cf_column_allows(column, text))
+		if (text[0] != '\0' && (!in_path || cf_key_is_addressable(text)) &&
+			cf_column_allows(column, text))
 			values = lappend(values, text);
 	}
 	list_sort(values, cf_compare_strings);
