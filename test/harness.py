@@ -13,6 +13,8 @@ fresh Debian machine once test/deps.sh has installed the system packages.
   hung test can be killed together with everything it started.
 - `psql()` / `run_psql()` / `Tap`: small conveniences for test scripts, which
   get the connection settings through the PG* environment variables.
+- `mock_requests()`: the mock's request log, for test scripts (which get
+  the mock's URL through MOCK_URL) and for `Mock.requests()`.
 """
 
 import json
@@ -423,6 +425,21 @@ def psql(sql, db=None, check=True, env=None):
     return result.stdout.rstrip("\n")
 
 
+def mock_requests(tenant=None, url=None, timeout=10):
+    """The requests the mock cloud has recorded (optionally for one tenant).
+
+    `url` is the mock's base URL; test scripts, which get only the MOCK_URL
+    environment variable, leave it out.  Each record is a dict with `seq`,
+    `method`, `path`, `query`, `headers`, `body`, `status` and `applied`
+    (see test/mock_cloud.py).
+    """
+    base = url or os.environ["MOCK_URL"]
+    query = "?" + urllib.parse.urlencode({"tenant": tenant}) if tenant else ""
+    with urllib.request.urlopen(f"{base}/_mock/control/requests{query}",
+                                timeout=timeout) as response:
+        return json.loads(response.read() or b"null")
+
+
 class Mock(_Managed):
     """The mock cloud server test/mock_cloud.py, on a free port.
 
@@ -496,8 +513,7 @@ class Mock(_Managed):
 
     def requests(self, tenant=None):
         """The requests the mock has received (optionally for one tenant)."""
-        return self._control("GET", "requests",
-                             {"tenant": tenant} if tenant else None)
+        return mock_requests(tenant, url=self.url, timeout=5)
 
     def reset(self):
         """Forget recorded requests and state, for a test that needs a clean slate."""

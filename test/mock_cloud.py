@@ -1899,6 +1899,9 @@ class MockServer(ThreadingHTTPServer):
     """Threaded server on daemon threads; ``stopping`` releases hung and sleeping requests."""
 
     daemon_threads = True
+    # the default backlog of 5 drops connections a client opens at once
+    # (64 concurrent writes), which then come a second late
+    request_queue_size = 128
 
     def __init__(self, address, state):
         super().__init__(address, MockHandler)

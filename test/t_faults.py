@@ -9,15 +9,13 @@ sent (how many attempts, whether a PUT was repeated).  The runner checks
 the server log for crashed backends after every script.
 """
 # timeout: 600
-import json
 import os
 import re
 import secrets
 import sys
 import time
-import urllib.request
 
-from harness import Tap, run_psql
+from harness import Tap, mock_requests, run_psql
 
 tap = Tap()
 mock_url = os.environ["MOCK_URL"]
@@ -25,8 +23,7 @@ ENV = "env_019e3bb39b6774d8878cd0b9d237574b"
 
 
 def requests_of(tenant, method=None):
-    with urllib.request.urlopen(f"{mock_url}/_mock/control/requests?tenant={tenant}") as r:
-        return [req for req in json.load(r) if method is None or req["method"] == method]
+    return [req for req in mock_requests(tenant) if method is None or req["method"] == method]
 
 
 def run(fault, sql, server_options="", endpoint=None):
@@ -60,7 +57,7 @@ rows = []
 
 
 def check(fault, expected, sql=COUNT, attempts=None, method="GET", server_options="",
-          min_elapsed=None, max_elapsed=None, endpoint=None):
+          min_elapsed=None, endpoint=None):
     tenant, observed, elapsed = run(fault, sql, server_options, endpoint)
     ok = observed.startswith(expected)
     notes = []
@@ -68,12 +65,9 @@ def check(fault, expected, sql=COUNT, attempts=None, method="GET", server_option
         sent = len(requests_of(tenant, method))
         notes.append(f"{sent} {method}")
         ok = ok and sent == attempts
-    if min_elapsed is not None:
+    if min_elapsed is not None:  # a lower bound only: Retry-After was honoured
         notes.append(f"{elapsed:.2f} s")
         ok = ok and elapsed >= min_elapsed
-    if max_elapsed is not None:
-        notes.append(f"{elapsed:.2f} s")
-        ok = ok and elapsed <= max_elapsed
     rows.append((fault or "(none)", expected, observed[:70] + (f" [{', '.join(notes)}]" if notes else ""),
                  "ok" if ok else "FAILED"))
     tap.ok(ok, f"{fault or 'no fault'}: {expected}", diag=observed)
@@ -99,8 +93,9 @@ check("status=404", "0 rows", attempts=1)
 check("status=404,body=html", "ERROR 42704", attempts=1)
 check("hang=1", "ERROR 08006", attempts=2,
       server_options=", request_timeout '300ms', max_retries '1'")
-check("latency_ms=3000", "ERROR 57014", sql="SET statement_timeout = '300ms';\n" + COUNT,
-      max_elapsed=2.5)
+# 57014 shows that statement_timeout cut the slow request short (no upper
+# bound on the time taken: tests never assert how fast something is).
+check("latency_ms=3000", "ERROR 57014", sql="SET statement_timeout = '300ms';\n" + COUNT)
 check("", "ERROR HV00N", endpoint="http://127.0.0.1:1/api/v1/cloud",
       server_options=", max_retries '1'")
 # Broken and hostile bodies.

@@ -6,13 +6,12 @@ A unique token is sent (the mock checks it really arrives as a bearer
 token, so the grep below looks for something that was used), then every
 output of the session and the server log are searched for it.
 """
+import json
 import os
 import secrets
 import sys
-import urllib.request
-import json
 
-from harness import Tap, run_psql
+from harness import Tap, mock_requests, run_psql
 
 tap = Tap()
 mock_url = os.environ["MOCK_URL"]
@@ -71,8 +70,7 @@ tap.ok("canceling statement due to statement timeout" in output,
        "a slow request was cancelled by statement_timeout", diag=output[-2000:])
 tap.ok(token not in output, "the token is in no result, error, NOTICE, DEBUG line or EXPLAIN")
 
-with urllib.request.urlopen(f"{mock_url}/_mock/control/requests?tenant={tenant}") as r:
-    received = json.load(r)
+received = mock_requests(tenant)
 auth = {req["headers"].get("Authorization") or req["headers"].get("authorization")
         for req in received}
 tap.ok(auth == {f"Bearer {token}"},
@@ -127,8 +125,7 @@ result = run_psql(hw_session)
 hw_output = result.stdout + result.stderr
 tap.ok(hw_output.count("POST /v3/auth/tokens") == 1 and hw_output.count("NOTICE:  cloud_fdw: PUT") == 2,
        "signed requests and one IAM login worked", diag=hw_output[-2000:])
-with urllib.request.urlopen(f"{mock_url}/_mock/control/requests?tenant={hw_tenant}") as r:
-    hw_received = json.load(r)
+hw_received = mock_requests(hw_tenant)
 iam_tokens = set()
 for req in hw_received:
     for name, value in req["headers"].items():
@@ -137,6 +134,32 @@ for req in hw_received:
 wire = json.dumps(hw_received)
 tap.ok(len(iam_tokens) == 1, "the IAM token was used by the API requests", diag=iam_tokens)
 tap.ok(secret_key not in wire, "the secret key never left the server (only signatures did)")
+# The password goes to IAM and nowhere else.  The mock records the login's
+# body with its "password" values replaced by ***, so the password shows in
+# the record of the login as its (redacted) user password, and the login's
+# 201 says that it arrived intact (the mock issues a token for the right
+# password only): the "in no other request" check cannot pass vacuously.
+logins = [req for req in hw_received
+          if req["method"] == "POST" and req["path"].rstrip("/") == "/v3/auth/tokens"]
+others = [req for req in hw_received if req not in logins]
+
+
+def login_password(req):
+    """The user password of an IAM password login body, as the mock logged it."""
+    try:
+        return json.loads(req["body"])["auth"]["identity"]["password"]["user"]["password"]
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
+tap.ok(len(logins) == 1 and logins[0]["status"] == 201 and login_password(logins[0]) == "***",
+       "the password went to IAM: one login, answered 201, with the (redacted) user password",
+       diag=json.dumps([{k: r.get(k) for k in ("path", "status", "body")} for r in logins])[:2000])
+tap.ok(all(password not in json.dumps(req) for req in others),
+       "the password is in no request but the IAM login (path, query, headers, body)",
+       diag=[f"{r['method']} {r['path']}" for r in others if password in json.dumps(r)])
+tap.ok(all(password not in json.dumps(req) for req in logins),
+       "the password is nowhere in the IAM login but its user password (which the mock redacts)")
 log = open(os.environ["PG_LOG"], encoding="utf-8", errors="replace").read()
 for name, value in [("secret key", secret_key), ("password", password)] + \
         [("IAM token", t) for t in iam_tokens]:

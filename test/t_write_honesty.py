@@ -16,11 +16,13 @@ several pages, at concurrency 1, 8 and 64, with and without RETURNING, and
 ends it early in one way: a refused PUT at the first, a middle or the last
 position, a 5xx, a connection reset, a request timeout, writes the mock
 applied before it answered 5xx / reset / hung (outcome genuinely unknown),
-statement_timeout, pg_cancel_backend, a division by zero in SET for one
-row, a list page that fails while the scan reads page 2 or 3; EPS actions
-and PUTs that fail around each other; CodeArts Deploy environments; and
-more than 100 keys, two foreign tables in one statement (writable CTE),
-in BEGIN and in a SAVEPOINT.  Then it asks the mock which writes it
+statement_timeout or pg_cancel_backend while a PUT hangs (the cancel is sent
+once the mock's request log shows the hung PUT; when writes go one at a
+time, the rows applied are exactly those before it), a division by zero in
+SET for one row, a list page that fails while the scan reads page 2 or 3;
+EPS actions and PUTs that fail around each other; CodeArts Deploy
+environments; and more than 100 keys, two foreign tables in one statement
+(writable CTE), in BEGIN and in a SAVEPOINT.  Then it asks the mock which writes it
 applied (request records with `applied` true) and checks the WARNING
 against them:
 
@@ -47,7 +49,6 @@ answered it 2xx.
 
 It prints a table in the style of t_faults.py's fault matrix.
 """
-import json
 import os
 import re
 import secrets
@@ -58,7 +59,8 @@ import time
 import urllib.error
 import urllib.request
 
-from harness import Tap, pg_bindir, psql, run_psql
+import mock_cloud  # the mock's own synthetic ids: every key reported must be a row
+from harness import Tap, mock_requests, pg_bindir, psql, run_psql
 
 tap = Tap()
 mock_url = os.environ["MOCK_URL"]
@@ -66,7 +68,6 @@ started = time.monotonic()
 
 CONCURRENCIES = (1, 8, 64)
 QODER_ROWS = 50
-SLOW_ROWS = 60            # statement_timeout / cancel cases, with latency
 EPS_ROWS = 41             # "0" (the default project, never updated) + 40
 DEPLOY_ROWS = 40
 MANY_ROWS = 130           # more than 100 keys in a list
@@ -77,15 +78,6 @@ HINT = "Cloud APIs are not transactional: rows changed remotely stay changed."
 # ---------------------------------------------------------------------------
 # The mock: which of the options this suite needs it has, its request log
 # ---------------------------------------------------------------------------
-
-
-def mock_get(path):
-    with urllib.request.urlopen(f"{mock_url}{path}", timeout=10) as r:
-        return json.load(r)
-
-
-def requests_of(tenant):
-    return mock_get(f"/_mock/control/requests?tenant={tenant}")
 
 
 def probe_mock():
@@ -110,7 +102,7 @@ def probe_mock():
         urllib.request.urlopen(request, timeout=10).close()
     except urllib.error.HTTPError:
         pass
-    features["applied"] = any("applied" in r for r in requests_of(tenant))
+    features["applied"] = any("applied" in r for r in mock_requests(tenant))
     return features
 
 
@@ -121,15 +113,9 @@ tap.ok(not missing, "the mock has fault_skip, after_apply and `applied` in its r
             "fault_skip or after_apply are not run, and without `applied` a write counts "
             "as applied when the mock answered it 2xx")
 
-try:  # the mock's own synthetic ids: in-doubt keys must at least be rows that exist
-    import mock_cloud
-except Exception:  # noqa: BLE001 - a mock mid-edit must not stop the suite
-    mock_cloud = None
-
 
 def known_ids(kind, rows):
-    if mock_cloud is None:
-        return None
+    """The keys of the rows the mock seeds a tenant with."""
     if kind == "qoder":
         return {mock_cloud.synthetic_env_id(i) for i in range(rows)}
     if kind == "eps":
@@ -178,7 +164,7 @@ def settle(tenant, since, quiet=0.25, limit=10.0):
     deadline = time.monotonic() + limit
     last, quiet_since = None, time.monotonic()
     while True:
-        records = [r for r in requests_of(tenant) if r["seq"] > since]
+        records = [r for r in mock_requests(tenant) if r["seq"] > since]
         busy = any(r["status"] is None for r in records)
         if busy or len(records) != last:
             last, quiet_since = len(records), time.monotonic()
@@ -190,7 +176,7 @@ def settle(tenant, since, quiet=0.25, limit=10.0):
 
 
 def last_seq(tenant):
-    return max((r["seq"] for r in requests_of(tenant)), default=0)
+    return max((r["seq"] for r in mock_requests(tenant)), default=0)
 
 
 # ---------------------------------------------------------------------------
@@ -282,16 +268,20 @@ class Case:
     (a writable CTE on envs feeding an UPDATE of envs_b).  fault: mock
     options of the faulty tenant.  expect: "error" or "ok".  late_sends: the
     statement may have sent writes the mock never recorded (interrupted in
-    the middle of sending).
+    the middle of sending).  hang_at, interrupt: the hang_at-th PUT hangs
+    (the fault must say so) and the statement is ended while it hangs, by
+    "statement_timeout" or by "cancel" (pg_cancel_backend once the mock has
+    recorded hang_at PUTs).
     """
 
     def __init__(self, label, kind, conc, fault="", sql=None, returning=False, expect="error",
-                 server_options="", pre_sql="", cancel=False, rows=None, eps_disable_all=False,
-                 wrap=None, late_sends=False):
+                 server_options="", pre_sql="", rows=None, eps_disable_all=False,
+                 wrap=None, late_sends=False, hang_at=None, interrupt=None):
         self.label, self.kind, self.conc, self.fault = label, kind, conc, fault
         self.returning, self.expect = returning, expect
-        self.server_options, self.pre_sql, self.cancel = server_options, pre_sql, cancel
+        self.server_options, self.pre_sql = server_options, pre_sql
         self.eps_disable_all, self.wrap, self.late_sends = eps_disable_all, wrap, late_sends
+        self.hang_at, self.interrupt = hang_at, interrupt
         self.rows = rows or {"qoder": QODER_ROWS, "two": QODER_ROWS, "eps": EPS_ROWS,
                              "deploy": DEPLOY_ROWS}[kind]
         self.sql = sql or {"qoder": Q_SET, "two": TWO_SQL, "eps": EPS_DESC,
@@ -336,7 +326,12 @@ def put_fault(what, skip, methods="PUT"):
 
 MID = QODER_ROWS // 2
 TIMEOUT = ", request_timeout '500ms'"
-SLOW = f"latency_ms=100,rows={SLOW_ROWS}"
+# statement_timeout while the (MID + 1)th PUT hangs: it must not fire before
+# that PUT reaches the mock; when it does (a slow machine; at concurrency 64
+# connections wait for the mock's small listen backlog, about 1 s), the case
+# is run again with the next, longer one.  All are below request_timeout (60 s).
+STATEMENT_TIMEOUTS_MS = (2000, 8000, 30000)
+HANG_MID = dict(fault=put_fault("hang=1", MID), hang_at=MID + 1, late_sends=True)
 # (label, keyword arguments) of the Qoder cases, run at every concurrency
 QODER_MODES = [
     ("success", dict(expect="ok")),
@@ -351,9 +346,8 @@ QODER_MODES = [
      dict(fault=put_fault("hang=1", MID), server_options=TIMEOUT)),
     (f"PUT applied, then hangs: request_timeout, {nth(MID + 1)}",
      dict(fault=put_fault("after_apply=hang", MID), server_options=TIMEOUT)),
-    ("statement_timeout mid-way", dict(fault=SLOW, rows=SLOW_ROWS, late_sends=True,
-                                       pre_sql="SET statement_timeout = '350ms';")),
-    ("pg_cancel_backend mid-way", dict(fault=SLOW, rows=SLOW_ROWS, cancel=True, late_sends=True)),
+    (f"PUT hangs: statement_timeout, {nth(MID + 1)}", dict(HANG_MID, interrupt="statement_timeout")),
+    (f"PUT hangs: pg_cancel_backend, {nth(MID + 1)}", dict(HANG_MID, interrupt="cancel")),
     ("division by zero in SET, 26th row", dict(sql=Q_DIV_MID)),
     ("division by zero in SET, 1st row", dict(sql=Q_DIV_FIRST)),
     ("list page 2 fails (GET 400)", dict(fault="status=400,fault_methods=GET,fault_skip=1,fault_count=1")),
@@ -363,7 +357,8 @@ QODER_MODES = [
 RETURNING_MODES = {f"PUT refused (409), {nth(MID + 1)}", f"PUT applied, then 502, {nth(MID + 1)}",
                    f"PUT connection reset, {nth(MID + 1)}",
                    f"PUT applied, then hangs: request_timeout, {nth(MID + 1)}",
-                   "statement_timeout mid-way", "pg_cancel_backend mid-way",
+                   f"PUT hangs: statement_timeout, {nth(MID + 1)}",
+                   f"PUT hangs: pg_cancel_backend, {nth(MID + 1)}",
                    "division by zero in SET, 26th row", "list page 2 fails (GET 400)"}
 EPS_MID = 20
 EPS_MODES = [
@@ -452,36 +447,74 @@ CREATE FOREIGN TABLE {table} ({columns}) SERVER {server} OPTIONS ({options});
 """
 
 
-def run_session(sql, app, cancel_tenant=None, since=0):
+def run_session(sql, app, cancel_tenant=None, since=0, hang_at=None):
     """Run the UPDATE's session; with cancel_tenant, pg_cancel_backend it once
-    the mock has recorded two of its writes."""
+    the mock has recorded hang_at PUTs of it, so that the hung one is among
+    them (the statement cannot finish before the cancel: that PUT is never
+    answered, and request_timeout is 60 s)."""
     env = {**os.environ, "PGAPPNAME": app}
     if cancel_tenant is None:
         return run_psql(sql, env=env, timeout=120), None
-    proc = subprocess.Popen(
-        [str(pg_bindir() / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-f", "-"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    cmd = [str(pg_bindir() / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-f", "-"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
     out = {}
-    reader = threading.Thread(
-        target=lambda: out.update(zip(("stdout", "stderr"), proc.communicate(sql, timeout=120))))
+
+    def communicate():
+        try:
+            out["stdout"], out["stderr"] = proc.communicate(sql, timeout=120)
+        except subprocess.TimeoutExpired as e:
+            proc.kill()
+            out["stdout"], out["stderr"] = proc.communicate()  # collects the child too
+            out["timeout"] = e
+
+    reader = threading.Thread(target=communicate)
     reader.start()
-    deadline, cancelled = time.monotonic() + 20, None
+    deadline, cancelled = time.monotonic() + 100, None
     while time.monotonic() < deadline and proc.poll() is None:
-        writes = [r for r in requests_of(cancel_tenant)
-                  if r["seq"] > since and r["method"] in ("PUT", "POST")]
-        if len(writes) >= 2:
+        puts = [r for r in mock_requests(cancel_tenant) if r["seq"] > since and r["method"] == "PUT"]
+        if len(puts) >= hang_at:
             cancelled = psql("SELECT count(pg_cancel_backend(pid)) FROM (SELECT pid FROM "
                              f"pg_stat_activity WHERE application_name = '{app}' "
                              "AND pid <> pg_backend_pid() OFFSET 0) s;", check=False)
             break
         time.sleep(0.02)
     reader.join(timeout=130)
+    if reader.is_alive():  # not even the kill helped: do not leave psql behind
+        proc.kill()
+        reader.join()
+    if "timeout" in out:
+        raise out["timeout"]  # as run_psql does; run_case's caller reports it
+    return subprocess.CompletedProcess(cmd, proc.returncode, out.get("stdout", ""),
+                                       out.get("stderr", "")), cancelled
 
-    class Result:
-        returncode = proc.returncode
-        stdout = out.get("stdout", "")
-        stderr = out.get("stderr", "")
-    return Result, cancelled
+
+def judge_hang(case, keys, applied, one_at_a_time):
+    """What is determined when the hang_at-th PUT hangs until the statement is
+    ended: the mock applies every PUT it receives but that one, so at least
+    the hang_at - 1 before it; exactly those when writes go one at a time."""
+    sent = sorted(k for k, v in keys.items() if v["put_sent"])
+    hung = sorted(k for k, v in keys.items() if not v["put_applied"] and 0 in v["statuses"])
+    if len(sent) < case.hang_at:
+        return [f"the statement ended before its {nth(case.hang_at)} PUT, the one that hangs, "
+                f"reached the mock (it received {len(sent)})"]
+    problems = []
+    if len(hung) != 1:
+        problems.append(f"{len(hung)} PUTs left unanswered and not applied, want 1 (the hung one)")
+    if len(applied) != len(sent) - 1:
+        problems.append(f"the mock applied {len(applied)} of the {len(sent)} PUTs it received, "
+                        "want all but the hung one")
+    if one_at_a_time and len(applied) != case.hang_at - 1:
+        problems.append(f"the mock applied {len(applied)} rows, want exactly {case.hang_at - 1} "
+                        f"(writes go one at a time and the {nth(case.hang_at)} hangs)")
+    return problems
+
+
+def hang_reached(case, records):
+    """Whether the PUT that hangs reached the mock (always true without hang_at)."""
+    if case.hang_at is None:
+        return True
+    return sum(v["put_sent"] for v in writes_of(records).values()) >= case.hang_at
 
 
 def judge_table(case, table, warnings, records, ids, ok_row_count):
@@ -499,9 +532,10 @@ def judge_table(case, table, warnings, records, ids, ok_row_count):
                         for v in keys.values() for s in v["statuses"])
                 and (one_at_a_time or not keys))
     summary = {"applied": len(applied), "changed": "-", "doubt": "-"}
-    if case.late_sends and not 0 < len(applied) < case.rows:
-        problems.append(f"the test's timing failed: the mock applied {len(applied)} of "
-                        f"{case.rows} rows, not some")
+    hung = set()
+    if case.hang_at is not None:
+        problems += judge_hang(case, keys, applied, one_at_a_time)
+        hung = {k for k, v in keys.items() if not v["put_applied"] and 0 in v["statuses"]}
     if case.expect == "ok":
         if mine:
             problems.append(f"successful UPDATE printed the WARNING for {table}")
@@ -571,12 +605,20 @@ def judge_table(case, table, warnings, records, ids, ok_row_count):
             problems.append(f'"{key}": only one of its calls was applied, not marked (partly)')
     if any(s for _, s in w["doubt"]):
         problems.append("(partly) in the in-doubt list")
+    # A PUT that hangs was sent and never answered: in doubt, not forgotten.
+    missing = sorted(hung - set(doubt)) if not w["more_doubt"] else []
+    if missing:
+        problems.append(f"the PUT that hung is not in doubt: {', '.join(missing)}")
+    # One at a time, every write before the hung one was answered 2xx.
+    if (case.hang_at is not None and one_at_a_time and not w["more_changed"]
+            and set(changed) != applied):
+        problems.append(f"changed lists {len(changed)} keys, the mock applied {len(applied)} "
+                        "(all answered 2xx before the next PUT was sent): not the same keys")
     # In doubt may name a write that never reached the mock (started, then
     # abandoned): cautious, not dishonest.  But every key must be a row.
-    if ids is not None:
-        strays = sorted((set(doubt) | set(changed)) - ids)
-        if strays:
-            problems.append(f"listed keys of no row of the table: {', '.join(strays[:5])}")
+    strays = sorted((set(doubt) | set(changed)) - ids)
+    if strays:
+        problems.append(f"listed keys of no row of the table: {', '.join(strays[:5])}")
     return problems, summary, mine
 
 
@@ -588,14 +630,38 @@ def record_row(case, table_suffix, summary, verdict):
                      str(summary["changed"]), str(summary["doubt"]), verdict))
 
 
+NO_SUMMARY = {"applied": "-", "changed": "-", "doubt": "-"}
+
+
 def run_case(case):
     missing_opts = case.needs()
     if missing_opts:
         verdict = f"NOT RUN: mock lacks {', '.join(missing_opts)}"
-        record_row(case, "", {"applied": "-", "changed": "-", "doubt": "-"}, verdict)
+        record_row(case, "", NO_SUMMARY, verdict)
         tap.ok(False, f"{case.name}, concurrency {case.conc}: needs mock option "
                       f"{', '.join(missing_opts)}, not in this mock yet")
         return
+    timeouts = STATEMENT_TIMEOUTS_MS if case.interrupt == "statement_timeout" else (None,)
+    for i, timeout_ms in enumerate(timeouts):
+        pre_sql = case.pre_sql
+        if timeout_ms is not None:
+            pre_sql += f"\nSET statement_timeout = '{timeout_ms}ms';"
+        result = run_attempt(case, pre_sql)
+        if result["reached"] or i == len(timeouts) - 1:
+            break
+        # Not a failure: this machine is too slow for the shorter timeout.
+        print(f"# {case.name}, concurrency {case.conc}: statement_timeout {timeout_ms} ms fired "
+              f"before the {nth(case.hang_at)} PUT reached the mock; again with "
+              f"{timeouts[i + 1]} ms", flush=True)
+    for suffix, summary, verdict in result["rows"]:
+        record_row(case, suffix, summary, verdict)
+    tap.ok(not result["problems"], result["description"], diag=result["diag"])
+
+
+def run_attempt(case, pre_sql):
+    """Run the case once on fresh tenants; return its table rows, problems,
+    TAP description and diagnostics, and whether the PUT that hangs (if
+    any) reached the mock."""
     tag = secrets.token_hex(4)
     tenant = f"wh-{tag}"
     fault_opts = ",".join(filter(None, [f"tenant={tenant}", seed(case.kind, case.rows), case.fault]))
@@ -617,21 +683,22 @@ def run_case(case):
         ddl += "UPDATE eps_setup SET status = 2 WHERE id <> '0';\nDROP SERVER wh_setup CASCADE;\n"
     setup = run_psql("CREATE EXTENSION IF NOT EXISTS cloud_fdw;\n" + ddl, timeout=120)
     if setup.returncode != 0:
-        record_row(case, "", {"applied": "-", "changed": "-", "doubt": "-"}, "FAILED: setup")
-        tap.ok(False, f"{case.name}, concurrency {case.conc}: setup", diag=setup.stderr)
-        return
+        return {"rows": [("", NO_SUMMARY, "FAILED: setup")], "problems": ["setup failed"],
+                "description": f"{case.name}, concurrency {case.conc}: setup",
+                "diag": setup.stderr, "reached": True}
     since = {t: last_seq(t) for _, t, _, _ in tables}
     update = case.sql + (" RETURNING id" if case.returning else "") + ";"
     if case.wrap == "begin":
         update = f"BEGIN;\n{update}"
     elif case.wrap == "savepoint":
         update = f"BEGIN;\nSAVEPOINT before_update;\n{update}"
-    session = f"\\set VERBOSITY verbose\n{case.pre_sql}\n{update}\n\\echo ROW_COUNT=:ROW_COUNT\n"
+    session = f"\\set VERBOSITY verbose\n{pre_sql}\n{update}\n\\echo ROW_COUNT=:ROW_COUNT\n"
     if case.wrap:
         session += "COMMIT;\n"
     app = f"wh_{tag}"
     t0 = time.monotonic()
-    result, cancelled = run_session(session, app, tenant if case.cancel else None, since[tenant])
+    result, cancelled = run_session(session, app, tenant if case.interrupt == "cancel" else None,
+                                    since[tenant], case.hang_at)
     elapsed = time.monotonic() - t0
     msgs = messages(result.stderr)
     errors = [m for m in msgs if m["severity"] in ("ERROR", "FATAL")]
@@ -649,7 +716,12 @@ def run_case(case):
     else:
         if not errors:
             problems.append("the UPDATE did not end early (no ERROR)"
-                            + (f"; cancel found {cancelled!r} backends" if case.cancel else ""))
+                            + (f"; cancel found {cancelled!r} backends"
+                               if case.interrupt == "cancel" else ""))
+        elif case.interrupt and errors[0]["sqlstate"] != "57014":
+            problems.append(f"ended by {errors[0]['sqlstate']}, not by the {case.interrupt} (57014)"
+                            + (f"; cancel found {cancelled!r} backends"
+                               if case.interrupt == "cancel" else ""))
         # (Whether the WARNING follows the ERROR cannot be told from psql:
         # libpq hands a notice that arrives with the error to psql first.)
         others = [m["text"] for m, p in zip(warnings, parsed) if p is None]
@@ -658,16 +730,19 @@ def run_case(case):
     outcome = (f"ERROR {errors[0]['sqlstate']}: {errors[0]['text'][:80]}" if errors
                else f"UPDATE {count.group(1) if count else '?'}")
     case_problems = list(problems)
+    rows_of_case, reached = [], True
     for table, t, kind, rows in tables:
         records, settled = settle(t, since[t])
         if not settled:
             case_problems.append(f"mock still busy for tenant {t}")
+        if t == tenant:
+            reached = hang_reached(case, records)
         ok_count = int(count.group(1)) if (count and case.kind != "two") else None
         table_problems, summary, _ = judge_table(
             case, table, parsed, records, known_ids(kind, rows), ok_count)
         shown = problems + table_problems
         verdict = "ok" if not shown else "FAILED: " + shown[0][:72]
-        record_row(case, f" [{table}]" if case.kind == "two" else "", summary, verdict)
+        rows_of_case.append((f" [{table}]" if case.kind == "two" else "", summary, verdict))
         case_problems += table_problems
     if case.expect != "ok" and case.kind != "two" and len(warnings) > 1:
         case_problems.append(f"{len(warnings)} WARNINGs for a one-table statement")
@@ -676,14 +751,15 @@ def run_case(case):
                              "per foreign table (2)")
     diag = "\n".join(case_problems + [f"outcome: {outcome} ({elapsed:.2f} s)",
                                       "stderr:"] + result.stderr.strip().splitlines()[:12])
-    tap.ok(not case_problems, f"{case.name}, concurrency {case.conc}: {outcome[:60]}", diag=diag)
+    return {"rows": rows_of_case, "problems": case_problems, "diag": diag, "reached": reached,
+            "description": f"{case.name}, concurrency {case.conc}: {outcome[:60]}"}
 
 
 for case in CASES:
     try:
         run_case(case)
     except Exception as e:  # noqa: BLE001 - one broken case must not hide the others
-        record_row(case, "", {"applied": "-", "changed": "-", "doubt": "-"}, "FAILED: test error")
+        record_row(case, "", NO_SUMMARY, "FAILED: test error")
         tap.ok(False, f"{case.name}, concurrency {case.conc}: the test itself failed",
                diag=f"{type(e).__name__}: {e}")
 
