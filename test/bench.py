@@ -73,8 +73,7 @@ class Bench:
               created_at timestamptz) SERVER {name} OPTIONS (resource 'environments');""")
 
     def requests(self, tenant):
-        with urllib.request.urlopen(f"{self.mock.url}/_mock/control/connections?tenant={tenant}") as r:
-            return json.load(r)["requests"]
+        return self.mock.control.connections(tenant)["requests"]
 
     def page_urls(self, endpoint):
         """The URLs of every page of a listing, found once with urllib (not timed)."""

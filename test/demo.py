@@ -34,7 +34,7 @@ def format_body(text):
 def print_changing_requests(mock):
     """List the mock's PUT/POST requests, oldest first, one per line."""
     print("\n==== Requests that changed the cloud")
-    changing = [r for r in mock.requests() if r["method"] in CHANGING_METHODS]
+    changing = [r for r in mock.control.requests() if r["method"] in CHANGING_METHODS]
     for r in changing:
         path = r["path"] + (f"?{r['query']}" if r.get("query") else "")
         print(f"{r['method']} {path} {format_body(r.get('body'))}".rstrip())

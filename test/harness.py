@@ -13,8 +13,9 @@ fresh Debian machine once test/deps.sh has installed the system packages.
   hung test can be killed together with everything it started.
 - `psql()` / `run_psql()` / `Tap`: small conveniences for test scripts, which
   get the connection settings through the PG* environment variables.
-- `mock_requests()`: the mock's request log, for test scripts (which get
-  the mock's URL through MOCK_URL) and for `Mock.requests()`.
+- `MockControl`: the mock's control API (request log, reset, connection
+  counts), for test scripts (which get the mock's URL through MOCK_URL)
+  and, as `Mock.control`, for `Mock` itself, the demo and the benchmark.
 """
 
 import json
@@ -425,19 +426,44 @@ def psql(sql, db=None, check=True, env=None):
     return result.stdout.rstrip("\n")
 
 
-def mock_requests(tenant=None, url=None, timeout=10):
-    """The requests the mock cloud has recorded (optionally for one tenant).
+class MockControl:
+    """A client of the mock cloud's control API, /_mock/control/...
 
     `url` is the mock's base URL; test scripts, which get only the MOCK_URL
-    environment variable, leave it out.  Each record is a dict with `seq`,
-    `method`, `path`, `query`, `headers`, `body`, `status` and `applied`
-    (see test/mock_cloud.py).
+    environment variable, leave it out.  Every call gives up after `timeout`
+    seconds.
     """
-    base = url or os.environ["MOCK_URL"]
-    query = "?" + urllib.parse.urlencode({"tenant": tenant}) if tenant else ""
-    with urllib.request.urlopen(f"{base}/_mock/control/requests{query}",
-                                timeout=timeout) as response:
-        return json.loads(response.read() or b"null")
+
+    def __init__(self, url=None, timeout=10):
+        self.url = url or os.environ["MOCK_URL"]
+        self.timeout = timeout
+
+    def _call(self, method, name, tenant=None):
+        """Call /_mock/control/NAME (for one tenant); return its JSON."""
+        url = f"{self.url}/_mock/control/{name}"
+        if tenant:
+            url += "?" + urllib.parse.urlencode({"tenant": tenant})
+        request = urllib.request.Request(
+            url, method=method, data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            return json.loads(response.read() or b"null")
+
+    def requests(self, tenant=None):
+        """The requests the mock cloud has recorded (optionally for one tenant).
+
+        Each record is a dict with `seq`, `method`, `path`, `query`,
+        `headers`, `body`, `status` and `applied` (see test/mock_cloud.py).
+        """
+        return self._call("GET", "requests", tenant)
+
+    def health(self):
+        """`{"ok": true}` once the mock is up."""
+        return self._call("GET", "health")
+
+    def connections(self, tenant):
+        """How many `requests` a tenant made and from how many
+        `distinct_client_ports`: a kept-alive connection reuses one port."""
+        return self._call("GET", "connections", tenant)
 
 
 class Mock(_Managed):
@@ -491,7 +517,7 @@ class Mock(_Managed):
                     tail(self.output_path))
             try:
                 self.port = int(port_file.read_text().strip())
-                if self._control("GET", "health").get("ok") is True:
+                if self.control.health().get("ok") is True:
                     return
                 last_error = "health check did not say ok"
             except (OSError, ValueError) as e:  # not written / not up yet
@@ -501,23 +527,10 @@ class Mock(_Managed):
             f"mock server not healthy after {self.start_timeout} s "
             f"({last_error})", tail(self.output_path))
 
-    def _control(self, method, name, params=None):
-        """Call the mock's /_mock/control/NAME endpoint; return its JSON."""
-        url = f"{self.url}/_mock/control/{name}"
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
-        request = urllib.request.Request(
-            url, method=method, data=b"" if method == "POST" else None)
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return json.loads(response.read() or b"null")
-
-    def requests(self, tenant=None):
-        """The requests the mock has received (optionally for one tenant)."""
-        return mock_requests(tenant, url=self.url, timeout=5)
-
-    def reset(self):
-        """Forget recorded requests and state, for a test that needs a clean slate."""
-        return self._control("POST", "reset")
+    @property
+    def control(self):
+        """A `MockControl` of this mock."""
+        return MockControl(self.url, timeout=5)
 
     def close(self):
         """Stop the mock (its whole process group) and delete its directory."""

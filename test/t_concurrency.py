@@ -6,18 +6,17 @@ running at the same time need connections of their own, so the count tells
 whether requests overlapped.  Rate limits give a lower bound on elapsed
 time, which no machine can beat, so that check cannot flake.
 """
-import json
 import os
 import secrets
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
-from harness import Tap, pg_bindir, psql, run_psql
+from harness import MockControl, Tap, pg_bindir, psql, run_psql
 
 tap = Tap()
+mock = MockControl()
 mock_url = os.environ["MOCK_URL"]
 IDS = ["env_019b92947fa97faaacdf8beed28a7fc0", "env_019be0ddcb5a737c9ff4c8e1b065359a",
        "env_019c226880c07a79af31c5d0c2a70152", "env_019c6b6e269b7aa38b7af332193e9c96",
@@ -42,11 +41,6 @@ def server(name, tenant_opts, options=""):
     return tenant
 
 
-def ports(tenant):
-    with urllib.request.urlopen(f"{mock_url}/_mock/control/connections?tenant={tenant}") as r:
-        return json.load(r)
-
-
 def timed(sql):
     start = time.monotonic()
     result = run_psql(sql)
@@ -56,20 +50,20 @@ def timed(sql):
 # Gets of an IN list overlap; with concurrency 1 they do not.
 tenant = server("conc8", ",latency_ms=150")
 elapsed, result = timed(f"SELECT count(*) FROM conc8_envs WHERE id IN ({in_list});")
-seen = ports(tenant)
+seen = mock.connections(tenant)
 tap.ok(result.stdout.strip() == "8", "8 ids, 8 rows", diag=result.stdout + result.stderr)
 tap.ok(seen["requests"] == 8 and seen["distinct_client_ports"] == 8,
        "concurrency 8: the 8 gets ran at once, on 8 connections", diag=seen)
 tenant = server("conc1", ",latency_ms=20", ", concurrency '1'")
 result = run_psql(f"SELECT count(*) FROM conc1_envs WHERE id IN ({in_list});")
-seen = ports(tenant)
+seen = mock.connections(tenant)
 tap.ok(seen["requests"] == 8 and seen["distinct_client_ports"] == 1,
        "concurrency 1: the 8 gets went one after the other on one connection", diag=seen)
 
 # UPDATE without RETURNING overlaps its PUTs; with RETURNING it cannot.
 tenant = server("upd", ",latency_ms=100")
 result = run_psql(f"UPDATE upd_envs SET description = 'concurrent' WHERE id IN ({in_list});")
-seen = ports(tenant)
+seen = mock.connections(tenant)
 tap.ok(result.returncode == 0 and seen["requests"] == 16,
        "8 gets and 8 PUTs", diag=(seen, result.stderr))
 tap.ok(seen["distinct_client_ports"] >= 8, "the PUTs overlapped", diag=seen)

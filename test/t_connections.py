@@ -2,24 +2,17 @@
 """Connection reuse, seen from the server side: one backend keeps one
 kept-alive connection per user mapping across queries, and opens a new one
 after ALTER SERVER (which drops the cached handle)."""
-import json
 import os
 import secrets
 import sys
-import urllib.request
 
-from harness import Tap, run_psql
+from harness import MockControl, Tap, run_psql
 
 tap = Tap()
+mock = MockControl()
 mock_url = os.environ["MOCK_URL"]
 tenant = "conn-" + secrets.token_hex(4)
 endpoint = f"{mock_url}/_mock/tenant={tenant}/api/v1/cloud"
-
-
-def connections():
-    url = f"{mock_url}/_mock/control/connections?tenant={tenant}"
-    with urllib.request.urlopen(url) as r:
-        return json.load(r)
 
 
 setup = f"""
@@ -42,7 +35,7 @@ SELECT name FROM conn_envs WHERE id = 'env_019be0ddcb5a737c9ff4c8e1b065359a';
 UPDATE conn_envs SET name = 'renamed' WHERE id = 'env_019be0ddcb5a737c9ff4c8e1b065359a';
 """)
 tap.ok(result.returncode == 0, "queries and an update ran", diag=result.stderr)
-seen = connections()
+seen = mock.connections(tenant)
 tap.ok(seen["requests"] == 7, "3 pages + 2 gets + (get + PUT) = 7 requests", diag=seen)
 tap.ok(seen["distinct_client_ports"] == 1, "all 7 requests came over one connection", diag=seen)
 
@@ -54,7 +47,7 @@ SELECT count(*) FROM conn_envs WHERE id = 'env_019e3bb39b6774d8878cd0b9d237574b'
 SELECT count(*) FROM conn_envs WHERE id = 'env_019e3bb39b6774d8878cd0b9d237574b';
 """)
 tap.ok(result.returncode == 0, "a session with ALTER SERVER in the middle ran", diag=result.stderr)
-seen = connections()
+seen = mock.connections(tenant)
 tap.ok(seen["requests"] == 10, "3 more requests", diag=seen)
 tap.ok(seen["distinct_client_ports"] == 3,
        "the new session used one connection before ALTER and a new one after it", diag=seen)

@@ -8,9 +8,10 @@ import os
 import secrets
 import urllib.parse
 
-from harness import Tap, mock_requests, run_psql
+from harness import MockControl, Tap, run_psql
 
 tap = Tap()
+mock = MockControl()
 mock_url = os.environ["MOCK_URL"]
 tenant = "euc-" + secrets.token_hex(4)
 endpoint = f"{mock_url}/_mock/tenant={tenant}"
@@ -45,7 +46,7 @@ tap.ok(result.returncode == 0 and "EUC_CN" in result.stdout, "set up a server in
 result = sql("SET cloud_fdw.trace = on; SELECT id, name FROM eps WHERE name = '研发中心';")
 tap.ok(result.returncode == 0 and "研发中心" in result.stdout,
        "WHERE name = '研发中心' finds the project", diag=result.stdout + result.stderr)
-sent = [r for r in mock_requests(tenant) if r.get("method") == "GET"]
+sent = [r for r in mock.requests(tenant) if r.get("method") == "GET"]
 queries = [urllib.parse.unquote(r.get("path", "") + "?" + r.get("query", "")) for r in sent]
 tap.ok(any("name=研发中心" in q for q in queries),
        "the filter reached the API as UTF-8", diag="\n".join(queries))
@@ -59,7 +60,7 @@ tap.ok(result.returncode == 0 and "华北二区的研发项目" in result.stdout
        "UPDATE with a Chinese description returns it", diag=result.stdout + result.stderr)
 tap.ok("华北二区的研发项目" in result.stderr, "the trace showed the body",
        diag=result.stderr)
-puts = [r for r in mock_requests(tenant) if r.get("method") == "PUT"]
+puts = [r for r in mock.requests(tenant) if r.get("method") == "PUT"]
 tap.ok(any("华北二区的研发项目" in json.dumps(r, ensure_ascii=False) for r in puts),
        "the PUT body reached the API as UTF-8", diag=json.dumps(puts, ensure_ascii=False)[:2000])
 

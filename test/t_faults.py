@@ -15,15 +15,16 @@ import secrets
 import sys
 import time
 
-from harness import Tap, mock_requests, run_psql
+from harness import MockControl, Tap, run_psql
 
 tap = Tap()
+mock = MockControl()
 mock_url = os.environ["MOCK_URL"]
 ENV = "env_019e3bb39b6774d8878cd0b9d237574b"
 
 
 def requests_of(tenant, method=None):
-    return [req for req in mock_requests(tenant) if method is None or req["method"] == method]
+    return [req for req in mock.requests(tenant) if method is None or req["method"] == method]
 
 
 def run(fault, sql, server_options="", endpoint=None):

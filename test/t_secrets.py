@@ -11,9 +11,10 @@ import os
 import secrets
 import sys
 
-from harness import Tap, mock_requests, run_psql
+from harness import MockControl, Tap, run_psql
 
 tap = Tap()
+mock = MockControl()
 mock_url = os.environ["MOCK_URL"]
 token = "pt-secret-" + secrets.token_hex(12)
 tenant = "secrets-" + secrets.token_hex(4)
@@ -70,7 +71,7 @@ tap.ok("canceling statement due to statement timeout" in output,
        "a slow request was cancelled by statement_timeout", diag=output[-2000:])
 tap.ok(token not in output, "the token is in no result, error, NOTICE, DEBUG line or EXPLAIN")
 
-received = mock_requests(tenant)
+received = mock.requests(tenant)
 auth = {req["headers"].get("Authorization") or req["headers"].get("authorization")
         for req in received}
 tap.ok(auth == {f"Bearer {token}"},
@@ -125,7 +126,7 @@ result = run_psql(hw_session)
 hw_output = result.stdout + result.stderr
 tap.ok(hw_output.count("POST /v3/auth/tokens") == 1 and hw_output.count("NOTICE:  cloud_fdw: PUT") == 2,
        "signed requests and one IAM login worked", diag=hw_output[-2000:])
-hw_received = mock_requests(hw_tenant)
+hw_received = mock.requests(hw_tenant)
 iam_tokens = set()
 for req in hw_received:
     for name, value in req["headers"].items():

@@ -60,9 +60,10 @@ import urllib.error
 import urllib.request
 
 import mock_cloud  # the mock's own synthetic ids: every key reported must be a row
-from harness import Tap, mock_requests, pg_bindir, psql, run_psql
+from harness import MockControl, Tap, pg_bindir, psql, run_psql
 
 tap = Tap()
+mock = MockControl()
 mock_url = os.environ["MOCK_URL"]
 started = time.monotonic()
 
@@ -102,7 +103,7 @@ def probe_mock():
         urllib.request.urlopen(request, timeout=10).close()
     except urllib.error.HTTPError:
         pass
-    features["applied"] = any("applied" in r for r in mock_requests(tenant))
+    features["applied"] = any("applied" in r for r in mock.requests(tenant))
     return features
 
 
@@ -164,7 +165,7 @@ def settle(tenant, since, quiet=0.25, limit=10.0):
     deadline = time.monotonic() + limit
     last, quiet_since = None, time.monotonic()
     while True:
-        records = [r for r in mock_requests(tenant) if r["seq"] > since]
+        records = [r for r in mock.requests(tenant) if r["seq"] > since]
         busy = any(r["status"] is None for r in records)
         if busy or len(records) != last:
             last, quiet_since = len(records), time.monotonic()
@@ -176,7 +177,7 @@ def settle(tenant, since, quiet=0.25, limit=10.0):
 
 
 def last_seq(tenant):
-    return max((r["seq"] for r in mock_requests(tenant)), default=0)
+    return max((r["seq"] for r in mock.requests(tenant)), default=0)
 
 
 # ---------------------------------------------------------------------------
@@ -472,7 +473,7 @@ def run_session(sql, app, cancel_tenant=None, since=0, hang_at=None):
     reader.start()
     deadline, cancelled = time.monotonic() + 100, None
     while time.monotonic() < deadline and proc.poll() is None:
-        puts = [r for r in mock_requests(cancel_tenant) if r["seq"] > since and r["method"] == "PUT"]
+        puts = [r for r in mock.requests(cancel_tenant) if r["seq"] > since and r["method"] == "PUT"]
         if len(puts) >= hang_at:
             cancelled = psql("SELECT count(pg_cancel_backend(pid)) FROM (SELECT pid FROM "
                              f"pg_stat_activity WHERE application_name = '{app}' "
