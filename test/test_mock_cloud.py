@@ -37,7 +37,12 @@ QODER_FIXTURE = json.load(open(os.path.join(FIXTURES, "qoder_environments.json")
 HW_FIXTURE = json.load(open(os.path.join(FIXTURES, "huawei.json"), encoding="utf-8"))
 
 ADMIN, READONLY = "pt-test-admin", "pt-test-readonly"
-APP1, APP2 = (app["id"] for app in HW_FIXTURE["codearts"]["applications"])
+APPS = HW_FIXTURE["codearts"]["applications"]
+CODEARTS_PROJECT2 = next(a["project_id"] for a in APPS if a["project_id"] != APPS[0]["project_id"])
+REGIONS = {p["name"]: p["id"] for p in HW_FIXTURE["eps"]["region_projects"]}
+NORTH, SOUTH, EAST = REGIONS["cn-north-4"], REGIONS["cn-south-1"], REGIONS["cn-east-3"]
+RESOURCES = HW_FIXTURE["eps"]["resources"]
+APP1, APP2 = (app["id"] for app in HW_FIXTURE["codearts"]["applications"][:2])
 CODEARTS_PROJECT = HW_FIXTURE["codearts"]["applications"][0]["project_id"]
 SEED_ENV = "env_019e3bb39b6774d8878cd0b9d237574b"
 ARCHIVED_ENV = next(e["id"] for e in QODER_FIXTURE if e["archived"])
@@ -155,11 +160,11 @@ def qoder(method, path, opts=None, token=ADMIN, body=None, headers=None, **kw):
     return call(method, prefixed(opts, "/api/v1/cloud" + path), body, headers, **kw)
 
 
-def hw(method, path, opts=None, token="hw-test-token", body=None, headers=None):
+def hw(method, path, opts=None, token="hw-test-token", body=None, headers=None, timeout=30):
     headers = dict(headers or {})
     if token is not None:
         headers["X-Auth-Token"] = token
-    return call(method, prefixed(opts, path), body, headers)
+    return call(method, prefixed(opts, path), body, headers, timeout)
 
 
 def sdk_date(offset=timedelta()):
@@ -1367,6 +1372,597 @@ def test_eps_filters():
             "eps list: bad type is 400 with AK/SK too")
 
 
+# ---------------------------------------------------------------------------
+# Phase 4: CodeArts applications, EPS resources and their migration
+# ---------------------------------------------------------------------------
+
+APP_LIST_FIELDS = {"id", "name", "project_id", "project_name", "is_disable", "deploy_system",
+                   "execution_state", "release_id", "duration", "create_user_id", "create_time",
+                   "update_time", "arrange_infos"}
+APP_DETAIL_ONLY = {"description", "region", "create_type", "slave_cluster_id", "owner_tenant_id",
+                   "permission_level"}
+RESOURCE_FIELDS = {"project_id", "project_name", "resource_type", "resource_id", "resource_name",
+                   "resource_detail", "enterprise_project_id"}
+FIXTURE_TYPES = ["ecs", "disk", "eip", "vpcs", "rds", "cdn"]
+EP_FINANCE = next(p["id"] for p in HW_FIXTURE["enterprise_projects"] if p["name"] == "finance-prod")
+EP_RND = next(p["id"] for p in HW_FIXTURE["enterprise_projects"] if p["name"] == "研发中心")
+EP_DATA_LAKE = next(p["id"] for p in HW_FIXTURE["enterprise_projects"] if p["name"] == "data-lake")
+CJK_RE = re.compile(r"[\u4e00-\u9fff]")
+
+
+def apps_list(body, opts=None, **kw):
+    return hw("POST", "/v1/applications/list", opts, body=body, **kw)
+
+
+def app_page(project, page=1, size=100, opts=None, **extra):
+    return apps_list(dict({"project_id": project, "page": page, "size": size}, **extra), opts)
+
+
+def fixture_apps(project):
+    """The fixture applications of a CodeArts project in the list order (create_time, id)."""
+    return sorted((a for a in APPS if a["project_id"] == project),
+                  key=lambda a: (a["create_time"], a["id"]))
+
+
+def eps_filter(ep_id, body, opts=None, **kw):
+    return hw("POST", f"/v1.0/enterprise-projects/{ep_id}/resources/filter", opts, body=body, **kw)
+
+
+def eps_migrate(target, body, opts=None, **kw):
+    return hw("POST", f"/v1.0/enterprise-projects/{target}/resources-migrate", opts, body=body, **kw)
+
+
+def resource_key(resource):
+    return (resource["resource_type"], resource["project_id"], resource["resource_id"])
+
+
+def fixture_resources(ep_id, types=FIXTURE_TYPES, projects=(NORTH, SOUTH)):
+    """The fixture resources a filter of ``ep_id`` should answer, in its order."""
+    return sorted((r for r in RESOURCES if r["enterprise_project_id"] == ep_id
+                   and r["resource_type"] in types
+                   and (r["resource_type"] == "cdn" or r["project_id"] in projects)),
+                  key=resource_key)
+
+
+def ids_of(items, key="id"):
+    return [item[key] for item in items]
+
+
+def test_fixture_shape():
+    """The fixture holds what the new routes' tests (here and in the FDW) rely on."""
+    projects = {a["project_id"] for a in APPS}
+    T.check(len(APPS) >= 4 and len(projects) >= 2 and APPS[0]["id"] == APP1 and APPS[1]["id"] == APP2
+            and any(a["is_disable"] for a in APPS) and any(not a["arrange_infos"] for a in APPS)
+            and any(CJK_RE.search(a["name"]) for a in APPS)
+            and all(APP_LIST_FIELDS | APP_DETAIL_ONLY <= set(a) for a in APPS)
+            and all(a["execution_state"] in mc.DEPLOY_APP_STATES and a["deploy_system"] == "deployTemplate"
+                    and isinstance(a["release_id"], int) and isinstance(a["is_disable"], bool)
+                    and re.fullmatch(r"\d\d:\d\d:\d\d", a["duration"])
+                    and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", a["create_time"])
+                    and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", a["update_time"])
+                    for a in APPS),
+            "fixture: >= 4 applications over >= 2 projects, one disabled, one without arrange_infos, "
+            "a CJK name, every AppExecutionInfo field")
+    eps_ids = {r["enterprise_project_id"] for r in RESOURCES}
+    T.check(15 <= len(RESOURCES) <= 25 and "0" in eps_ids and len(eps_ids) >= 3
+            and set(FIXTURE_TYPES) <= {r["resource_type"] for r in RESOURCES}
+            and all(set(r) == RESOURCE_FIELDS for r in RESOURCES)
+            and all((r["project_id"], r["project_name"]) == ("", "") if r["resource_type"] == "cdn"
+                    else REGIONS[r["project_name"]] == r["project_id"] for r in RESOURCES)
+            and any(isinstance(r["resource_detail"], dict) for r in RESOURCES)
+            and any(CJK_RE.search(r["resource_name"]) for r in RESOURCES)
+            and len({resource_key(r) for r in RESOURCES}) == len(RESOURCES)
+            and all(re.fullmatch(r"[0-9a-f]{32}", p) for p in REGIONS.values()),
+            "fixture: 15-25 EPS resources over >= 3 enterprise projects incl. 0, types "
+            "ecs/disk/eip/vpcs/rds/cdn, consistent region projects, a detail, a CJK name")
+
+
+def test_codearts_apps_list():
+    expected = fixture_apps(CODEARTS_PROJECT)
+    resp = app_page(CODEARTS_PROJECT)
+    body = resp.json or {}
+    T.check(resp.status == 200 and set(body) == {"total_num", "result"}
+            and body["total_num"] == len(expected) and ids_of(body["result"]) == ids_of(expected),
+            "apps list: {total_num, result}, no status; create_time then id order", body)
+    item = body["result"][0]
+    T.check(APP_LIST_FIELDS <= set(item) and not (APP_DETAIL_ONLY | {"group_id", "environments"}) & set(item),
+            "apps list: items have the AppExecutionInfo fields, no description/detail fields", set(item))
+    fixture = {a["id"]: a for a in APPS}
+    T.check(all(all(r[k] == fixture[r["id"]][k] for k in r) for r in body["result"]),
+            "apps list: items carry the fixture values")
+    page = app_page(CODEARTS_PROJECT, page=2, size=2).json
+    T.check(page["total_num"] == len(expected) and ids_of(page["result"]) == ids_of(expected)[2:4],
+            "apps list: page=2,size=2 is the last, short page with the full total")
+    past = app_page(CODEARTS_PROJECT, page=5, size=2).json
+    T.check(past == {"total_num": len(expected), "result": []}, "apps list: a page past the end is empty")
+    walked, page_no = [], 1
+    while True:     # TF's loop: stop when size*(page-1)+len(result) >= total_num
+        got = app_page(CODEARTS_PROJECT, page=page_no, size=1).json
+        walked += ids_of(got["result"])
+        if (page_no - 1) + len(got["result"]) >= got["total_num"]:
+            break
+        page_no += 1
+    T.check(walked == ids_of(expected), "apps list: size=1 paging walks every application once")
+    second = app_page(CODEARTS_PROJECT2)
+    T.check(ids_of(second.json["result"]) == ids_of(fixture_apps(CODEARTS_PROJECT2))
+            and any(CJK_RE.search(a["name"]) for a in second.json["result"])
+            and "支付网关".encode() in second.body, "apps list: second project, CJK name as UTF-8")
+    T.check(app_page("f" * 32).json == {"total_num": 0, "result": []},
+            "apps list: unknown project is an empty list")
+    names = ids_of(app_page(CODEARTS_PROJECT, sort_name="name").json["result"], "name")
+    T.check(names == sorted(a["name"] for a in expected), "apps list: sort_name=name")
+    T.check(ids_of(app_page(CODEARTS_PROJECT, sort_name="name", sort_by="desc").json["result"], "name")
+            == sorted((a["name"] for a in expected), reverse=True), "apps list: sort_name=name, sort_by=desc")
+    T.check(ids_of(app_page(CODEARTS_PROJECT, sort_by="DESC").json["result"]) == ids_of(expected)[::-1],
+            "apps list: sort_by=DESC alone reverses the create_time order")
+    started = ids_of(app_page(CODEARTS_PROJECT2, sort_name="startTime").json["result"], "execution_time")
+    T.check(started[0] is None and started[1:] == sorted(started[1:]),
+            "apps list: sort_name=startTime, never-run applications first", started)
+    T.check(ids_of(app_page(CODEARTS_PROJECT, states=["abort"]).json["result"], "name") == ["legacy-batch"]
+            and app_page(CODEARTS_PROJECT, states=["succeeded", "failed"]).json["total_num"] == 2
+            and app_page(CODEARTS_PROJECT, states=[]).json["total_num"] == len(expected),
+            "apps list: states filter ([] filters nothing)")
+    group = next(a["group_id"] for a in APPS if a.get("group_id"))
+    grouped = [a["id"] for a in expected if a.get("group_id") == group]
+    T.check(ids_of(app_page(CODEARTS_PROJECT, group_id=group).json["result"]) == grouped
+            and ids_of(app_page(CODEARTS_PROJECT, group_id="no_grouped").json["result"])
+            == [a["id"] for a in expected if not a.get("group_id")],
+            "apps list: group_id filter (a group, no_grouped)")
+    good = {"project_id": CODEARTS_PROJECT, "page": 1, "size": 10}
+    bad_bodies = [
+        ("no project_id", {"page": 1, "size": 10}), ("short project_id", dict(good, project_id="55837d")),
+        ("numeric project_id", dict(good, project_id=5)), ("no page", {"project_id": CODEARTS_PROJECT, "size": 1}),
+        ("page=0", dict(good, page=0)), ("page=100000", dict(good, page=100000)),
+        ("page as a string", dict(good, page="1")), ("page=true", dict(good, page=True)),
+        ("page=1.5", dict(good, page=1.5)), ("no size", {"project_id": CODEARTS_PROJECT, "page": 1}),
+        ("size=0", dict(good, size=0)), ("size=101", dict(good, size=101)),
+        ("sort_name=time", dict(good, sort_name="time")), ("sort_by=up", dict(good, sort_by="up")),
+        ("states=[done]", dict(good, states=["done"])), ("states as a string", dict(good, states="failed")),
+        ("group_id=g1", dict(good, group_id="g1")), ("a JSON array", [good]),
+    ]
+    for name, body in bad_bodies:
+        T.check(deploy_error_ok(apps_list(body), 400, "DEV.CH.10001"), f"apps list: 400 DEV.CH.10001 for {name}")
+    for raw in (b"", b"not json"):
+        T.check(deploy_error_ok(apps_list(raw, headers={"Content-Type": "application/json"}), 400,
+                                "DEV.CH.10001"), f"apps list: 400 for body {raw!r}")
+    T.check(app_page(CODEARTS_PROJECT, page=99999, size=100).json
+            == {"total_num": len(expected), "result": []}, "apps list: page=99999,size=100 accepted")
+    T.check(hw("GET", "/v1/applications/list").status == 405, "apps list: GET is 405")
+
+
+def test_codearts_app_rows():
+    opts = "tenant=approws,app_rows=250"
+    last = app_page(CODEARTS_PROJECT, page=3, size=100, opts=opts).json
+    T.check(last["total_num"] == 250 and len(last["result"]) == 50
+            and last["result"][-1]["name"] == "app-000250", "app_rows=250: total and last page")
+    every = []
+    for page in (1, 2, 3):
+        every += app_page(CODEARTS_PROJECT, page=page, size=100, opts=opts).json["result"]
+    T.check(len({a["id"] for a in every}) == 250
+            and [a["name"] for a in every] == [f"app-{n:06d}" for n in range(1, 251)]
+            and [a["id"] for a in every] == [mc.synthetic_deploy_app(i, CODEARTS_PROJECT, "Demo")["id"]
+                                             for i in range(250)]
+            and all(APP_LIST_FIELDS <= set(a) and "description" not in a for a in every),
+            "app_rows: 250 distinct synthetic applications in create_time order (mock_cloud.synthetic_deploy_app)")
+    T.check(any(a["is_disable"] for a in every) and any(not a["arrange_infos"] for a in every),
+            "app_rows: some disabled, some without arrange_infos")
+    T.check(app_page(CODEARTS_PROJECT2, opts=opts).json["total_num"] == len(fixture_apps(CODEARTS_PROJECT2)),
+            "app_rows: the other project keeps its fixture applications")
+    info = hw("GET", f"/v1/applications/{every[7]['id']}/info", opts).json
+    T.check(info["status"] == "success" and info["result"]["description"] == "Synthetic application 8",
+            "app_rows: a synthetic application's detail")
+    T.check(deploy_error_ok(hw("GET", f"/v1/applications/{APP1}/info", opts), 404, "Deploy.00011020"),
+            "app_rows: the project's fixture applications are replaced")
+    resp = call("POST", "/_mock/app_rows=5,deploy_rows=5/v1/applications/list",
+                {"project_id": CODEARTS_PROJECT, "page": 1, "size": 1}, {"X-Auth-Token": mc.HW_FIXED_TOKEN})
+    T.check(resp.status == 400 and "app_rows" in resp.json.get("mock_error", ""),
+            "app_rows with deploy_rows is rejected")
+    T.check(hw("GET", f"/v1/applications/{APP1}/environments?project_id={CODEARTS_PROJECT}",
+               "tenant=approws2,deploy_rows=7").json["total"] == 7
+            and app_page(CODEARTS_PROJECT, opts="tenant=approws2,deploy_rows=7").json["total_num"]
+            == len(fixture_apps(CODEARTS_PROJECT)), "deploy_rows still works; it leaves the applications alone")
+
+
+def test_codearts_app_info_disable():
+    for app in APPS:
+        resp = hw("GET", f"/v1/applications/{app['id']}/info")
+        expected = {k: v for k, v in app.items() if k not in ("environments", "group_id")}
+        T.check(resp.status == 200 and resp.json == {"status": "success", "result": expected},
+                f"app info: {app['name']}: status success, AppDetailInfo (list fields + detail)")
+    T.check(deploy_error_ok(hw("GET", f"/v1/applications/{'0' * 32}/info"), 404, "Deploy.00011020"),
+            "app info: unknown application 404 Deploy.00011020")
+    opts = "tenant=dis"
+    target = f"/v1/applications/{APP1}"
+    before = hw("GET", f"{target}/info", opts).json["result"]
+    resp = hw("PUT", f"{target}/disable", opts, body={"is_disable": True})
+    after = hw("GET", f"{target}/info", opts).json["result"]
+    T.check(resp.status == 200 and resp.json == {"status": "success"} and after["is_disable"] is True
+            and before["is_disable"] is False and after["update_time"] > before["update_time"]
+            and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", after["update_time"]),
+            "app disable: 200 {status}, is_disable true, update_time now")
+    listed = {a["id"]: a for a in app_page(CODEARTS_PROJECT, opts=opts).json["result"]}
+    T.check(listed[APP1]["is_disable"] is True and hw("GET", f"{target}/info").json["result"]["is_disable"] is False,
+            "app disable: the list shows it; other tenants unchanged")
+    T.check(hw("PUT", f"{target}/disable", opts, body={"is_disable": False}).status == 200
+            and hw("GET", f"{target}/info", opts).json["result"]["is_disable"] is False,
+            "app disable: is_disable false enables it again")
+    for body in ({}, {"is_disable": "true"}, {"is_disable": 1}, {"is_disable": None}, b"nope"):
+        headers = {"Content-Type": "application/json"} if isinstance(body, bytes) else None
+        T.check(deploy_error_ok(hw("PUT", f"{target}/disable", opts, body=body, headers=headers), 400,
+                                "DEV.CH.10001"), f"app disable: 400 for {body!r}")
+    T.check(deploy_error_ok(hw("PUT", f"/v1/applications/{'0' * 32}/disable", opts, body={"is_disable": True}),
+                            404, "Deploy.00011020"), "app disable: unknown application 404")
+    log = [r for r in records("dis") if r["path"].endswith("/disable")]
+    T.check([(r["status"], r["applied"]) for r in log]
+            == [(200, True), (200, True)] + [(400, False)] * 5 + [(404, False)]
+            and log[0]["body"] == '{"is_disable": true}' and log[0]["method"] == "PUT",
+            "app disable: logged with its body; applied only for the 200s", [(r["status"], r["applied"]) for r in log])
+    resp = hw("PUT", f"{target}/disable", "tenant=dis2,after_apply=500", body={"is_disable": True})
+    T.check(deploy_error_ok(resp, 500, "Deploy.00000500")
+            and hw("GET", f"{target}/info", "tenant=dis2").json["result"]["is_disable"] is True
+            and records("dis2")[-2]["applied"] is True, "app disable: after_apply=500 answers 500 after storing")
+    T.check(outcome(hw, "PUT", f"{target}/disable", "tenant=dis3,after_apply=reset", body={"is_disable": True})
+            == "reset" and hw("GET", f"{target}/info", "tenant=dis3").json["result"]["is_disable"] is True,
+            "app disable: after_apply=reset")
+    T.check(hw("PUT", f"{target}/disable", "tenant=dis4,after_apply=500", body={"is_disable": 3}).status == 400,
+            "app disable: a refused write gets its 400 under after_apply")
+
+
+def test_eps_resources_filter():
+    every = fixture_resources("0")
+    resp = eps_filter("0", {"resource_types": FIXTURE_TYPES, "projects": [NORTH, SOUTH]})
+    body = resp.json or {}
+    T.check(resp.status == 200 and set(body) == {"resources", "errors", "total_count"}
+            and body["resources"] == every and body["total_count"] == len(every) and body["errors"] == [],
+            "eps filter: resources of project 0 in (type, project, id) order, errors [], total_count", body)
+    T.check(all(set(r) == RESOURCE_FIELDS for r in body["resources"]), "eps filter: resource item fields")
+    north = eps_filter("0", {"resource_types": ["disk"], "projects": [NORTH]}).json
+    T.check(north["resources"] == fixture_resources("0", ["disk"], [NORTH]) and north["total_count"] >= 2,
+            "eps filter: one type in one region project")
+    cdn = eps_filter(EP_FINANCE, {"resource_types": ["cdn"]}).json
+    T.check([r["resource_name"] for r in cdn["resources"]] == ["finance.example.com"]
+            and cdn["resources"][0]["project_id"] == "" and cdn["resources"][0]["project_name"] == "",
+            "eps filter: a global type without projects; project_id and project_name are \"\"")
+    T.check(eps_filter(EP_FINANCE, {"resource_types": ["cdn"], "projects": []}).json == cdn,
+            "eps filter: projects [] is accepted for global types")
+    fuzzy = eps_filter(EP1, {"resource_types": FIXTURE_TYPES, "projects": [NORTH, SOUTH],
+                             "matches": [{"key": "resource_name", "value": "WEB-Server"}]}).json
+    expected = [r for r in fixture_resources(EP1) if "web-server" in r["resource_name"]]
+    T.check(len(expected) >= 3 and fuzzy["resources"] == expected and fuzzy["total_count"] == len(expected),
+            "eps filter: matches resource_name is a case-insensitive substring (several hits)")
+    both = eps_filter("0", {"resource_types": FIXTURE_TYPES, "projects": [NORTH, SOUTH],
+                            "matches": [{"key": "resource_name", "value": "web"},
+                                        {"key": "resource_name", "value": "EIP"}]}).json
+    T.check([r["resource_name"] for r in both["resources"]] == ["web-server-01-eip"],
+            "eps filter: several matches must all hold")
+    cjk = eps_filter(EP_RND, {"resource_types": ["ecs", "disk"], "projects": [SOUTH],
+                              "matches": [{"key": "resource_name", "value": "研发"}]})
+    T.check(cjk.json["total_count"] == 2 and "研发测试服务器-01".encode() in cjk.body,
+            "eps filter: CJK match and names served as UTF-8")
+    mixed = eps_filter("0", {"resource_types": ["cdn", "ecs"], "projects": [SOUTH]}).json
+    T.check([r["resource_type"] for r in mixed["resources"]] == ["cdn"],
+            "eps filter: global resources come with region types whatever the projects")
+    T.check(eps_filter("0", {"resource_types": ["ecs"], "projects": [EAST]}).json
+            == {"resources": [], "errors": [], "total_count": 0}, "eps filter: an empty region project")
+    disabled = eps_filter(EP_DISABLED, {"resource_types": ["ecs", "disk"], "projects": [NORTH]}).json
+    T.check(disabled["total_count"] == len(fixture_resources(EP_DISABLED)),
+            "eps filter: a disabled enterprise project still lists its resources")
+    page = eps_filter("0", {"resource_types": FIXTURE_TYPES, "projects": [NORTH, SOUTH],
+                            "offset": 2, "limit": 3}).json
+    T.check(page["resources"] == every[2:5] and page["total_count"] == len(every),
+            "eps filter: offset/limit slice, total_count before paging")
+    T.check(eps_filter("0", {"resource_types": FIXTURE_TYPES, "projects": [NORTH, SOUTH],
+                             "offset": len(every)}).json == {"resources": [], "errors": [],
+                                                             "total_count": len(every)},
+            "eps filter: offset at the end is an empty page")
+    T.check(eps_error_ok(eps_filter("nope", {"resource_types": ["ecs"], "projects": [NORTH]}), 404,
+                         "EPS.0005"), "eps filter: unknown enterprise project 404 EPS.0005")
+    good = {"resource_types": ["ecs"], "projects": [NORTH]}
+    bad_bodies = [
+        ("limit=0", dict(good, limit=0), "EPS.0017"), ("limit=1001", dict(good, limit=1001), "EPS.0017"),
+        ("limit as a string", dict(good, limit="5"), "EPS.0017"), ("offset=-1", dict(good, offset=-1), "EPS.0018"),
+        ("offset=1.5", dict(good, offset=1.5), "EPS.0018"),
+        ("no projects", {"resource_types": ["ecs"]}, "EPS.0020"),
+        ("projects []", dict(good, projects=[]), "EPS.0020"),
+        ("duplicated projects", dict(good, projects=[NORTH, NORTH]), "EPS.0021"),
+        ("unknown project", dict(good, projects=["f" * 32]), "EPS.0022"),
+        ("the IAM project id", dict(good, projects=[mc.HW_PROJECT["id"]]), "EPS.0022"),
+        ("numeric project", dict(good, projects=[1]), "EPS.0022"),
+        ("no resource_types", {"projects": [NORTH]}, "EPS.0023"),
+        ("resource_types []", dict(good, resource_types=[]), "EPS.0023"),
+        ("duplicated types", dict(good, resource_types=["ecs", "ecs"]), "EPS.0024"),
+        ("unknown type", dict(good, resource_types=["vm"]), "EPS.0025"),
+        ("type in upper case", dict(good, resource_types=["ECS"]), "EPS.0025"),
+        ("matches not an array", dict(good, matches="web"), "EPS.0027"),
+        ("match not an object", dict(good, matches=["web"]), "EPS.0027"),
+        ("match key name", dict(good, matches=[{"key": "name", "value": "web"}]), "EPS.0028"),
+        ("match value 5", dict(good, matches=[{"key": "resource_name", "value": 5}]), "EPS.0029"),
+        ("match value of 256", dict(good, matches=[{"key": "resource_name", "value": "w" * 256}]), "EPS.0030"),
+        ("projects with only cdn", {"resource_types": ["cdn"], "projects": [NORTH]}, "EPS.0038"),
+        ("a JSON array", [good], "EPS.0002"),
+        ("body over 200 KB", dict(good, matches=[{"key": "resource_name", "value": "w"}] * 8000), "EPS.0042"),
+    ]
+    for name, body, code in bad_bodies:
+        T.check(eps_error_ok(eps_filter("0", body), 400, code), f"eps filter: 400 {code} for {name}")
+    T.check(eps_error_ok(eps_filter("0", b"not json", headers={"Content-Type": "application/json"}), 400,
+                         "EPS.0002"), "eps filter: 400 EPS.0002 for a body that is not JSON")
+    T.check(eps_filter("0", dict(good, matches=[{"key": "resource_name", "value": "w" * 255}])).status == 200
+            and eps_filter("0", dict(good, limit=1000, offset=0)).status == 200,
+            "eps filter: a 255-character match and limit=1000 are accepted")
+    T.check(hw("GET", "/v1.0/enterprise-projects/0/resources/filter").status == 405,
+            "eps filter: GET is 405")
+
+
+def test_eps_resource_rows():
+    opts = "tenant=epsres,eps_resource_rows=2500"
+    body = {"resource_types": ["ecs"], "projects": [EAST]}
+    first = eps_filter("0", body, opts).json
+    T.check(first["total_count"] == 2500 and len(first["resources"]) == 1000
+            and first["resources"][0] == mc.synthetic_eps_resource(0, {"id": EAST, "name": "cn-east-3"})
+            and first["resources"][0]["resource_name"] == "ecs-000001",
+            "eps_resource_rows=2500: default limit 1000, total 2500 (mock_cloud.synthetic_eps_resource)")
+    last = eps_filter("0", dict(body, offset=2000, limit=1000), opts).json
+    T.check(len(last["resources"]) == 500 and last["total_count"] == 2500
+            and last["resources"][-1]["resource_name"] == "ecs-002500", "eps_resource_rows: the last page")
+    seen, offset = [], 0
+    while True:     # TF's loop: offset += len(resources), stop on an empty page
+        got = eps_filter("0", dict(body, offset=offset, limit=700), opts).json["resources"]
+        if not got:
+            break
+        seen += got
+        offset += len(got)
+    T.check([r["resource_name"] for r in seen] == [f"ecs-{n:06d}" for n in range(1, 2501)],
+            "eps_resource_rows: offset paging walks every resource once, in id order")
+    mixed = eps_filter("0", {"resource_types": ["ecs"], "projects": [NORTH, EAST]}, opts).json
+    T.check(mixed["total_count"] == 2500 + len(fixture_resources("0", ["ecs"], [NORTH])),
+            "eps_resource_rows: the fixture resources are kept")
+    T.check(eps_filter("0", body, opts).json["resources"][0]["enterprise_project_id"] == "0"
+            and eps_filter("0", body).json["total_count"] == 0, "eps_resource_rows: only that tenant")
+    started = time.monotonic()
+    eps_filter("0", dict(body, matches=[{"key": "resource_name", "value": "ecs-0999"}]),
+               "tenant=epsbig2,eps_resource_rows=100000")
+    T.check(time.monotonic() - started < 3, "eps_resource_rows=100000: a filtered query is fast")
+
+
+def test_eps_errors():
+    body = {"resource_types": ["ecs", "disk", "cdn"], "projects": [NORTH, SOUTH]}
+    clean = eps_filter("0", body).json
+    resp = eps_filter("0", body, "tenant=epserr,eps_errors=disk")
+    got = resp.json
+    T.check(resp.status == 200 and [(e["project_id"], e["resource_type"], e["error_code"]) for e in got["errors"]]
+            == [(NORTH, "disk", "EPS.0019"), (SOUTH, "disk", "EPS.0019")]
+            and all(set(e) == {"project_id", "resource_type", "error_code", "error_msg"} and e["error_msg"]
+                    for e in got["errors"]),
+            "eps_errors=disk: one errors[] entry per asked region project, inside a 200", got)
+    T.check(got["resources"] == [r for r in clean["resources"] if r["resource_type"] != "disk"]
+            and got["total_count"] == clean["total_count"] - sum(r["resource_type"] == "disk"
+                                                                 for r in clean["resources"]),
+            "eps_errors: the failed type is left out of resources and total_count")
+    one = eps_filter("0", body, f"tenant=epserr,eps_errors=disk:{SOUTH}").json
+    T.check([(e["project_id"], e["resource_type"]) for e in one["errors"]] == [(SOUTH, "disk")]
+            and any(r["resource_type"] == "disk" and r["project_id"] == NORTH for r in one["resources"])
+            and not any(r["resource_type"] == "disk" and r["project_id"] == SOUTH for r in one["resources"]),
+            "eps_errors=disk:PROJECT fails only that region project")
+    glob = eps_filter("0", body, "tenant=epserr,eps_errors=cdn+ecs").json
+    T.check([(e["project_id"], e["resource_type"]) for e in glob["errors"]]
+            == [("", "cdn"), (NORTH, "ecs"), (SOUTH, "ecs")]
+            and {r["resource_type"] for r in glob["resources"]} == {"disk"},
+            "eps_errors=cdn+ecs: a global type fails with project_id \"\"; several types")
+    T.check(eps_filter("0", {"resource_types": ["ecs"], "projects": [NORTH]}, "tenant=epserr,eps_errors=rds")
+            .json["errors"] == [], "eps_errors: a type that is not asked reports nothing")
+    T.check(eps_filter("0", body, "tenant=epserr").json == clean, "eps_errors: without the option errors is []")
+    for bad in ("eps_errors=vm", f"eps_errors=cdn:{NORTH}", "eps_errors=ecs:xyz", "eps_errors="):
+        resp = call("POST", f"/_mock/{bad}/v1.0/enterprise-projects/0/resources/filter", body,
+                    {"X-Auth-Token": mc.HW_FIXED_TOKEN})
+        T.check(resp.status == 400 and "eps_errors" in (resp.json or {}).get("mock_error", ""),
+                f"{bad} is rejected")
+
+
+def test_eps_migrate():
+    opts = "tenant=mig"
+    mover = next(r for r in RESOURCES if r["resource_name"] == "web-server-02")
+    move = {"resource_id": mover["resource_id"], "resource_type": "ecs", "project_id": mover["project_id"]}
+    ecs_south = {"resource_types": ["ecs"], "projects": [SOUTH]}
+    resp = eps_migrate(EP_FINANCE, dict(move, associated=False), opts)
+    T.check(resp.status == 204 and resp.body == b"" and "content-length" not in resp.headers,
+            "eps migrate: 204 without a body")
+    moved = eps_filter(EP_FINANCE, ecs_south, opts).json["resources"]
+    T.check([r["resource_id"] for r in moved] == [mover["resource_id"]]
+            and moved[0]["enterprise_project_id"] == EP_FINANCE
+            and dict(moved[0], enterprise_project_id=mover["enterprise_project_id"]) == mover,
+            "eps migrate: the resource lists under the target at once, otherwise unchanged")
+    T.check(mover["resource_id"] not in ids_of(eps_filter(EP1, ecs_south, opts).json["resources"], "resource_id")
+            and mover["resource_id"] in ids_of(eps_filter(EP1, ecs_south).json["resources"], "resource_id"),
+            "eps migrate: gone from the source; other tenants unchanged")
+    log = records("mig")
+    record = next(r for r in log if r["path"].endswith("/resources-migrate"))
+    T.check(record["method"] == "POST" and record["status"] == 204 and record["applied"] is True
+            and json.loads(record["body"]) == dict(move, associated=False)
+            and record["path"] == f"/v1.0/enterprise-projects/{EP_FINANCE}/resources-migrate",
+            "eps migrate: logged with its body, applied=true", record)
+    filters = [r for r in log if r["path"].endswith("/resources/filter")]
+    T.check(filters and all(r["method"] == "POST" and r["applied"] is False and r["status"] == 200
+                            and json.loads(r["body"]) == ecs_south for r in filters),
+            "eps filter: logged as POST with its body, applied=false")
+    T.check(eps_migrate(EP_FINANCE, move, opts).status == 204 and records("mig")[-1]["applied"] is False,
+            "eps migrate: moving a resource to where it is: 204, not applied")
+    T.check(eps_migrate("0", move, opts).status == 204
+            and eps_filter("0", ecs_south, opts).json["resources"][0]["resource_id"] == mover["resource_id"],
+            "eps migrate: to the default project 0")
+    cdn = next(r for r in RESOURCES if r["resource_name"] == "static.example.com")
+    T.check(eps_migrate(EP_DATA_LAKE, {"resource_id": cdn["resource_id"], "resource_type": "cdn"}, opts).status
+            == 204 and ids_of(eps_filter(EP_DATA_LAKE, {"resource_types": ["cdn"]}, opts).json["resources"],
+                              "resource_name") == ["static.example.com"],
+            "eps migrate: a global resource without project_id")
+    T.check(eps_migrate(EP_FINANCE, {"resource_id": cdn["resource_id"], "resource_type": "cdn", "project_id": ""},
+                        opts).status == 204, "eps migrate: project_id \"\" is accepted for a global type")
+    north_disk = next(r for r in RESOURCES if r["resource_type"] == "disk" and r["project_id"] == NORTH)
+    cases = [
+        ("unknown target", "f" * 8, move, "EPS.0032"),
+        ("disabled target", EP_DISABLED, move, "EPS.0034"),
+        ("unknown type", EP_FINANCE, dict(move, resource_type="vm"), "EPS.0031"),
+        ("no resource_type", EP_FINANCE, {"resource_id": mover["resource_id"], "project_id": SOUTH}, "EPS.0031"),
+        ("no resource_id", EP_FINANCE, {"resource_type": "ecs", "project_id": SOUTH}, "EPS.0032"),
+        ("empty resource_id", EP_FINANCE, dict(move, resource_id=""), "EPS.0032"),
+        ("no project_id for ecs", EP_FINANCE, {"resource_id": mover["resource_id"], "resource_type": "ecs"},
+         "EPS.0020"),
+        ("project_id for cdn", EP_FINANCE, {"resource_id": cdn["resource_id"], "resource_type": "cdn",
+                                            "project_id": NORTH}, "EPS.0038"),
+        ("unknown project", EP_FINANCE, dict(move, project_id="f" * 32), "EPS.0022"),
+        ("resource in another project", EP_FINANCE, dict(move, project_id=NORTH), "EPS.0033"),
+        ("resource of another type", EP_FINANCE, dict(move, resource_type="disk"), "EPS.0033"),
+        ("unknown resource", EP_FINANCE, dict(move, resource_id=north_disk["resource_id"]), "EPS.0033"),
+        ("associated not a boolean", EP_FINANCE, dict(move, associated="yes"), "EPS.0002"),
+        ("region_id not a string", EP_FINANCE, dict(move, region_id=4), "EPS.0002"),
+        ("a JSON array", EP_FINANCE, [move], "EPS.0002"),
+    ]
+    for name, target, body, code in cases:
+        T.check(eps_error_ok(eps_migrate(target, body, "tenant=mig2"), 400, code),
+                f"eps migrate: 400 {code} for {name}")
+    T.check(all(r["applied"] is False for r in records("mig2"))
+            and eps_filter(EP1, ecs_south, "tenant=mig2").json["total_count"]
+            == len(fixture_resources(EP1, ["ecs"], [SOUTH])), "eps migrate: refused moves change nothing")
+
+
+def test_eps_migrate_delay_and_faults():
+    mover = next(r for r in RESOURCES if r["resource_name"] == "finance-app-02")
+    move = {"resource_id": mover["resource_id"], "resource_type": "ecs", "project_id": NORTH}
+    ecs_north = {"resource_types": ["ecs"], "projects": [NORTH]}
+
+    def holder(opts):
+        return {r["resource_id"]: r["enterprise_project_id"]
+                for r in eps_filter(EP_FINANCE, ecs_north, opts).json["resources"]
+                + eps_filter(EP_DATA_LAKE, ecs_north, opts).json["resources"]}.get(mover["resource_id"])
+
+    started = time.monotonic()
+    resp = eps_migrate(EP_DATA_LAKE, move, "tenant=delay,migrate_delay_ms=600")
+    answered = time.monotonic() - started
+    T.check(resp.status == 204 and answered < 0.5 and records("delay")[-1]["applied"] is True,
+            f"migrate_delay_ms=600: 204 at once ({answered:.2f}s), applied=true")
+    T.check(holder("tenant=delay") == EP_FINANCE, "migrate_delay_ms: not visible before the delay")
+    time.sleep(0.8)
+    T.check(holder("tenant=delay") == EP_DATA_LAKE, "migrate_delay_ms: visible after the delay")
+    eps_migrate(EP_DATA_LAKE, move, "tenant=delay2,migrate_delay_ms=300")
+    T.check(eps_migrate(EP_FINANCE, move, "tenant=delay2").status == 204 and records("delay2")[-1]["applied"],
+            "migrate_delay_ms: moving back while a move is pending is a change")
+    time.sleep(0.5)
+    T.check(holder("tenant=delay2") == EP_FINANCE,
+            "migrate_delay_ms: a later move of the resource replaces its pending one")
+    resp = eps_migrate(EP_DATA_LAKE, move, "tenant=mfa,after_apply=500")
+    T.check(eps_error_ok(resp, 500, "EPS.0000") and holder("tenant=mfa") == EP_DATA_LAKE
+            and records("mfa")[0]["applied"] is True, "eps migrate: after_apply=500, the move is stored")
+    T.check(outcome(eps_migrate, EP_DATA_LAKE, move, "tenant=mfr,after_apply=reset") == "reset"
+            and holder("tenant=mfr") == EP_DATA_LAKE, "eps migrate: after_apply=reset")
+    T.check(eps_error_ok(eps_migrate(EP_DATA_LAKE, move, "tenant=mfs,status=503"), 503, "EPS.0001")
+            and holder("tenant=mfs") == EP_FINANCE and records("mfs")[0]["applied"] is False,
+            "eps migrate: status=503 is refused before it is applied")
+    opts = "tenant=mfc,status=503,fault_methods=POST,fault_count=1"
+    statuses = [eps_migrate(EP_DATA_LAKE, move, opts).status, eps_migrate(EP_DATA_LAKE, move, opts).status]
+    T.check(statuses == [503, 204] and holder("tenant=mfc") == EP_DATA_LAKE,
+            "eps migrate: status=503,fault_count=1, then the retry moves it", statuses)
+
+
+def test_new_routes_faults_and_auth():
+    app_body = {"project_id": CODEARTS_PROJECT, "page": 1, "size": 10}
+    filter_body = {"resource_types": ["ecs"], "projects": [NORTH]}
+    routes = [
+        ("apps list", lambda o, **kw: apps_list(app_body, o, **kw), "codearts"),
+        ("app info", lambda o, **kw: hw("GET", f"/v1/applications/{APP1}/info", o, **kw), "codearts"),
+        ("app disable", lambda o, **kw: hw("PUT", f"/v1/applications/{APP1}/disable", o,
+                                           body={"is_disable": True}, **kw), "codearts"),
+        ("eps filter", lambda o, **kw: eps_filter("0", filter_body, o, **kw), "eps"),
+        ("eps migrate", lambda o, **kw: eps_migrate(EP_FINANCE, {
+            "resource_id": RESOURCES[0]["resource_id"], "resource_type": "ecs", "project_id": NORTH}, o, **kw),
+         "eps"),
+        ("eps providers", lambda o, **kw: hw("GET", "/v1.0/enterprise-projects/providers", o, **kw), "eps"),
+    ]
+    for name, send, service in routes:
+        resp = send("tenant=na", token=None)
+        T.check(resp.status == 401 and (resp.json or {}).get("error_code") == "APIGW.0301",
+                f"{name}: 401 APIGW.0301 without credentials")
+        resp = send("tenant=na", token="forged")
+        T.check(resp.status == 401, f"{name}: 401 with an unknown token")
+        resp = send("tenant=nf4,status=500")
+        ok = deploy_error_ok(resp, 500, "Deploy.00000500") if service == "codearts" else \
+            eps_error_ok(resp, 500, "EPS.0000")
+        T.check(ok, f"{name}: status=500 in the {service} envelope")
+        resp = send("tenant=nf4,status=429")
+        T.check(resp.status == 429 and resp.json["error_code"] == "APIGW.0308", f"{name}: 429 from the gateway")
+        resp = send("tenant=nf4,body=html,status=502")
+        T.check(resp.status == 502 and resp.headers["content-type"].startswith("text/html"), f"{name}: body=html")
+        T.check(outcome(send, "tenant=nf4,reset=1") == "reset", f"{name}: reset=1")
+        started = time.monotonic()
+        T.check(send("tenant=nf5,latency_ms=300").status in (200, 204) and time.monotonic() - started >= 0.3,
+                f"{name}: latency_ms=300")
+    T.check(all(r["status"] == 0 for r in records("nf4") if r["opts"].endswith("reset=1")),
+            "new routes: reset requests logged with status 0")
+    T.check(isinstance(apps_list(app_body, "tenant=nf6,body=wrong_types").json["result"], str)
+            and isinstance(eps_filter("0", filter_body, "tenant=nf6,body=wrong_types").json["resources"], str)
+            and isinstance(eps_filter("0", filter_body, "tenant=nf6,body=no_envelope").json, list)
+            and eps_filter("0", filter_body, "tenant=nf6,body=null_id").json["resources"][0].get("id") is None,
+            "new routes: body=wrong_types / no_envelope damage the result and resources lists")
+    resp = eps_filter("0", filter_body, "tenant=nf6,body=truncated")
+    T.check(resp.status == 200 and resp.json is None, "eps filter: body=truncated")
+    T.check(outcome(eps_filter, "0", filter_body, "tenant=nf7,hang=1", timeout=0.5) == "timeout",
+            "eps filter: hang=1")
+    iam = call("POST", "/v3/auth/tokens", iam_body({"project": {"name": "cn-north-4"}}))
+    project_token = iam.headers.get("x-subject-token")
+    domain_token = call("POST", "/v3/auth/tokens", iam_body({"domain": {"name": "test-domain"}})
+                        ).headers.get("x-subject-token")
+    T.check(apps_list(app_body, token=project_token).status == 200
+            and apps_list(app_body, token=domain_token).status == 401,
+            "apps list: project-scoped IAM token, not a domain one")
+    T.check(eps_filter("0", filter_body, token=domain_token).status == 200
+            and eps_filter("0", filter_body, token=project_token).status == 401,
+            "eps filter: domain-scoped IAM token, not a project one")
+    body = json.dumps(app_body).encode()
+    T.check(signed("POST", "/v1/applications/list", body=body, scope="project").status == 200
+            and signed("POST", "/v1/applications/list", body=body, scope="domain").status == 401,
+            "apps list: AK/SK signed POST with X-Project-Id")
+    T.check(signed("GET", f"/v1/applications/{APP1}/info", scope="project").status == 200,
+            "app info: AK/SK signed")
+    body = json.dumps(filter_body).encode()
+    T.check(signed("POST", "/v1.0/enterprise-projects/0/resources/filter", body=body, scope="domain").status
+            == 200 and signed("POST", "/v1.0/enterprise-projects/0/resources/filter", body=body,
+                              scope="project").status == 401, "eps filter: AK/SK signed POST with X-Domain-Id")
+    move = json.dumps({"resource_id": RESOURCES[0]["resource_id"], "resource_type": "ecs",
+                       "project_id": NORTH}).encode()
+    T.check(signed("POST", f"/v1.0/enterprise-projects/{EP_FINANCE}/resources-migrate", body=move,
+                   opts="tenant=sigmig", scope="domain").status == 204
+            and records("sigmig")[-1]["applied"] is True, "eps migrate: AK/SK signed, applied")
+    apps_list(app_body, "tenant=lg")
+    record = records("lg")[-1]
+    T.check(record["method"] == "POST" and record["path"] == "/v1/applications/list"
+            and json.loads(record["body"]) == app_body and record["applied"] is False and record["status"] == 200,
+            "apps list: logged as POST with its body, applied=false", record)
+
+
+def test_eps_providers():
+    resp = hw("GET", "/v1.0/enterprise-projects/providers?locale=en-us&limit=200")
+    body = resp.json or {}
+    types = [t for p in body.get("providers", []) for t in p["resource_types"]]
+    T.check(resp.status == 200 and body["total_count"] == len(body["providers"])
+            and set(FIXTURE_TYPES) <= {t["resource_type"] for t in types}
+            and len(types) == len({t["resource_type"] for t in types}),
+            "eps providers: the catalogue, each type once", body.get("total_count"))
+    cdn = next(t for t in types if t["resource_type"] == "cdn")
+    ecs = next(t for t in types if t["resource_type"] == "ecs")
+    T.check(cdn["global"] is True and cdn["regions"] == [] and ecs["global"] is False
+            and ecs["regions"] == list(REGIONS), "eps providers: cdn is global, ecs has the regions")
+    default = hw("GET", "/v1.0/enterprise-projects/providers").json
+    T.check(len(default["providers"]) == 10 and default["total_count"] == body["total_count"]
+            and default["providers"][0]["provider_i18n_display_name"] != body["providers"][0][
+                "provider_i18n_display_name"], "eps providers: default limit 10, zh-cn names")
+    page = hw("GET", "/v1.0/enterprise-projects/providers?locale=en-us&offset=3&limit=2").json
+    T.check(page["providers"] == body["providers"][3:5], "eps providers: offset/limit")
+    for query, code in (("limit=201", "EPS.0017"), ("limit=0", "EPS.0017"), ("offset=-1", "EPS.0018"),
+                        ("locale=fr-fr", "EPS.0002")):
+        T.check(eps_error_ok(hw("GET", f"/v1.0/enterprise-projects/providers?{query}"), 400, code),
+                f"eps providers: {query} is 400 {code}")
+    T.check(hw("GET", f"/v1.0/enterprise-projects/{EP1}").json["enterprise_project"]["id"] == EP1,
+            "eps show still answers next to the providers route")
+
+
 def test_shutdown(workdir):
     code, seconds = MOCK.stop(signal.SIGTERM)
     T.check(code == 0 and seconds < 5, f"SIGTERM with a hung request: clean exit ({seconds:.2f}s)", code)
@@ -1401,7 +1997,11 @@ def main():
                      test_log_complete_before_reply, test_applied, test_fault_skip, test_after_apply,
                      test_ignore_offset, test_redirects, test_status_alone,
                      test_unanswered_records_final, test_rows_from, test_not_found_envelopes,
-                     test_archived_listing, test_eps_filters):
+                     test_archived_listing, test_eps_filters, test_fixture_shape,
+                     test_codearts_apps_list, test_codearts_app_rows, test_codearts_app_info_disable,
+                     test_eps_resources_filter, test_eps_resource_rows, test_eps_errors,
+                     test_eps_migrate, test_eps_migrate_delay_and_faults,
+                     test_new_routes_faults_and_auth, test_eps_providers):
             try:
                 test()
             except Exception as error:  # a crashed group is one failure, the others still run
