@@ -4,6 +4,7 @@ MODULE_big = cloud_fdw
 OBJS = \
 	src/analyze.o \
 	src/auth.o \
+	src/client.o \
 	src/cloud_fdw.o \
 	src/connection.o \
 	src/convert.o \
@@ -18,7 +19,8 @@ OBJS = \
 	src/plan.o \
 	src/registry.o \
 	src/request.o \
-	src/scan.o
+	src/scan.o \
+	src/url.o
 
 EXTENSION = cloud_fdw
 EXTVERSION = 1.0

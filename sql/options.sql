@@ -30,6 +30,8 @@ CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qode
 CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', rate_limit '-1');
 CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', request_latency 'slow');
 CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', region 'CN North');
+-- A provider's own options belong to servers of that provider.
+CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', region 'cn-north-4');
 
 -- Credentials belong in user mappings only.
 CREATE SERVER regress_bad FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', token 'pt-not-here');

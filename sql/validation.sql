@@ -148,7 +148,7 @@ CREATE ROLE regress_http_owner;
 CREATE ROLE regress_http_other;
 GRANT USAGE ON FOREIGN DATA WRAPPER cloud_fdw TO regress_http_owner, regress_http_other;
 CREATE SERVER regress_plain FOREIGN DATA WRAPPER cloud_fdw
-  OPTIONS (provider 'qoder', endpoint 'http://cloud.example.com/api/v1/cloud', allow_http 'true');
+  OPTIONS (provider 'huaweicloud', endpoint 'http://cloud.example.com/api/v1/cloud', allow_http 'true');
 ALTER SERVER regress_plain OWNER TO regress_http_owner;
 SET ROLE regress_http_owner;
 ALTER SERVER regress_plain OPTIONS (ADD concurrency '2', ADD request_timeout '5s');
@@ -157,9 +157,9 @@ ALTER SERVER regress_plain OPTIONS (SET endpoint 'http://elsewhere.example.com/a
 ALTER SERVER regress_plain OPTIONS (ADD iam_endpoint 'http://iam.example.com');
 -- Another server of the same owner with the endpoints a superuser allowed.
 CREATE SERVER regress_plain_twin FOREIGN DATA WRAPPER cloud_fdw
-  OPTIONS (provider 'qoder', endpoint 'http://cloud.example.com/api/v1/cloud', allow_http 'true');
+  OPTIONS (provider 'huaweicloud', endpoint 'http://cloud.example.com/api/v1/cloud', allow_http 'true');
 CREATE SERVER regress_plain_other FOREIGN DATA WRAPPER cloud_fdw
-  OPTIONS (provider 'qoder', endpoint 'http://elsewhere.example.com/api/v1/cloud', allow_http 'true');
+  OPTIONS (provider 'huaweicloud', endpoint 'http://elsewhere.example.com/api/v1/cloud', allow_http 'true');
 -- Dropping allow_http is always allowed; taking it back is not.
 ALTER SERVER regress_plain OPTIONS (DROP allow_http);
 ALTER SERVER regress_plain_twin OPTIONS (DROP allow_http);
@@ -169,7 +169,7 @@ RESET ROLE;
 ALTER SERVER regress_plain OPTIONS (ADD allow_http 'true');
 SET ROLE regress_http_other;
 CREATE SERVER regress_plain_other FOREIGN DATA WRAPPER cloud_fdw
-  OPTIONS (provider 'qoder', endpoint 'http://cloud.example.com/api/v1/cloud', allow_http 'true');
+  OPTIONS (provider 'huaweicloud', endpoint 'http://cloud.example.com/api/v1/cloud', allow_http 'true');
 RESET ROLE;
 SELECT srvname, srvoptions FROM pg_foreign_server WHERE srvname LIKE 'regress_plain%' ORDER BY 1;
 DROP SERVER regress_plain, regress_plain_twin;

@@ -66,9 +66,7 @@ acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 					double *totalrows, double *totaldeadrows)
 {
 	CfOptions	opts;
-	CfCredentials creds;
-	UserMapping *user;
-	CfConnection *conn;
+	CfClient	client;
 	CfColumnMap *maps;
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
 	MemoryContext pagecxt = AllocSetContextCreate(CurrentMemoryContext, "cloud_fdw analyze page",
@@ -77,52 +75,38 @@ acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 												 ALLOCSET_DEFAULT_SIZES);
 	CfSample	sample = {CurrentMemoryContext, rows, targrows, 0, 0};
 	CfPageCursor cursor = {0};
-	char	   *call_request;
 	double		total = -1;
 
 	cf_get_options(RelationGetRelid(rel), &opts);
 	/* as postgres_fdw does, ANALYZE reads with the table owner's mapping */
-	user = GetUserMapping(rel->rd_rel->relowner, opts.serverid);
-	cf_get_credentials(user, &opts, &creds);
-	conn = cf_get_connection(user);
+	cf_client_open(&client, GetUserMapping(rel->rd_rel->relowner, opts.serverid), &opts);
 	maps = cf_column_maps(rel, opts.resource, NULL);
-	call_request = cf_call_request(opts.resource->list, NULL, 0, &opts, false);
 	cf_first_page(opts.resource, opts.page_size, &cursor);
 
-	while (cursor.next_query != NULL && (total < 0 || sample.nrows < targrows))
+	while (!cursor.done && (total < 0 || sample.nrows < targrows))
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(pagecxt);
 		ErrorContextCallback errcallback;
-		CfHttpRequest req = {
-			.method = "GET",
-			.endpoint = opts.endpoint,
-			.path = cf_page_request(call_request, &cursor),
-			.creds = &creds,
-			.opts = &opts,
-		};
+		CfRequest	req;
 		CfHttpResponse resp;
 		CfJson	   *page;
 		CfJson	   *items;
-		CfJson	   *page_total;
 
 		CHECK_FOR_INTERRUPTS();
+		cf_build_request(opts.resource->list, NULL, 0, &opts, &cursor, false, &req);
 		cf_push_request_context(&errcallback, &req);
-		cf_send_request(conn, &req, &resp);
-		if (resp.status < 200 || resp.status > 299)
-			cf_report_http_error(&req, &resp);
-		page = cfj_parse(resp.body, resp.body_len, pagecxt);
+		page = cf_call_json(&client, &req, false, pagecxt, &resp);
+		cf_check_partial_errors(&opts, page, RelationGetRelationName(rel));
 		items = cf_page_items(opts.resource, page);
 		for (int i = 0; i < cfj_array_length(items); i++)
 			sample_item(&sample, maps, cfj_array_get(items, i), slot, rowcxt);
-		page_total = opts.resource->pagination->total_path
-			? cfj_get(page, opts.resource->pagination->total_path) : NULL;
-		if (cfj_type(page_total) == CFJ_NUMBER)
-			total = strtod(cfj_serialize(page_total), NULL);
+		if (cf_page_total(opts.resource, page) >= 0)
+			total = cf_page_total(opts.resource, page);
 		error_context_stack = errcallback.previous;
 
 		/* the cursor's memory must outlive the page */
 		MemoryContextSwitchTo(oldcxt);
-		cf_advance_cursor(opts.resource, opts.page_size, page, items, &cursor);
+		cf_advance_cursor(opts.resource, page, items, &cursor);
 		MemoryContextReset(pagecxt);
 	}
 

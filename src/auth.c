@@ -1,15 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * auth.c
- *		  The headers that authenticate a request, per provider style.
+ *		  The headers that authenticate a request, per method, and the IAM
+ *		  login some methods need first: all without I/O, which is the
+ *		  client's (client.c).
  *
  * Qoder takes a bearer token.  Huawei Cloud takes one of three, chosen by
  * the user mapping's options: a ready token (X-Auth-Token), an AK/SK pair
  * that signs every request (SDK-HMAC-SHA256), or an IAM user whose
  * password buys a token from IAM.  Such tokens are scoped: to the region's
  * project for regional services (CodeArts Deploy), to the account for
- * global ones (EPS); they are cached per user mapping and scope until
- * shortly before they expire.
+ * global ones (EPS); the connection keeps them per scope until shortly
+ * before they expire.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,40 +20,10 @@
 #include <time.h>
 
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "cloud_fdw.h"
-
-/* A cached IAM token is renewed this long before it expires. */
-#define TOKEN_RENEW_MARGIN_SECS (5 * 60)
-
-/* "https://host:port/path" -> "host:port", as the Host header sends it. */
-static char *
-url_authority(const char *url)
-{
-	const char *start = strstr(url, "://");
-
-	start = start ? start + 3 : url;
-	return pnstrdup(start, strcspn(start, "/?#"));
-}
-
-/* "https://host/a/b?x=1" -> path "/a/b" and query "x=1" (or NULL). */
-static void
-url_path_query(const char *url, char **path, char **query)
-{
-	const char *start = strstr(url, "://");
-	const char *slash = strchr(start ? start + 3 : url, '/');
-	char	   *q;
-
-	*path = pstrdup(slash ? slash : "/");
-	q = strchr(*path, '?');
-	*query = NULL;
-	if (q != NULL)
-	{
-		*q = '\0';
-		*query = q + 1;
-	}
-}
 
 /*
  * Whether text is an RFC 3339 timestamp with a zone, "yyyy-mm-ddThh:mm:ss
@@ -82,26 +54,37 @@ scope_name(CfScope scope)
 	return scope == CF_SCOPE_DOMAIN ? "the account (domain)" : "the region's project";
 }
 
-/* The IAM token request body; it holds the password, so it is never traced. */
-static char *
-token_request_body(const CfCredentials *creds, const CfOptions *opts, CfScope scope,
-				   MemoryContext cxt)
+/* A string member at a dotted path of a JSON object being built. */
+static void
+set_string(CfJson *object, const char *path, const char *value, MemoryContext cxt)
 {
+	cfj_set_path(object, path, cfj_new_string(value, strlen(value), cxt), cxt);
+}
+
+/*
+ * The IAM password login for a scope: POST /v3/auth/tokens with the user,
+ * the password and the scope; the body holds the password, so it is never
+ * traced.
+ */
+void
+cf_auth_iam_login(const CfCredentials *creds, const CfOptions *opts, CfScope scope,
+				  CfLoginRequest *login)
+{
+	MemoryContext cxt = CurrentMemoryContext;
 	CfJson	   *body = cfj_new_object(cxt);
 	CfJson	   *methods = cfj_new_array(cxt);
-	const char *project = creds->project ? creds->project : opts->region;
+	const char *domain_name = cf_credential(creds, "domain_name");
+	const char *project = cf_credential(creds, "project");
 
+	if (project == NULL)
+		project = cf_provider_option(opts, "region");
 	cfj_array_append(methods, cfj_new_string("password", 8, cxt));
 	cfj_set_path(body, "auth.identity.methods", methods, cxt);
-	cfj_set_path(body, "auth.identity.password.user.name",
-				 cfj_new_string(creds->user, strlen(creds->user), cxt), cxt);
-	cfj_set_path(body, "auth.identity.password.user.password",
-				 cfj_new_string(creds->password, strlen(creds->password), cxt), cxt);
-	cfj_set_path(body, "auth.identity.password.user.domain.name",
-				 cfj_new_string(creds->domain_name, strlen(creds->domain_name), cxt), cxt);
+	set_string(body, "auth.identity.password.user.name", cf_credential(creds, "user"), cxt);
+	set_string(body, "auth.identity.password.user.password", cf_credential(creds, "password"), cxt);
+	set_string(body, "auth.identity.password.user.domain.name", domain_name, cxt);
 	if (scope == CF_SCOPE_DOMAIN)
-		cfj_set_path(body, "auth.scope.domain.name",
-					 cfj_new_string(creds->domain_name, strlen(creds->domain_name), cxt), cxt);
+		set_string(body, "auth.scope.domain.name", domain_name, cxt);
 	else
 	{
 		if (project == NULL)
@@ -109,44 +92,31 @@ token_request_body(const CfCredentials *creds, const CfOptions *opts, CfScope sc
 					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 					 errmsg("an IAM token for %s needs a project", scope_name(scope)),
 					 errhint("Set the server option \"region\" or the user mapping option \"project\".")));
-		cfj_set_path(body, "auth.scope.project.name",
-					 cfj_new_string(project, strlen(project), cxt), cxt);
+		set_string(body, "auth.scope.project.name", project, cxt);
 	}
-	return cfj_serialize(body);
+	login->endpoint = cf_provider_option(opts, "iam_endpoint");
+	login->path = "/v3/auth/tokens?nocatalog=true";
+	login->body = cfj_serialize(body);
 }
 
-/* Log in to IAM with the user mapping's password; cache the token. */
-static const char *
-fetch_iam_token(CfConnection *conn, const CfHttpRequest *req, CfScope scope)
+/*
+ * The token of an IAM login's answer (header X-Subject-Token) and when it
+ * expires (token.expires_at, checked to be RFC 3339 before timestamptz_in
+ * sees it, so that IAM sending something else is reported as IAM's fault).
+ */
+char *
+cf_auth_iam_take(const CfHttpResponse *resp, TimestampTz *expires)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ErrorContextCallback errcallback;
-	CfHttpRequest login = {
-		.method = "POST",
-		.endpoint = req->opts->iam_endpoint,
-		.path = "/v3/auth/tokens?nocatalog=true",
-		.creds = req->creds,
-		.opts = req->opts,
-		.anonymous = true,
-		.idempotent = true,		/* a second login only buys a second token */
-		.secret_body = true,
-	};
-	CfHttpResponse resp;
+	const char *token = cf_http_header(resp, "X-Subject-Token");
 	CfJson	   *answer;
 	CfJson	   *expires_at;
 	size_t		len;
-	TimestampTz expires;
 
-	login.body = token_request_body(req->creds, req->opts, scope, cxt);
-	cf_push_request_context(&errcallback, &login);
-	cf_send_request(conn, &login, &resp);
-	if (resp.status < 200 || resp.status > 299)
-		cf_report_http_error(&login, &resp);
-	if (resp.subject_token == NULL)
+	if (token == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("IAM answered without an X-Subject-Token header")));
-	answer = cfj_parse(resp.body, resp.body_len, cxt);
+	answer = cfj_parse(resp->body, resp->body_len, CurrentMemoryContext);
 	expires_at = cfj_get(answer, "token.expires_at");
 	if (cfj_type(expires_at) != CFJ_STRING ||
 		!is_rfc3339(cfj_string(expires_at, &len)))
@@ -157,120 +127,112 @@ fetch_iam_token(CfConnection *conn, const CfHttpRequest *req, CfScope scope)
 						   cfj_type(expires_at) == CFJ_STRING
 						   ? psprintf("\"%s\"", cf_utf8_to_display(cfj_string(expires_at, &len), len))
 						   : psprintf("a JSON %s", cfj_type_name(cfj_type(expires_at))))));
-	expires = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-													  CStringGetDatum(cfj_string(expires_at, &len)),
-													  ObjectIdGetDatum(InvalidOid),
-													  Int32GetDatum(-1)));
-	error_context_stack = errcallback.previous;
-
-	cf_connection_set_token(conn, scope, resp.subject_token, expires);
-	return resp.subject_token;
+	*expires = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+													   CStringGetDatum(cfj_string(expires_at, &len)),
+													   ObjectIdGetDatum(InvalidOid),
+													   Int32GetDatum(-1)));
+	return pstrdup(token);
 }
 
-/* A token for the scope: cached while it has a while to live, else fetched. */
-static const char *
-iam_token(CfConnection *conn, const CfHttpRequest *req, CfScope scope, bool *cached)
-{
-	TimestampTz expires;
-	const char *token = cf_connection_get_token(conn, scope, &expires);
-
-	*cached = false;
-	if (token != NULL &&
-		GetCurrentTimestamp() < TimestampTzPlusMilliseconds(expires, -TOKEN_RENEW_MARGIN_SECS * 1000))
-	{
-		*cached = true;
-		return token;
-	}
-	return fetch_iam_token(conn, req, scope);
-}
-
+/* X-Security-Token of temporary credentials, after the headers given. */
 static List *
-signed_headers(const CfHttpRequest *req, const char *url, CfScope scope)
+with_security_token(List *headers, const CfCredentials *creds)
 {
-	const CfCredentials *creds = req->creds;
+	const char *security_token = cf_credential(creds, "security_token");
+
+	if (security_token != NULL)
+		headers = lappend(headers, psprintf("X-Security-Token: %s", security_token));
+	return headers;
+}
+
+/* Qoder: Authorization: Bearer <PAT>. */
+List *
+cf_auth_bearer(const CfAuthRequest *req)
+{
+	return list_make1(psprintf("Authorization: Bearer %s", cf_credential(req->creds, "token")));
+}
+
+/* Huawei: a ready token. */
+List *
+cf_auth_huawei_token(const CfAuthRequest *req)
+{
+	return with_security_token(list_make1(psprintf("X-Auth-Token: %s",
+												   cf_credential(req->creds, "auth_token"))),
+							   req->creds);
+}
+
+/* Huawei: the token an IAM login bought. */
+List *
+cf_auth_huawei_iam(const CfAuthRequest *req)
+{
+	return list_make1(psprintf("X-Auth-Token: %s", req->token));
+}
+
+/* The header naming the scope of an AK/SK request: X-Project-Id or X-Domain-Id. */
+static char *
+scope_header(const CfAuthRequest *req)
+{
+	bool		project = (req->scope == CF_SCOPE_PROJECT);
+	const char *option = project ? "iam_project_id" : "domain_id";
+	const char *value = cf_credential(req->creds, option);
+
+	if (value == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("AK/SK requests to resource \"%s\" need the %s",
+						req->opts->resource->name, project ? "IAM project id" : "account id"),
+				 errhint("Set option \"%s\" (%s) on the server or the user mapping.", option,
+						 project ? "the id of the region's IAM project" : "the account's id")));
+	return psprintf("%s: %s", project ? "X-Project-Id" : "X-Domain-Id", value);
+}
+
+/* Huawei: every request signed with the AK/SK pair. */
+List *
+cf_auth_huawei_signed(const CfAuthRequest *req)
+{
 	List	   *headers = NIL;
 	char		date[32];
 	time_t		now = time(NULL);
 	struct tm	utc;
-	char	   *path;
-	char	   *query;
 
 	gmtime_r(&now, &utc);
 	strftime(date, sizeof(date), "%Y%m%dT%H%M%SZ", &utc);
-	headers = lappend(headers, psprintf("Host: %s", url_authority(url)));
+	headers = lappend(headers, psprintf("Host: %s", cf_url_authority(req->url)));
 	headers = lappend(headers, psprintf("X-Sdk-Date: %s", date));
+	/* the client sends this Content-Type: it is signed as sent */
 	if (req->body != NULL)
 		headers = lappend(headers, "Content-Type: " CF_JSON_CONTENT_TYPE);
-	if (scope == CF_SCOPE_PROJECT)
-	{
-		if (creds->iam_project_id == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-					 errmsg("AK/SK requests to resource \"%s\" need the IAM project id",
-							req->opts->resource->name),
-					 errhint("Set option \"iam_project_id\" (the id of the region's IAM project) on the server or the user mapping.")));
-		headers = lappend(headers, psprintf("X-Project-Id: %s", creds->iam_project_id));
-	}
-	else if (scope == CF_SCOPE_DOMAIN)
-	{
-		if (creds->domain_id == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-					 errmsg("AK/SK requests to resource \"%s\" need the account id",
-							req->opts->resource->name),
-					 errhint("Set option \"domain_id\" (the account's id) on the server or the user mapping.")));
-		headers = lappend(headers, psprintf("X-Domain-Id: %s", creds->domain_id));
-	}
-	if (creds->security_token != NULL)
-		headers = lappend(headers, psprintf("X-Security-Token: %s", creds->security_token));
-
-	url_path_query(url, &path, &query);
-	headers = lappend(headers,
-					  psprintf("Authorization: %s",
-							   cf_huawei_authorization(req->method, path, query, headers,
-													   req->body, req->body ? strlen(req->body) : 0,
-													   creds->access_key, creds->secret_key)));
-	return headers;
+	if (req->scope != CF_SCOPE_NONE)
+		headers = lappend(headers, scope_header(req));
+	headers = with_security_token(headers, req->creds);
+	return lappend(headers,
+				   psprintf("Authorization: %s",
+							cf_huawei_authorization(req->method, req->url, headers, req->body,
+													req->body ? strlen(req->body) : 0,
+													cf_credential(req->creds, "access_key"),
+													cf_credential(req->creds, "secret_key"))));
 }
 
-/*
- * The "Name: value" header lines that authenticate req, sent to url.
- * *cached_token says whether they carry a cached IAM token, which a 401
- * should replace once.
- */
-List *
-cf_auth_headers(CfConnection *conn, const CfHttpRequest *req, const char *url,
-				bool *cached_token)
+/* The cached token of a scope, or NULL. */
+const char *
+cf_token_get(CfTokenCache *cache, CfScope scope)
 {
-	const CfCredentials *creds = req->creds;
-	CfScope		scope = req->opts->resource->scope;
-
-	*cached_token = false;
-	if (req->anonymous)
-		return NIL;
-
-	if (req->opts->provider->auth == CF_AUTH_BEARER)
-		return creds->token ? list_make1(psprintf("Authorization: Bearer %s", creds->token)) : NIL;
-
-	if (creds->access_key != NULL)
-		return signed_headers(req, url, scope);
-	if (creds->auth_token != NULL)
-	{
-		List	   *headers = list_make1(psprintf("X-Auth-Token: %s", creds->auth_token));
-
-		if (creds->security_token != NULL)
-			headers = lappend(headers, psprintf("X-Security-Token: %s", creds->security_token));
-		return headers;
-	}
-	if (creds->user != NULL)
-		return list_make1(psprintf("X-Auth-Token: %s",
-								   iam_token(conn, req, scope, cached_token)));
-	return NIL;
+	return cache->tokens[scope];
 }
 
-/* A cached token was refused: forget it, so the next headers log in anew. */
+/* Remember a scope's token (NULL: forget it); kept for the backend's life. */
 void
-cf_auth_forget_token(CfConnection *conn, const CfHttpRequest *req)
+cf_token_keep(CfTokenCache *cache, CfScope scope, const char *token, TimestampTz expires)
 {
-	cf_connection_set_token(conn, req->opts->resource->scope, NULL, 0);
+	if (cache->tokens[scope] != NULL)
+		pfree(cache->tokens[scope]);
+	cache->tokens[scope] = token ? MemoryContextStrdup(TopMemoryContext, token) : NULL;
+	cache->expires[scope] = expires;
+}
+
+void
+cf_token_forget_all(CfTokenCache *cache)
+{
+	for (int scope = 0; scope < CF_NSCOPES; scope++)
+		cf_token_keep(cache, scope, NULL, 0);
 }

@@ -47,6 +47,9 @@ extern CfJsonType cfj_type(const CfJson *value);
 extern const char *cfj_type_name(CfJsonType type);
 extern CfJson *cfj_get(const CfJson *object, const char *dotted_path);
 extern bool cfj_has(const CfJson *object, const char *dotted_path);
+extern void cfj_object_foreach(const CfJson *object,
+							   void (*fn) (const char *key, CfJson *value, void *arg),
+							   void *arg);
 extern const char *cfj_string(const CfJson *value, size_t *len);
 extern bool cfj_bool(const CfJson *value);
 extern int	cfj_array_length(const CfJson *array);

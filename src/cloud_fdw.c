@@ -23,6 +23,8 @@ CF_MODULE_MAGIC;
 
 void		_PG_init(void);
 
+bool		cloud_fdw_trace = false;
+
 /* ----------------------------------------------------------------
  * Module setup and handler
  * ----------------------------------------------------------------

@@ -21,176 +21,20 @@
 
 #include "cf_compat.h"
 #include "cf_json.h"
-
-/* ----------------------------------------------------------------
- * The registry (registry.c): cloud resources described as data
- * ----------------------------------------------------------------
- */
-
-/* How requests prove who is calling; the user mapping's options choose within a style. */
-typedef enum CfAuthStyle
-{
-	CF_AUTH_BEARER,				/* Authorization: Bearer <token> */
-	CF_AUTH_HUAWEI				/* X-Auth-Token, AK/SK signing, or an IAM token */
-} CfAuthStyle;
-
-/* What an authenticated request is scoped to (Huawei: regional or global). */
-typedef enum CfScope
-{
-	CF_SCOPE_NONE,
-	CF_SCOPE_PROJECT,			/* a region's IAM project: X-Project-Id */
-	CF_SCOPE_DOMAIN				/* the account: X-Domain-Id */
-} CfScope;
-
-/* How a list endpoint hands out its pages. */
-typedef enum CfPageStyle
-{
-	CF_PAGE_CURSOR,				/* has_more + opaque next page or last id */
-	CF_PAGE_OFFSET,				/* limit + offset (from 0), total count */
-	CF_PAGE_NUMBER				/* page size + page number (from 1), total count */
-} CfPageStyle;
-
-typedef struct CfPagination
-{
-	CfPageStyle style;
-	const char *items_path;		/* the array of items in a list response */
-	const char *limit_param;	/* query parameter for the page size */
-	int			max_page_size;
-	/* CF_PAGE_CURSOR */
-	const char *has_more_path;	/* boolean: another page follows */
-	const char *next_page_path; /* opaque cursor, preferred when present */
-	const char *next_page_param;
-	const char *last_id_path;	/* fallback cursor: the last item's id */
-	const char *after_id_param;
-	/* CF_PAGE_OFFSET and CF_PAGE_NUMBER */
-	const char *position_param; /* offset, or page number */
-	const char *total_path;		/* number of items in all pages */
-} CfPagination;
-
-typedef struct CfProvider
-{
-	const char *name;			/* value of the server option "provider" */
-	CfAuthStyle auth;
-} CfProvider;
-
-/* Column flags */
-#define CF_COL_KEY			0x01	/* identifies an item: row identity of UPDATE */
-#define CF_COL_UPDATABLE	0x02	/* the update call accepts this field */
-#define CF_COL_NOT_NULL		0x04	/* the update call refuses a null */
-#define CF_COL_OBJECT		0x08	/* the API wants a JSON object here */
-
-/* Rules the API puts on a text field, checked before anything is sent. */
-typedef struct CfTextRule
-{
-	int			min_chars;
-	int			max_chars;
-	const char *allowed_ascii;	/* besides letters and digits; NULL: anything */
-	bool		allow_cjk;		/* CJK ideographs, the only non-ASCII allowed */
-	const char *forbidden;		/* a value refused in any letter case, or NULL */
-} CfTextRule;
-
-typedef struct CfColumn
-{
-	const char *name;			/* column name in IMPORT FOREIGN SCHEMA */
-	const char *path;			/* dotted JSON path inside an item */
-	const char *type;			/* SQL type in IMPORT FOREIGN SCHEMA */
-	int			flags;
-	const CfTextRule *rule;		/* checked on update, or NULL */
-	const char *zone;			/* time zone of timestamps sent without one */
-	const char *const *values;	/* the API's enumeration (NULL-terminated), or NULL */
-} CfColumn;
-
-/* Where a call parameter goes. */
-typedef enum CfParamIn
-{
-	CF_IN_PATH,					/* fills {name} in the path */
-	CF_IN_QUERY					/* name=value in the query string */
-} CfParamIn;
-
-/*
- * A value a call takes from the query: from a qual "column = value" (or
- * IN, or a join) on the column mapped to "field", else from a table option.
- */
-typedef struct CfCallParam
-{
-	const char *field;
-	CfParamIn	in;
-	const char *name;
-	bool		required;
-	const char *table_option;	/* supplies the value when no qual does */
-	bool		fuzzy;			/* the API matches loosely: rows to recheck */
-} CfCallParam;
-
-typedef struct CfCall
-{
-	const char *method;
-	const char *path;			/* with {placeholders} */
-	const CfCallParam *params;
-	int			nparams;
-	const char *item_path;		/* the item in the response; NULL: the body */
-	bool		returns_item;	/* false: get the item again after the call */
-	const char *fixed_query;	/* sent with every call, or NULL */
-} CfCall;
-
-/* A field the API wants in an update body: always, or with when_path. */
-typedef struct CfRequiredField
-{
-	const char *when_path;		/* NULL: in every body */
-	const char *path;
-	const char *default_value;	/* when the row does not carry it; NULL: error */
-} CfRequiredField;
-
-/* A field changed through a call of its own, such as enable/disable. */
-typedef struct CfFieldAction
-{
-	const char *field;
-	const char *value;			/* the field's new value, as text */
-	const char *body;			/* JSON body of the action call */
-	bool		before_update;	/* run before the update call, not after */
-} CfFieldAction;
-
-typedef struct CfResource
-{
-	const char *name;			/* value of the table option "resource" */
-	const CfProvider *provider;
-	const char *default_endpoint;	/* may contain {region} */
-	CfScope		scope;
-	const CfCall *list;
-	const CfCall *get;
-	const CfCall *update;		/* NULL: the resource cannot be updated */
-	const CfCall *action;		/* the call of field actions, or NULL */
-	const CfFieldAction *actions;
-	int			nactions;
-	const CfPagination *pagination;
-	const CfColumn *columns;
-	int			ncolumns;
-	const CfRequiredField *required_fields;
-	int			nrequired_fields;
-	double		estimated_items;	/* planner's guess for a full listing */
-	const char *fixed_key;		/* an item the API never lets change, or NULL */
-	const char *fixed_key_reason;
-} CfResource;
-
-extern const CfProvider *cf_find_provider(const char *name);
-extern const CfResource *cf_find_resource(const CfProvider *provider, const char *name);
-extern char *cf_provider_names(void);
-extern char *cf_resource_names(const CfProvider *provider);
-extern List *cf_provider_resources(const CfProvider *provider);
-extern List *cf_resources_named(const char *name);
-extern bool cf_is_param_option(const char *name);
-extern char *cf_param_option_names(void);
-extern char *cf_action_values(const CfResource *resource, const char *field);
-extern const CfColumn *cf_find_column(const CfResource *resource, const char *path);
-extern bool cf_is_param_field(const CfResource *resource, const char *field);
-extern const CfColumn *cf_key_column(const CfResource *resource);
-extern const CfColumn *cf_governing_column(const CfResource *resource, const char *path);
-extern bool cf_column_allows(const CfColumn *column, const char *value);
-extern char *cf_column_values(const CfColumn *column);
+#include "http.h"
+#include "registry.h"
 
 /* ----------------------------------------------------------------
  * Options (option.c)
  * ----------------------------------------------------------------
  */
+
+/* What a partial failure inside a successful answer does (on_partial_error). */
+typedef enum CfPartialErrors
+{
+	CF_PARTIAL_ERROR,			/* the statement fails */
+	CF_PARTIAL_WARN				/* the rows that came, and a WARNING */
+} CfPartialErrors;
 
 /* Everything a scan or an update needs to know, table options winning. */
 typedef struct CfOptions
@@ -200,10 +44,7 @@ typedef struct CfOptions
 	const CfProvider *provider;
 	const CfResource *resource;
 	char	   *endpoint;		/* base URL without trailing slash */
-	char	   *region;
-	char	   *iam_endpoint;
-	char	   *domain_id;
-	char	   *iam_project_id;
+	List	   *provider_options;	/* DefElem: the provider's own options */
 	List	   *param_options;	/* table options that supply call parameters */
 	int			connect_timeout_ms;
 	int			request_timeout_ms;
@@ -217,28 +58,28 @@ typedef struct CfOptions
 	int			request_latency_ms; /* the planner's guess of one round trip */
 	double		estimated_items;	/* the planner's guess of a full listing */
 	bool		estimated_items_given;	/* by the table option, which beats ANALYZE */
+	int			on_partial_error;	/* CfPartialErrors */
 } CfOptions;
 
-/* Credentials of one user mapping; never logged, never shown. */
+/*
+ * Credentials of one user mapping, for the authentication method they
+ * choose; never logged, never shown.  The provider's options that may also
+ * be set on the server (an account id) are there too, the mapping winning.
+ */
 typedef struct CfCredentials
 {
-	char	   *token;			/* Qoder bearer token */
-	char	   *auth_token;		/* Huawei: X-Auth-Token */
-	char	   *security_token; /* Huawei: temporary credentials */
-	char	   *access_key;		/* Huawei: AK/SK signing */
-	char	   *secret_key;
-	char	   *user;			/* Huawei: IAM password login */
-	char	   *password;
-	char	   *domain_name;
-	char	   *project;		/* IAM project name to scope to; default: region */
-	char	   *domain_id;		/* X-Domain-Id of AK/SK requests to global services */
-	char	   *iam_project_id; /* X-Project-Id of AK/SK requests to regional ones */
+	const CfAuthMethod *method; /* NULL: none (a superuser's choice) */
+	List	   *values;			/* DefElem */
 } CfCredentials;
 
 extern Datum cloud_fdw_validator(PG_FUNCTION_ARGS);
 extern void cf_get_options(Oid foreigntableid, CfOptions *opts);
 extern void cf_get_credentials(UserMapping *user, const CfOptions *opts,
 							   CfCredentials *creds);
+extern const char *cf_credential(const CfCredentials *creds, const char *name);
+extern const CfProvider *cf_server_provider(ForeignServer *server);
+extern void cf_check_region(DefElem *def);
+extern const char *cf_provider_option(const CfOptions *opts, const char *name);
 extern const char *cf_param_option(const CfOptions *opts, const char *name);
 extern char *cf_column_path(Oid relid, AttrNumber attnum);
 extern char *cf_column_option(Oid relid, AttrNumber attnum, const char *name);
@@ -246,74 +87,65 @@ extern AttrNumber cf_key_attnum(Relation rel, const CfResource *resource);
 extern const CfResource *cf_table_resource(Oid foreigntableid);
 
 /* ----------------------------------------------------------------
- * Connection cache (connection.c): one curl handle per user mapping
+ * Connection cache (connection.c): one HTTP handle per user mapping
  * ----------------------------------------------------------------
  */
 typedef struct CfConnection CfConnection;
 
+/* IAM tokens of a connection, by scope, bought with its credentials. */
+typedef struct CfTokenCache
+{
+	char	   *tokens[CF_NSCOPES];
+	TimestampTz expires[CF_NSCOPES];
+} CfTokenCache;
+
 extern CfConnection *cf_get_connection(UserMapping *user);
+extern CfHttpHandle *cf_connection_http(CfConnection *conn);
+extern CfTokenCache *cf_connection_tokens(CfConnection *conn);
+extern TimestampTz cf_connection_next_start(CfConnection *conn, double rate);
+extern void cf_connection_mark_write(CfConnection *conn);
 extern Datum cloud_fdw_get_connections(PG_FUNCTION_ARGS);
 extern Datum cloud_fdw_disconnect_all(PG_FUNCTION_ARGS);
 
 /* ----------------------------------------------------------------
- * HTTP (http.c): interruptible requests over a cached handle
+ * The client (client.c): the one path of every request
  * ----------------------------------------------------------------
  */
-typedef struct CfHttpRequest
+
+/* Whom a scan, an update or ANALYZE talks to, and as whom. */
+typedef struct CfClient
+{
+	const CfOptions *opts;
+	CfCredentials creds;
+	CfConnection *conn;
+} CfClient;
+
+/* One call as the engine asks for it. */
+typedef struct CfRequest
 {
 	const char *method;
-	const char *endpoint;		/* base URL */
-	const char *path;			/* path and query below the endpoint */
-	const char *body;			/* NULL: no body */
-	const CfCredentials *creds;
-	const CfOptions *opts;
-	bool		anonymous;		/* send no credentials (an IAM login) */
-	bool		idempotent;		/* safe to resend although not a GET (a login) */
-	bool		secret_body;	/* never show the body (it holds a password) */
-} CfHttpRequest;
+	const char *path;			/* below the endpoint, with its query */
+	const char *body;			/* JSON, or NULL */
+	bool		writes;			/* may change the cloud */
+} CfRequest;
 
-typedef struct CfHttpResponse
-{
-	long		status;
-	char	   *body;			/* NUL-terminated, palloc'd */
-	size_t		body_len;
-	char	   *request_id;		/* x-request-id header, or NULL */
-	char	   *subject_token;	/* X-Subject-Token header (IAM), or NULL */
-	int			retries;		/* attempts before the one answered */
-} CfHttpResponse;
-
-#define CF_JSON_CONTENT_TYPE "application/json"
+/* A request on its way. */
+typedef struct CfExchange CfExchange;
 
 extern bool cloud_fdw_trace;
 
 /* The highest "concurrency" option: requests one scan or update keeps on their way. */
 #define CF_MAX_CONCURRENCY 64
 
-/* Transfers one connection may have on their way, over all its scans and updates. */
-#define CF_MAX_TRANSFERS 1024
-
-extern void cf_http_init(void);
-extern void *cf_http_open(void);
-extern void cf_http_close(void *handle);
-extern void cf_http_abort(void *handle, SubTransactionId subid);
-extern void cf_http_abort_all(void *handle);
-extern int	cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt);
-extern int	cf_http_wait(CfConnection *conn, int slot);
-extern int	cf_http_wait_any(CfConnection *conn, const int *slots, int nslots);
-extern void cf_http_finish(CfConnection *conn, int slot, CfHttpResponse *resp);
-extern bool cf_http_writes_in_flight(void *handle);
-extern void cf_send_request(CfConnection *conn, const CfHttpRequest *req,
-							CfHttpResponse *resp);
-
-/* connection.c's bookkeeping around a request (used by http.c, auth.c) */
-extern void *cf_connection_handle(CfConnection *conn);
-extern void cf_connection_count_request(CfConnection *conn);
-extern void cf_connection_add_connects(CfConnection *conn, long new_connects);
-extern void cf_connection_mark_write(CfConnection *conn);
-extern const char *cf_connection_get_token(CfConnection *conn, CfScope scope,
-										   TimestampTz *expires);
-extern void cf_connection_set_token(CfConnection *conn, CfScope scope,
-									const char *token, TimestampTz expires);
+extern void cf_client_open(CfClient *client, UserMapping *user, const CfOptions *opts);
+extern CfExchange *cf_client_start(CfClient *client, const CfRequest *req, MemoryContext cxt);
+extern CfExchange *cf_client_wait_any(CfClient *client, CfExchange *const *exchanges, int n);
+extern void cf_client_finish(CfClient *client, CfExchange *exchange, CfHttpResponse *resp);
+extern CfJson *cf_client_answer(const CfClient *client, const CfRequest *req,
+								const CfHttpResponse *resp, bool missing_ok,
+								MemoryContext cxt);
+extern CfJson *cf_call_json(CfClient *client, const CfRequest *req, bool missing_ok,
+							MemoryContext cxt, CfHttpResponse *resp);
 
 /* ----------------------------------------------------------------
  * What UPDATEs changed remotely (ledger.c)
@@ -335,14 +167,42 @@ extern void cf_ledger_close(CfLedger *ledger);
 extern List *cf_import_foreign_schema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
 /* ----------------------------------------------------------------
- * Authentication (auth.c, huawei_sign.c)
+ * Authentication (auth.c, huawei_sign.c): headers, no I/O
  * ----------------------------------------------------------------
  */
-extern List *cf_auth_headers(CfConnection *conn, const CfHttpRequest *req,
-							 const char *url, bool *cached_token);
-extern void cf_auth_forget_token(CfConnection *conn, const CfHttpRequest *req);
-extern char *cf_huawei_authorization(const char *method, const char *path,
-									 const char *query, List *headers,
+
+/* What a signer sees of a request. */
+typedef struct CfAuthRequest
+{
+	const CfCredentials *creds;
+	const CfOptions *opts;
+	CfScope		scope;
+	const char *method;
+	const char *url;
+	const char *body;
+	const char *token;			/* bought by the method's login, or NULL */
+} CfAuthRequest;
+
+/* A login a method needs before it can sign (an IAM token). */
+typedef struct CfLoginRequest
+{
+	const char *endpoint;
+	const char *path;
+	char	   *body;			/* holds the password: never shown */
+} CfLoginRequest;
+
+extern List *cf_auth_bearer(const CfAuthRequest *req);
+extern List *cf_auth_huawei_token(const CfAuthRequest *req);
+extern List *cf_auth_huawei_signed(const CfAuthRequest *req);
+extern List *cf_auth_huawei_iam(const CfAuthRequest *req);
+extern void cf_auth_iam_login(const CfCredentials *creds, const CfOptions *opts,
+							  CfScope scope, CfLoginRequest *login);
+extern char *cf_auth_iam_take(const CfHttpResponse *resp, TimestampTz *expires);
+extern const char *cf_token_get(CfTokenCache *cache, CfScope scope);
+extern void cf_token_keep(CfTokenCache *cache, CfScope scope, const char *token,
+						  TimestampTz expires);
+extern void cf_token_forget_all(CfTokenCache *cache);
+extern char *cf_huawei_authorization(const char *method, const char *url, List *headers,
 									 const char *body, size_t body_len,
 									 const char *access_key, const char *secret_key);
 extern Datum cloud_fdw_huawei_signature(PG_FUNCTION_ARGS);
@@ -351,16 +211,16 @@ extern Datum cloud_fdw_huawei_signature(PG_FUNCTION_ARGS);
  * Remote errors (error.c): the one place mapping them to SQLSTATEs
  * ----------------------------------------------------------------
  */
-pg_noreturn extern void cf_report_http_error(const CfHttpRequest *req,
+pg_noreturn extern void cf_report_http_error(const CfErrorEnvelope *envelope,
 											 const CfHttpResponse *resp);
-pg_noreturn extern void cf_report_transfer_error(const CfHttpRequest *req, int curl_code,
-												 const char *curl_message);
+pg_noreturn extern void cf_report_transfer_error(int curl_code, const char *curl_message);
 extern void cf_push_error_context(ErrorContextCallback *callback,
 								  void (*fn) (void *), void *arg);
 extern void cf_push_request_context(ErrorContextCallback *callback,
-									const CfHttpRequest *req);
+									const CfRequest *req);
 extern char *cf_utf8_to_display(const char *utf8, size_t len);
-extern bool cf_is_api_error(const CfHttpResponse *resp);
+extern bool cf_is_api_error(const CfErrorEnvelope *envelope, const CfHttpResponse *resp);
+extern char *cf_describe_error(const CfErrorEnvelope *envelope, const CfJson *error);
 
 /* ----------------------------------------------------------------
  * Requests (request.c): paths, pages and update bodies
@@ -375,37 +235,51 @@ typedef struct CfParamValue
 	const char *value;
 } CfParamValue;
 
+/* Where a listing stands: the paging of its next page. */
 typedef struct CfPageCursor
 {
-	char	   *next_query;		/* paging query of the next page; NULL: done */
-	List	   *seen;			/* cursors already followed, to stop loops */
+	bool		done;			/* no page left */
+	int			page_size;
 	int64		position;		/* offset, or page number, of the next page */
+	const char *cursor_param;	/* CF_PAGE_CURSOR: NULL on the first page */
+	char	   *cursor_value;
+	List	   *seen;			/* cursors and pages already seen, to stop loops */
 } CfPageCursor;
 
-/* What one updated row sends. */
-typedef struct CfRowUpdate
+/* One call of an updated row: an update, or a field's action. */
+typedef struct CfRowCall
 {
-	CfJson	   *body;			/* of the update call; NULL: no update call */
-	List	   *actions_before; /* CfFieldAction, before the update call */
-	List	   *actions_after;	/* CfFieldAction, after it */
-} CfRowUpdate;
+	const CfCall *call;
+	const char *body;			/* JSON */
+} CfRowCall;
 
 extern bool cf_key_is_addressable(const char *key);
 extern int	cf_compare_strings(const ListCell *a, const ListCell *b);
-extern char *cf_call_request(const CfCall *call, const CfParamValue *values,
-							 int nvalues, const CfOptions *opts, bool explain);
-extern char *cf_page_request(const char *call_request, const CfPageCursor *cursor);
+extern void cf_build_request(const CfCall *call, const CfParamValue *values, int nvalues,
+							 const CfOptions *opts, const CfPageCursor *cursor,
+							 bool explain, CfRequest *req);
+extern char *cf_request_text(const CfRequest *req);
 extern void cf_first_page(const CfResource *resource, int page_size, CfPageCursor *cursor);
-extern char *cf_first_page_query(const CfResource *resource, int page_size);
-extern void cf_advance_cursor(const CfResource *resource, int page_size,
-							  const CfJson *page, const CfJson *items,
-							  CfPageCursor *cursor);
+extern void cf_advance_cursor(const CfResource *resource, const CfJson *page,
+							  const CfJson *items, CfPageCursor *cursor);
 extern CfJson *cf_page_items(const CfResource *resource, const CfJson *page);
+extern double cf_page_total(const CfResource *resource, const CfJson *page);
+extern void cf_check_partial_errors(const CfOptions *opts, const CfJson *page,
+									const char *relname);
+extern CfJson *cf_answer_item(const CfCall *call, CfJson *answer);
 extern void cf_plan_row_update(const CfResource *resource, CfColumnMap *maps,
 							   List *target_attrs, int natts,
 							   Datum *oldvalues, bool *oldnulls,
 							   Datum *newvalues, bool *newnulls,
-							   MemoryContext owner, CfRowUpdate *update);
+							   MemoryContext owner, List **calls);
+
+/* ----------------------------------------------------------------
+ * URLs (url.c)
+ * ----------------------------------------------------------------
+ */
+extern char *cf_url_authority(const char *url);
+extern void cf_url_split(const char *url, char **path, char **query);
+extern void cf_append_encoded(StringInfo buf, const char *bytes, size_t len);
 
 /* ----------------------------------------------------------------
  * Conversion between JSON and column values (convert.c)

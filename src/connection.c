@@ -25,6 +25,7 @@
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "cloud_fdw.h"
 
@@ -33,52 +34,29 @@ struct CfConnection
 	Oid			umid;			/* hash key: the user mapping's OID */
 	Oid			serverid;
 	Oid			umuser;			/* the mapping's user; InvalidOid: PUBLIC */
-	void	   *handle;			/* http.c's handle; NULL when closed */
+	CfHttpHandle *handle;		/* the transport's; NULL when closed */
 	bool		invalidated;	/* server or user mapping changed */
 	uint32		server_hashvalue;
 	uint32		mapping_hashvalue;
-	int64		requests;		/* sent through the current handle */
-	int64		connects;		/* TCP/TLS connections it opened */
 	bool		wrote;			/* sent a write in this transaction */
-	char	   *tokens[CF_SCOPE_DOMAIN + 1];	/* IAM tokens by scope */
-	TimestampTz token_expires[CF_SCOPE_DOMAIN + 1];
+	CfTokenCache tokens;		/* bought with the mapping's credentials */
+	TimestampTz next_start;		/* rate limit: when the next request may start */
 };
 
 static HTAB *connection_cache = NULL;
-
-/* Forget a cached IAM token (token NULL), or remember a new one. */
-void
-cf_connection_set_token(CfConnection *conn, CfScope scope, const char *token,
-						TimestampTz expires)
-{
-	if (conn->tokens[scope] != NULL)
-		pfree(conn->tokens[scope]);
-	conn->tokens[scope] = token ? MemoryContextStrdup(TopMemoryContext, token) : NULL;
-	conn->token_expires[scope] = expires;
-}
-
-const char *
-cf_connection_get_token(CfConnection *conn, CfScope scope, TimestampTz *expires)
-{
-	*expires = conn->token_expires[scope];
-	return conn->tokens[scope];
-}
 
 static void
 close_handle(CfConnection *entry)
 {
 	if (entry->handle != NULL)
 	{
-		void	   *handle = entry->handle;
+		CfHttpHandle *handle = entry->handle;
 
 		entry->handle = NULL;
 		cf_http_close(handle);
 	}
-	entry->requests = 0;
-	entry->connects = 0;
 	/* tokens were bought with the old credentials */
-	for (int scope = 0; scope <= CF_SCOPE_DOMAIN; scope++)
-		cf_connection_set_token(entry, scope, NULL, 0);
+	cf_token_forget_all(&entry->tokens);
 }
 
 /* Syscache callback: hashvalue 0 means "everything may have changed". */
@@ -130,7 +108,7 @@ connection_xact_callback(XactEvent event, void *arg)
 			case XACT_EVENT_ABORT:
 			case XACT_EVENT_PARALLEL_ABORT:
 				if (entry->handle != NULL)
-					cf_http_abort_all(entry->handle);
+					cf_http_abort(entry->handle, InvalidSubTransactionId);
 				/* FALLTHROUGH */
 			case XACT_EVENT_COMMIT:
 			case XACT_EVENT_PARALLEL_COMMIT:
@@ -215,10 +193,9 @@ cf_get_connection(UserMapping *user)
 	{
 		entry->handle = NULL;
 		entry->invalidated = false;
-		entry->requests = 0;
-		entry->connects = 0;
 		entry->wrote = false;
-		memset(entry->tokens, 0, sizeof(entry->tokens));
+		memset(&entry->tokens, 0, sizeof(entry->tokens));
+		entry->next_start = 0;
 	}
 	else if (entry->invalidated)
 		close_handle(entry);
@@ -233,25 +210,32 @@ cf_get_connection(UserMapping *user)
 	return entry;
 }
 
-/* The entry's HTTP handle, opened on first use. */
-void *
-cf_connection_handle(CfConnection *conn)
+/* The entry's transport handle, opened on first use. */
+CfHttpHandle *
+cf_connection_http(CfConnection *conn)
 {
 	if (conn->handle == NULL)
 		conn->handle = cf_http_open();
 	return conn->handle;
 }
 
-void
-cf_connection_count_request(CfConnection *conn)
+CfTokenCache *
+cf_connection_tokens(CfConnection *conn)
 {
-	conn->requests++;
+	return &conn->tokens;
 }
 
-void
-cf_connection_add_connects(CfConnection *conn, long new_connects)
+/*
+ * Client-side rate limit: requests start at least 1/rate seconds apart.
+ * When the next request may start; the one after it, 1/rate later.
+ */
+TimestampTz
+cf_connection_next_start(CfConnection *conn, double rate)
 {
-	conn->connects += new_connects;
+	TimestampTz start = Max(GetCurrentTimestamp(), conn->next_start);
+
+	conn->next_start = start + (TimestampTz) (USECS_PER_SEC / rate);
+	return start;
 }
 
 PG_FUNCTION_INFO_V1(cloud_fdw_get_connections);
@@ -280,6 +264,8 @@ cloud_fdw_get_connections(PG_FUNCTION_ARGS)
 		bool		nulls[5] = {false};
 		ForeignServer *server;
 		const char *username;
+		int64		requests;
+		int64		connects;
 
 		if (entry->handle == NULL)
 			continue;
@@ -294,8 +280,9 @@ cloud_fdw_get_connections(PG_FUNCTION_ARGS)
 		else
 			values[1] = CStringGetTextDatum(username);
 		values[2] = BoolGetDatum(!entry->invalidated);
-		values[3] = Int64GetDatum(entry->requests);
-		values[4] = Int64GetDatum(entry->connects);
+		cf_http_counters(entry->handle, &requests, &connects);
+		values[3] = Int64GetDatum(requests);
+		values[4] = Int64GetDatum(connects);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();

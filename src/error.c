@@ -3,11 +3,9 @@
  * error.c
  *		  The one place where remote failures become PostgreSQL errors.
  *
- * Cloud APIs wrap their errors differently: Qoder sends
- * {"type":"error","error":{"type","message"}}, Huawei services send
- * {"error_code","error_msg"}, {"error":{"error_code","error_msg"}} or
- * {"error":{"code","message"}}.  We look for a code and a message in the
- * nested "error" object first, then at the top level, and fall back to the
+ * Cloud APIs wrap their errors differently; each provider declares where
+ * its code and message sit (CfErrorEnvelope, registry.c).  We look for them
+ * in the nested object first, then at the top level, and fall back to the
  * start of the raw body (gateways answer with HTML or nothing at all).
  *
  *-------------------------------------------------------------------------
@@ -32,9 +30,6 @@ typedef struct CfRemoteError
 	const char *request_id;
 	bool		from_api;		/* the body is the API's own error envelope */
 } CfRemoteError;
-
-static const char *const code_keys[] = {"type", "error_code", "code"};
-static const char *const message_keys[] = {"message", "error_msg", "msg"};
 
 /*
  * Text the API sent (UTF-8) as text of the database encoding, for messages
@@ -84,9 +79,9 @@ cf_utf8_to_display(const char *utf8, size_t len)
 
 /* A member as text: strings as they are, numbers (IAM's codes) serialized. */
 static const char *
-member_text(const CfJson *object, const char *const *keys, int nkeys)
+member_text(const CfJson *object, const char *const *keys)
 {
-	for (int i = 0; i < nkeys; i++)
+	for (int i = 0; keys[i] != NULL; i++)
 	{
 		CfJson	   *value = cfj_get(object, keys[i]);
 		size_t		len;
@@ -121,7 +116,8 @@ body_excerpt(const char *body, size_t len)
 }
 
 static void
-parse_remote_error(const CfHttpResponse *resp, CfRemoteError *err)
+parse_remote_error(const CfErrorEnvelope *envelope, const CfHttpResponse *resp,
+				   CfRemoteError *err)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
 											  "cloud_fdw error body",
@@ -129,21 +125,21 @@ parse_remote_error(const CfHttpResponse *resp, CfRemoteError *err)
 	CfJson	   *doc = cfj_try_parse(resp->body, resp->body_len, cxt);
 
 	memset(err, 0, sizeof(CfRemoteError));
-	err->request_id = resp->request_id;
+	err->request_id = cf_http_header(resp, "x-request-id");
 	if (cfj_type(doc) == CFJ_OBJECT)
 	{
-		CfJson	   *nested = cfj_get(doc, "error");
+		CfJson	   *nested = envelope->nested ? cfj_get(doc, envelope->nested) : NULL;
 		const CfJson *holder = cfj_type(nested) == CFJ_OBJECT ? nested : doc;
 
-		err->code = member_text(holder, code_keys, lengthof(code_keys));
-		err->message = member_text(holder, message_keys, lengthof(message_keys));
+		err->code = member_text(holder, envelope->code_keys);
+		err->message = member_text(holder, envelope->message_keys);
 		if (holder != doc && err->code == NULL && err->message == NULL)
 		{
-			err->code = member_text(doc, code_keys, lengthof(code_keys));
-			err->message = member_text(doc, message_keys, lengthof(message_keys));
+			err->code = member_text(doc, envelope->code_keys);
+			err->message = member_text(doc, envelope->message_keys);
 		}
-		if (err->request_id == NULL)
-			err->request_id = member_text(doc, (const char *[]) {"request_id"}, 1);
+		if (err->request_id == NULL && envelope->request_id_key != NULL)
+			err->request_id = member_text(doc, (const char *[]) {envelope->request_id_key, NULL});
 		err->from_api = (err->code != NULL || err->message != NULL);
 	}
 	/* copy out before the document goes away */
@@ -156,6 +152,60 @@ parse_remote_error(const CfHttpResponse *resp, CfRemoteError *err)
 		err->message = resp->body_len > 0
 			? body_excerpt(resp->body, resp->body_len)
 			: "(empty response body)";
+}
+
+typedef struct CfOtherMembers
+{
+	const CfErrorEnvelope *envelope;
+	StringInfo	buf;
+} CfOtherMembers;
+
+static bool
+is_key_of(const char *key, const char *const *keys)
+{
+	for (int i = 0; keys[i] != NULL; i++)
+		if (strcmp(keys[i], key) == 0)
+			return true;
+	return false;
+}
+
+/* "name value" of a non-empty string member that is neither code nor message. */
+static void
+append_other_member(const char *key, CfJson *value, void *arg)
+{
+	CfOtherMembers *others = (CfOtherMembers *) arg;
+	size_t		len;
+
+	if (cfj_type(value) != CFJ_STRING || cfj_string(value, &len)[0] == '\0' ||
+		is_key_of(key, others->envelope->code_keys) ||
+		is_key_of(key, others->envelope->message_keys))
+		return;
+	appendStringInfo(others->buf, "%s%s %s", others->buf->len > 0 ? ", " : "", key,
+					 cf_utf8_to_display(cfj_string(value, &len), len));
+}
+
+/*
+ * One failure a successful answer reports inside (EPS's errors[]): its code
+ * and message where the envelope says, then its other string members, as
+ * "EPS.0019: timed out (project_id e1eb..., resource_type rds)".
+ */
+char *
+cf_describe_error(const CfErrorEnvelope *envelope, const CfJson *error)
+{
+	const char *code = member_text(error, envelope->code_keys);
+	const char *message = member_text(error, envelope->message_keys);
+	StringInfoData buf;
+	StringInfoData other_text;
+	CfOtherMembers others = {envelope, &other_text};
+
+	initStringInfo(&buf);
+	initStringInfo(&other_text);
+	appendStringInfo(&buf, "%s%s%s", code ? code : "", code && message ? ": " : "",
+					 message ? message : "");
+	cfj_object_foreach(error, append_other_member, &others);
+	if (other_text.len > 0)
+		appendStringInfo(&buf, "%s(%s)", buf.len > 0 ? " " : "", other_text.data);
+	return buf.len > 0 ? buf.data : cfj_serialize(error);
 }
 
 static int
@@ -193,11 +243,11 @@ sqlstate_for_status(long status)
  * a 404 of the API means "no such thing", a bare 404 a wrong endpoint.
  */
 bool
-cf_is_api_error(const CfHttpResponse *resp)
+cf_is_api_error(const CfErrorEnvelope *envelope, const CfHttpResponse *resp)
 {
 	CfRemoteError err;
 
-	parse_remote_error(resp, &err);
+	parse_remote_error(envelope, resp, &err);
 	return err.from_api;
 }
 
@@ -222,13 +272,13 @@ hint_for_status(long status, bool from_api)
 }
 
 void
-cf_report_http_error(const CfHttpRequest *req, const CfHttpResponse *resp)
+cf_report_http_error(const CfErrorEnvelope *envelope, const CfHttpResponse *resp)
 {
 	CfRemoteError err;
 	const char *hint;
 	char	   *detail;
 
-	parse_remote_error(resp, &err);
+	parse_remote_error(envelope, resp, &err);
 	hint = hint_for_status(resp->status, err.from_api);
 	if (err.code != NULL && err.message != NULL)
 		detail = psprintf("%s: %s", err.code, err.message);
@@ -245,7 +295,7 @@ cf_report_http_error(const CfHttpRequest *req, const CfHttpResponse *resp)
 }
 
 void
-cf_report_transfer_error(const CfHttpRequest *req, int curl_code, const char *curl_message)
+cf_report_transfer_error(int curl_code, const char *curl_message)
 {
 	switch ((CURLcode) curl_code)
 	{
@@ -286,7 +336,7 @@ cf_report_transfer_error(const CfHttpRequest *req, int curl_code, const char *cu
 static void
 request_context(void *arg)
 {
-	const CfHttpRequest *req = (const CfHttpRequest *) arg;
+	const CfRequest *req = (const CfRequest *) arg;
 
 	errcontext("remote request %s %s", req->method, req->path);
 }
@@ -303,7 +353,7 @@ cf_push_error_context(ErrorContextCallback *callback, void (*fn) (void *), void 
 
 /* Name the request in the CONTEXT of any error until the caller pops it. */
 void
-cf_push_request_context(ErrorContextCallback *callback, const CfHttpRequest *req)
+cf_push_request_context(ErrorContextCallback *callback, const CfRequest *req)
 {
 	cf_push_error_context(callback, request_context, (void *) req);
 }

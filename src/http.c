@@ -1,12 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * http.c
- *		  HTTP requests with libcurl, inside a backend.
+ *		  Transport: HTTP requests with libcurl, inside a backend.
  *
- * Each connection (user mapping) has one curl multi handle, which owns the
- * pool of kept-alive connections, and up to CF_MAX_TRANSFERS transfers on
- * it at once.  A request is started, then waited for; a synchronous
- * request is both.  Waiting gives control back to us at least every
+ * Each connection (user mapping) has one handle: a curl multi handle, which
+ * owns the pool of kept-alive connections, and up to CF_MAX_TRANSFERS
+ * transfers on it at once.  A request is started, then waited for, then
+ * taken.  Nothing here knows a provider or a credential: requests arrive
+ * with their headers, and answers leave with theirs.  Waiting gives control back to us at least every
  * CF_POLL_INTERVAL_MS: there we check for interrupts, so that
  * pg_cancel_backend, statement_timeout and termination work even while a
  * server is silent.  Curl never sees a longjmp: interrupts are serviced
@@ -27,10 +28,13 @@
 #include "utils/timestamp.h"
 
 #include "cloud_fdw.h"
+#include "http.h"
+#include "http.h"
 
 #define CF_POLL_INTERVAL_MS 50
 #define CF_USER_AGENT "cloud_fdw/" CLOUD_FDW_VERSION
-#define CF_REQUEST_ID_MAX 128
+/* Header lines of one answer kept for the caller, in bytes at most. */
+#define CF_HEADERS_MAX (64 * 1024)
 
 /* Retries back off exponentially from this, with jitter, up to the cap. */
 #define CF_RETRY_BASE_MS 100
@@ -45,12 +49,9 @@ typedef struct CfTransfer
 	bool		in_use;
 	bool		done;
 	SubTransactionId subid;		/* started in this subtransaction */
-	bool		is_write;		/* may change the cloud (not a GET, not a login) */
 	CURLcode	result;
-	const CfHttpRequest *req;	/* the caller's, alive until finished */
-	char	   *url;
+	const CfHttpRequest *req;	/* the caller's, alive until taken */
 	struct curl_slist *headers;
-	bool		cached_token;
 	char		errbuf[CURL_ERROR_SIZE];
 	const char *upload;			/* the request body, sent by send_body */
 	size_t		upload_len;
@@ -59,11 +60,11 @@ typedef struct CfTransfer
 	char	   *body;
 	size_t		len;
 	size_t		capacity;
-	size_t		limit;
+	char	   *header_lines;	/* of the answer, "name: value\n" each, in cxt */
+	size_t		header_len;
+	size_t		header_capacity;
 	bool		too_large;
 	bool		out_of_memory;
-	char		request_id[CF_REQUEST_ID_MAX];
-	char	   *subject_token;	/* IAM's X-Subject-Token */
 	long		retry_after_ms; /* the server's Retry-After(-Ms), or -1 */
 	int			retries;		/* made so far */
 	TimestampTz retry_at;		/* waiting to be sent again then, or 0 */
@@ -75,16 +76,15 @@ typedef struct CfTransfer
  * since several scans and updates of one statement (partitions, CTEs) may
  * each have "concurrency" transfers on their way.
  */
-typedef struct CfHandle
+struct CfHttpHandle
 {
 	CURLM	   *multi;			/* owns the keep-alive connection pool */
 	int			in_flight;
-	TimestampTz next_start;		/* rate limit: when the next may start */
 	CfTransfer **transfers;
 	int			ntransfers;
-} CfHandle;
-
-bool		cloud_fdw_trace = false;
+	int64		requests;		/* started through this handle */
+	int64		connects;		/* TCP/TLS connections it opened */
+};
 
 void
 cf_http_init(void)
@@ -95,10 +95,10 @@ cf_http_init(void)
 				 errmsg("could not initialize libcurl")));
 }
 
-void *
+CfHttpHandle *
 cf_http_open(void)
 {
-	CfHandle   *handle = MemoryContextAllocZero(TopMemoryContext, sizeof(CfHandle));
+	CfHttpHandle *handle = MemoryContextAllocZero(TopMemoryContext, sizeof(CfHttpHandle));
 
 	handle->multi = curl_multi_init();
 	if (handle->multi == NULL)
@@ -113,7 +113,7 @@ cf_http_open(void)
 
 /* Detach a transfer (aborting it if unfinished) and free its headers. */
 static void
-release_transfer(CfHandle *handle, CfTransfer *t)
+release_transfer(CfHttpHandle *handle, CfTransfer *t)
 {
 	if (!t->in_use)
 		return;
@@ -133,10 +133,8 @@ release_transfer(CfHandle *handle, CfTransfer *t)
  * (InvalidSubTransactionId: all of them).
  */
 void
-cf_http_abort(void *h, SubTransactionId subid)
+cf_http_abort(CfHttpHandle *handle, SubTransactionId subid)
 {
-	CfHandle   *handle = (CfHandle *) h;
-
 	for (int i = 0; i < handle->ntransfers; i++)
 	{
 		CfTransfer *t = handle->transfers[i];
@@ -148,17 +146,9 @@ cf_http_abort(void *h, SubTransactionId subid)
 }
 
 void
-cf_http_abort_all(void *h)
+cf_http_close(CfHttpHandle *handle)
 {
-	cf_http_abort(h, InvalidSubTransactionId);
-}
-
-void
-cf_http_close(void *h)
-{
-	CfHandle   *handle = (CfHandle *) h;
-
-	cf_http_abort_all(handle);
+	cf_http_abort(handle, InvalidSubTransactionId);
 	for (int i = 0; i < handle->ntransfers; i++)
 	{
 		if (handle->transfers[i]->easy)
@@ -173,55 +163,74 @@ cf_http_close(void *h)
 
 /* Whether writes of this handle are on their way, which closing would abandon. */
 bool
-cf_http_writes_in_flight(void *h)
+cf_http_writes_in_flight(CfHttpHandle *handle)
 {
-	CfHandle   *handle = (CfHandle *) h;
-
 	for (int i = 0; i < handle->ntransfers; i++)
-		if (handle->transfers[i]->in_use && handle->transfers[i]->is_write)
+		if (handle->transfers[i]->in_use && handle->transfers[i]->req->writes)
 			return true;
 	return false;
+}
+
+void
+cf_http_counters(CfHttpHandle *handle, int64 *requests, int64 *connects)
+{
+	*requests = handle->requests;
+	*connects = handle->connects;
 }
 
 /*
  * Curl callbacks must not ereport (a longjmp would leave curl inconsistent),
  * so they allocate without raising and report trouble through flags.
  */
+/*
+ * Append to a buffer of cxt that grows by doubling, up to limit bytes plus
+ * a terminating NUL; false when the limit or memory runs out.
+ */
+static bool
+append_bytes(CfTransfer *t, char **buf, size_t *len, size_t *capacity,
+			 const char *data, size_t n, size_t limit)
+{
+	if (*len + n > limit)
+	{
+		t->too_large = true;
+		return false;
+	}
+	if (*len + n + 1 > *capacity)
+	{
+		size_t		grown_capacity = Max(*capacity * 2, 8192);
+		char	   *grown;
+
+		while (grown_capacity < *len + n + 1)
+			grown_capacity *= 2;
+		grown_capacity = Min(grown_capacity, limit + 1);
+		grown = MemoryContextAllocExtended(t->cxt, grown_capacity, MCXT_ALLOC_NO_OOM);
+		if (grown == NULL)
+		{
+			t->out_of_memory = true;
+			return false;
+		}
+		if (*buf != NULL)
+		{
+			memcpy(grown, *buf, *len);
+			pfree(*buf);
+		}
+		*buf = grown;
+		*capacity = grown_capacity;
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return true;
+}
+
 static size_t
 collect_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	CfTransfer *t = (CfTransfer *) arg;
 	size_t		n = size * nmemb;
 
-	if (t->len + n > t->limit)
-	{
-		t->too_large = true;
+	if (!append_bytes(t, &t->body, &t->len, &t->capacity, data, n, t->req->max_response_size))
 		return 0;
-	}
-	if (t->len + n + 1 > t->capacity)
-	{
-		size_t		capacity = Max(t->capacity * 2, 8192);
-		char	   *grown;
-
-		while (capacity < t->len + n + 1)
-			capacity *= 2;
-		capacity = Min(capacity, t->limit + 1);
-		grown = MemoryContextAllocExtended(t->cxt, capacity, MCXT_ALLOC_NO_OOM);
-		if (grown == NULL)
-		{
-			t->out_of_memory = true;
-			return 0;
-		}
-		if (t->body != NULL)
-		{
-			memcpy(grown, t->body, t->len);
-			pfree(t->body);
-		}
-		t->body = grown;
-		t->capacity = capacity;
-	}
-	memcpy(t->body + t->len, data, n);
-	t->len += n;
 	return n;
 }
 
@@ -281,29 +290,43 @@ collect_header(char *line, size_t size, size_t nitems, void *arg)
 	const char *value;
 	size_t		len;
 
-	if ((value = header_value(line, n, "x-request-id", &len)) != NULL)
-	{
-		len = Min(len, CF_REQUEST_ID_MAX - 1);
-		memcpy(t->request_id, value, len);
-		t->request_id[len] = '\0';
-	}
-	else if ((value = header_value(line, n, "retry-after-ms", &len)) != NULL)
+	if ((value = header_value(line, n, "retry-after-ms", &len)) != NULL)
 		t->retry_after_ms = retry_delay_ms(value, len, false);
 	else if ((value = header_value(line, n, "retry-after", &len)) != NULL &&
 			 t->retry_after_ms < 0)
 		t->retry_after_ms = retry_delay_ms(value, len, true);
-	else if ((value = header_value(line, n, "x-subject-token", &len)) != NULL)
-	{
-		t->subject_token = MemoryContextAllocExtended(t->cxt, len + 1, MCXT_ALLOC_NO_OOM);
-		if (t->subject_token == NULL)
-		{
-			t->out_of_memory = true;
-			return 0;
-		}
-		memcpy(t->subject_token, value, len);
-		t->subject_token[len] = '\0';
-	}
+	/* keep "name: value" lines, without the status line and line breaks */
+	len = n;
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n'))
+		len--;
+	if (len > 0 && memchr(line, ':', len) != NULL &&
+		(!append_bytes(t, &t->header_lines, &t->header_len, &t->header_capacity,
+					   line, len, CF_HEADERS_MAX) ||
+		 !append_bytes(t, &t->header_lines, &t->header_len, &t->header_capacity,
+					   "\n", 1, CF_HEADERS_MAX)))
+		return 0;
 	return n;
+}
+
+/* The value of a header of an answer (the last one of that name), or NULL. */
+const char *
+cf_http_header(const CfHttpResponse *resp, const char *name)
+{
+	const char *found = NULL;
+	const char *line = resp->headers;
+
+	while (line != NULL && *line)
+	{
+		const char *end = strchr(line, '\n');
+		size_t		n = end ? (size_t) (end - line) : strlen(line);
+		const char *value;
+		size_t		len;
+
+		if ((value = header_value(line, n, name, &len)) != NULL)
+			found = pnstrdup(value, len);
+		line = end ? end + 1 : NULL;
+	}
+	return found;
 }
 
 static size_t
@@ -319,21 +342,20 @@ send_body(char *buffer, size_t size, size_t nitems, void *arg)
 
 /* A header line "name: value"; values come from options, so refuse CR/LF. */
 static struct curl_slist *
-add_header(struct curl_slist *headers, const char *name, const char *value)
+add_header(struct curl_slist *headers, const char *line)
 {
 	struct curl_slist *appended;
-	char	   *line;
 
-	if (strpbrk(value, "\r\n") != NULL)
+	if (strpbrk(line, "\r\n") != NULL)
 	{
+		char	   *name = pnstrdup(line, strcspn(line, ":"));
+
 		curl_slist_free_all(headers);
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("value for HTTP header \"%s\" contains a line break", name)));
 	}
-	line = psprintf("%s: %s", name, value);
 	appended = curl_slist_append(headers, line);
-	pfree(line);
 	if (appended == NULL)
 	{
 		curl_slist_free_all(headers);
@@ -345,53 +367,37 @@ add_header(struct curl_slist *headers, const char *name, const char *value)
 }
 
 static struct curl_slist *
-build_headers(CfConnection *conn, const CfHttpRequest *req, const char *url,
-			  bool *cached_token)
+build_headers(const CfHttpRequest *req)
 {
-	struct curl_slist *headers = NULL;
-	List	   *auth = cf_auth_headers(conn, req, url, cached_token);
+	/* a body is small: waiting for "100 Continue" would cost a round trip */
+	struct curl_slist *headers = add_header(NULL, "Expect:");
 	ListCell   *lc;
 
-	headers = add_header(headers, "Accept", "application/json");
-	if (req->body != NULL)
-		headers = add_header(headers, "Content-Type", CF_JSON_CONTENT_TYPE);
-	/* a body is small: waiting for "100 Continue" would cost a round trip */
-	headers = add_header(headers, "Expect", "");
-	foreach(lc, auth)
-	{
-		const char *line = (const char *) lfirst(lc);
-		const char *colon = strchr(line, ':');
-		char	   *name = pnstrdup(line, colon - line);
-
-		/* the signer signed exactly this Content-Type: do not send two */
-		if (pg_strcasecmp(name, "Content-Type") != 0)
-			headers = add_header(headers, name, colon + 2);
-	}
+	foreach(lc, req->headers)
+		headers = add_header(headers, (const char *) lfirst(lc));
 	return headers;
 }
 
 static void
-set_transfer_options(CURL *easy, const CfHttpRequest *req, const char *url,
-					 struct curl_slist *headers, CfTransfer *transfer)
+set_transfer_options(CURL *easy, const CfHttpRequest *req, struct curl_slist *headers,
+					 CfTransfer *transfer)
 {
-	char	   *errbuf = transfer->errbuf;
-
 	curl_easy_reset(easy);		/* keeps the connection pool */
-	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_URL, req->url);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	/* ids are percent-encoded already; "/../" must reach the server as is */
 	curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) req->opts->connect_timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) req->opts->request_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) req->connect_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) req->request_timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (req->opts->ca_file != NULL)
-		curl_easy_setopt(easy, CURLOPT_CAINFO, req->opts->ca_file);
+	if (req->ca_file != NULL)
+		curl_easy_setopt(easy, CURLOPT_CAINFO, req->ca_file);
 	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, CF_USER_AGENT);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->errbuf);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer);
 	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, collect_header);
@@ -418,11 +424,9 @@ set_transfer_options(CURL *easy, const CfHttpRequest *req, const char *url,
 	}
 }
 
-static void wait_for_rate(CfConnection *conn, CfHandle *handle, double rate);
-
 /* A free transfer slot, allocated when all are in use. */
 static int
-free_transfer(CfHandle *handle)
+free_transfer(CfHttpHandle *handle)
 {
 	int			slot;
 
@@ -444,29 +448,29 @@ free_transfer(CfHandle *handle)
 	return slot;
 }
 
+/* Forget what an attempt received, before the next one. */
+static void
+reset_attempt(CfTransfer *t)
+{
+	t->len = 0;
+	t->too_large = t->out_of_memory = false;
+	t->header_len = 0;
+	t->retry_after_ms = -1;
+	t->errbuf[0] = '\0';
+	t->upload_pos = 0;
+}
+
 /*
  * Start a request; its response will be kept in cxt.  The request (and what
- * it points to) must stay alive until cf_http_finish.
+ * it points to) must stay alive until cf_http_take.
  */
 int
-cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt)
+cf_http_start(CfHttpHandle *handle, const CfHttpRequest *req, MemoryContext cxt)
 {
-	CfHandle   *handle = (CfHandle *) cf_connection_handle(conn);
-	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
-	char	   *url = psprintf("%s%s", req->endpoint, req->path);
+	struct curl_slist *headers = build_headers(req);
 	CfTransfer *t;
 	int			slot;
-	struct curl_slist *headers;
-	bool		cached_token;
 
-	if (!req->anonymous)
-		wait_for_rate(conn, handle, req->opts->rate_limit);
-
-	/*
-	 * First the headers: an IAM login they may need runs (and is traced)
-	 * before this request, in a slot of its own.
-	 */
-	headers = build_headers(conn, req, url, &cached_token);
 	PG_TRY();
 	{
 		slot = free_transfer(handle);
@@ -485,34 +489,22 @@ cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl handle")));
 	}
-	t->url = url;
-	if (cloud_fdw_trace)
-		ereport(NOTICE,
-				(errmsg("cloud_fdw: %s %s%s%s", req->method, req->path,
-						req->body ? " " : "",
-						req->body ? (req->secret_body ? "(body not shown: it holds credentials)"
-									 : cf_utf8_to_display(req->body, strlen(req->body))) : "")));
 
 	t->in_use = true;
 	t->done = false;
 	t->subid = GetCurrentSubTransactionId();
-	t->is_write = (strcmp(req->method, "GET") != 0 && !req->anonymous);
 	t->result = CURLE_OK;
 	t->req = req;
 	t->headers = headers;
-	t->cached_token = cached_token;
-	t->errbuf[0] = '\0';
 	t->cxt = cxt;
 	t->body = NULL;
-	t->len = t->capacity = 0;
-	t->limit = req->opts->max_response_size;
-	t->too_large = t->out_of_memory = false;
-	t->request_id[0] = '\0';
-	t->subject_token = NULL;
-	t->retry_after_ms = -1;
+	t->capacity = 0;
+	t->header_lines = NULL;
+	t->header_capacity = 0;
 	t->retries = 0;
 	t->retry_at = 0;
-	set_transfer_options(t->easy, req, t->url, headers, t);
+	reset_attempt(t);
+	set_transfer_options(t->easy, req, headers, t);
 	if (curl_multi_add_handle(handle->multi, t->easy) != CURLM_OK)
 	{
 		t->done = true;
@@ -522,40 +514,25 @@ cf_http_start(CfConnection *conn, const CfHttpRequest *req, MemoryContext cxt)
 				 errmsg("could not start HTTP transfer")));
 	}
 	handle->in_flight++;
-	cf_connection_count_request(conn);
-	if (t->is_write)
-		cf_connection_mark_write(conn);
-	MemoryContextSwitchTo(oldcxt);
+	handle->requests++;
 	return slot;
 }
 
-/* Forget what an attempt received, before the next one. */
-static void
-reset_attempt(CfTransfer *t)
-{
-	t->len = 0;
-	t->too_large = t->out_of_memory = false;
-	t->request_id[0] = '\0';
-	t->subject_token = NULL;
-	t->retry_after_ms = -1;
-	t->errbuf[0] = '\0';
-	t->upload_pos = 0;
-}
-
 /*
- * Whether a finished attempt is worth another, and after how long.  Gets
- * are retried on connection failures, timeouts and the statuses that say
- * "later" (408, 429, 500, 502, 503, 504).  Anything else is retried only
- * when it cannot have been applied: the connection was refused before
- * anything was sent, or the server said 429/503 and when to come back.
+ * Whether a finished attempt is worth another, and after how long.
+ * Resendable requests (reads, logins) are retried on connection failures,
+ * timeouts and the statuses that say "later" (408, 429, 500, 502, 503,
+ * 504).  Anything else is retried only when it cannot have been applied:
+ * the connection was refused before anything was sent, or the server said
+ * 429/503 and when to come back.
  */
 static bool
 retry_delay(CfTransfer *t, CURLcode result, long status, long *delay_ms)
 {
-	bool		safe = (strcmp(t->req->method, "GET") == 0 || t->req->idempotent);
+	bool		safe = t->req->resendable;
 	bool		retry;
 
-	if (t->retries >= t->req->opts->max_retries || t->too_large || t->out_of_memory)
+	if (t->retries >= t->req->max_retries || t->too_large || t->out_of_memory)
 		return false;
 	if (result != CURLE_OK)
 		retry = (result == CURLE_COULDNT_CONNECT) ||
@@ -585,7 +562,7 @@ retry_delay(CfTransfer *t, CURLcode result, long status, long *delay_ms)
  * later; how many are done.
  */
 static int
-collect_finished(CfConnection *conn, CfHandle *handle)
+collect_finished(CfHttpHandle *handle)
 {
 	CURLMsg    *msg;
 	int			queued;
@@ -605,14 +582,14 @@ collect_finished(CfConnection *conn, CfHandle *handle)
 			if (!t->in_use || t->done || t->easy != msg->easy_handle)
 				continue;
 			curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &new_connects);
-			cf_connection_add_connects(conn, new_connects);
+			handle->connects += new_connects;
 			curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
 			if (retry_delay(t, msg->data.result, status, &delay_ms))
 			{
 				if (cloud_fdw_trace)
 					ereport(NOTICE,
-							(errmsg("cloud_fdw: retrying %s %s in %ld ms (%s)",
-									t->req->method, t->req->path, delay_ms,
+							(errmsg("cloud_fdw: retrying %s in %ld ms (%s)",
+									t->req->label, delay_ms,
 									msg->data.result != CURLE_OK
 									? curl_easy_strerror(msg->data.result)
 									: psprintf("HTTP %ld", status))));
@@ -633,7 +610,7 @@ collect_finished(CfConnection *conn, CfHandle *handle)
 
 /* Send again the retries whose time has come; the time of the next, or 0. */
 static TimestampTz
-resend_due(CfHandle *handle)
+resend_due(CfHttpHandle *handle)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz next = 0;
@@ -661,10 +638,10 @@ resend_due(CfHandle *handle)
 /*
  * Let curl work, then wait up to timeout_ms for a socket to be ready; no
  * wait when a transfer just finished, or when none is running unless the
- * caller wants to pass the time (the rate limit).
+ * caller wants to pass the time (a pause).
  */
 static void
-drive(CfConnection *conn, CfHandle *handle, int timeout_ms, bool idle_wait)
+drive(CfHttpHandle *handle, int timeout_ms, bool idle_wait)
 {
 	int			running;
 	TimestampTz next_retry = resend_due(handle);
@@ -677,7 +654,7 @@ drive(CfConnection *conn, CfHandle *handle, int timeout_ms, bool idle_wait)
 		timeout_ms = (int) Max(0, Min(timeout_ms, until_retry_ms));
 		idle_wait = true;		/* a retry is waiting for its time */
 	}
-	if (mc == CURLM_OK && collect_finished(conn, handle) == 0 &&
+	if (mc == CURLM_OK && collect_finished(handle) == 0 &&
 		(running > 0 || idle_wait))
 	{
 		pgstat_report_wait_start(cf_wait_event_request());
@@ -685,7 +662,7 @@ drive(CfConnection *conn, CfHandle *handle, int timeout_ms, bool idle_wait)
 		pgstat_report_wait_end();
 		if (mc == CURLM_OK)
 			mc = curl_multi_perform(handle->multi, &running);
-		collect_finished(conn, handle);
+		collect_finished(handle);
 	}
 	if (mc != CURLM_OK)
 		ereport(ERROR,
@@ -694,46 +671,41 @@ drive(CfConnection *conn, CfHandle *handle, int timeout_ms, bool idle_wait)
 }
 
 /*
- * Client-side rate limit: requests start at least 1/rate seconds apart.
- * The wait keeps the other transfers going and wakes up for interrupts.
+ * Pass the time until "until" (a rate limit), keeping the other transfers
+ * going and waking up for interrupts.
  */
-static void
-wait_for_rate(CfConnection *conn, CfHandle *handle, double rate)
+void
+cf_http_pause_until(CfHttpHandle *handle, TimestampTz until)
 {
-	TimestampTz now = GetCurrentTimestamp();
-
-	if (rate <= 0)
-		return;
 	PG_TRY();
 	{
-		while (now < handle->next_start)
-		{
-			long		remaining_ms = (handle->next_start - now) / 1000 + 1;
+		TimestampTz now;
 
-			drive(conn, handle, (int) Min(remaining_ms, CF_POLL_INTERVAL_MS), true);
+		while ((now = GetCurrentTimestamp()) < until)
+		{
+			long		remaining_ms = (until - now) / 1000 + 1;
+
+			drive(handle, (int) Min(remaining_ms, CF_POLL_INTERVAL_MS), true);
 			CHECK_FOR_INTERRUPTS();
-			now = GetCurrentTimestamp();
 		}
 	}
 	PG_CATCH();
 	{
-		cf_http_abort_all(handle);
+		cf_http_abort(handle, InvalidSubTransactionId);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	handle->next_start = Max(now, handle->next_start) + (TimestampTz) (USECS_PER_SEC / rate);
 }
 
 /*
  * Wait until one of the given transfers is done; returns its slot.  Only
  * the caller's own transfers count: other scans and updates of the
- * statement may have theirs on the same connection.  On any error, every
- * transfer of the connection is aborted.
+ * statement may have theirs on the same handle.  On any error, every
+ * transfer of the handle is aborted.
  */
 int
-cf_http_wait_any(CfConnection *conn, const int *slots, int nslots)
+cf_http_wait_any(CfHttpHandle *handle, const int *slots, int nslots)
 {
-	CfHandle   *handle = (CfHandle *) cf_connection_handle(conn);
 	volatile int found = -1;
 
 	Assert(nslots > 0);
@@ -751,34 +723,26 @@ cf_http_wait_any(CfConnection *conn, const int *slots, int nslots)
 			}
 			if (found >= 0)
 				break;
-			drive(conn, handle, CF_POLL_INTERVAL_MS, false);
+			drive(handle, CF_POLL_INTERVAL_MS, false);
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
 	PG_CATCH();
 	{
-		cf_http_abort_all(handle);
+		cf_http_abort(handle, InvalidSubTransactionId);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	return found;
 }
 
-int
-cf_http_wait(CfConnection *conn, int slot)
-{
-	return cf_http_wait_any(conn, &slot, 1);
-}
-
 /*
- * Take the response of a finished transfer and free its slot.  Transport
- * failures are raised here.  *cached_token says whether the request
- * carried a cached IAM token.
+ * Take the answer of a finished transfer and free its slot.  Transport
+ * failures are raised here; the status is the caller's to judge.
  */
-static void
-take_response(CfConnection *conn, int slot, CfHttpResponse *resp, bool *cached_token)
+void
+cf_http_take(CfHttpHandle *handle, int slot, CfHttpResponse *resp)
 {
-	CfHandle   *handle = (CfHandle *) cf_connection_handle(conn);
 	CfTransfer *t = handle->transfers[slot];
 	const CfHttpRequest *req = t->req;
 	CURLcode	result = t->result;
@@ -791,10 +755,8 @@ take_response(CfConnection *conn, int slot, CfHttpResponse *resp, bool *cached_t
 	t->body[t->len] = '\0';
 	resp->body = t->body;
 	resp->body_len = t->len;
-	resp->request_id = t->request_id[0] ? MemoryContextStrdup(t->cxt, t->request_id) : NULL;
-	resp->subject_token = t->subject_token;
+	resp->headers = t->header_len > 0 ? t->header_lines : NULL;
 	resp->retries = t->retries;
-	*cached_token = t->cached_token;
 	strlcpy(errbuf, t->errbuf, sizeof(errbuf));
 	release_transfer(handle, t);
 
@@ -802,46 +764,13 @@ take_response(CfConnection *conn, int slot, CfHttpResponse *resp, bool *cached_t
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("response exceeds max_response_size of %zu bytes",
-						req->opts->max_response_size),
+						req->max_response_size),
 				 errhint("Raise the server option \"max_response_size\" or lower \"page_size\".")));
 	if (t->out_of_memory)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while receiving a response")));
 	if (result != CURLE_OK)
-		cf_report_transfer_error(req, (int) result,
+		cf_report_transfer_error((int) result,
 								 errbuf[0] ? errbuf : curl_easy_strerror(result));
-}
-
-/*
- * Take the response of a finished transfer, whichever way it was started.
- * The HTTP status is left to the caller, which knows whether a 404 means
- * "no such row" or an error.  A cached IAM token that the API refuses (401)
- * was refused before anything was done, so it is replaced and the request
- * sent again, once, for every kind of request alike.
- */
-void
-cf_http_finish(CfConnection *conn, int slot, CfHttpResponse *resp)
-{
-	CfHandle   *handle = (CfHandle *) cf_connection_handle(conn);
-	const CfHttpRequest *req = handle->transfers[slot]->req;
-	MemoryContext cxt = handle->transfers[slot]->cxt;
-	bool		cached_token;
-
-	take_response(conn, slot, resp, &cached_token);
-	if (resp->status == 401 && cached_token)
-	{
-		cf_auth_forget_token(conn, req);
-		slot = cf_http_start(conn, req, cxt);
-		take_response(conn, cf_http_wait(conn, slot), resp, &cached_token);
-	}
-}
-
-/* Send one request and wait for its whole response, in the current memory context. */
-void
-cf_send_request(CfConnection *conn, const CfHttpRequest *req, CfHttpResponse *resp)
-{
-	int			slot = cf_http_start(conn, req, CurrentMemoryContext);
-
-	cf_http_finish(conn, cf_http_wait(conn, slot), resp);
 }

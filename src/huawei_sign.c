@@ -33,17 +33,11 @@ typedef struct SignedHeader
 	int			value_len;
 } SignedHeader;
 
+/* Lower-case hex of a digest, NUL-terminated. */
 static void
-hex_encode_lower(const uint8 *digest, int len, char *out)
+digest_hex(const uint8 *digest, int len, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
-
-	for (int i = 0; i < len; i++)
-	{
-		out[2 * i] = hex[digest[i] >> 4];
-		out[2 * i + 1] = hex[digest[i] & 0x0F];
-	}
-	out[2 * len] = '\0';
+	out[hex_encode((const char *) digest, len, out)] = '\0';
 }
 
 static void
@@ -57,7 +51,7 @@ sha256_hex(const char *data, size_t len, char *out)
 		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
 		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ctx));
 	pg_cryptohash_free(ctx);
-	hex_encode_lower(digest, sizeof(digest), out);
+	digest_hex(digest, sizeof(digest), out);
 }
 
 static void
@@ -71,7 +65,7 @@ hmac_sha256_hex(const char *key, const char *data, char *out)
 		pg_hmac_final(ctx, digest, sizeof(digest)) < 0)
 		elog(ERROR, "could not compute HMAC-SHA256: %s", pg_hmac_error(ctx));
 	pg_hmac_free(ctx);
-	hex_encode_lower(digest, sizeof(digest), out);
+	digest_hex(digest, sizeof(digest), out);
 }
 
 static int
@@ -87,35 +81,28 @@ hex_value(char c)
 }
 
 /*
- * Append text percent-decoded and then encoded the signer's way: every
- * byte but A-Z a-z 0-9 - _ . ~ as %XY with upper-case hex.  Decoding first
- * makes the result independent of how the request spelled it.
+ * Append text percent-decoded and then encoded the signer's way.  Decoding
+ * first makes the result independent of how the request spelled it.
  */
 static void
 append_canonical(StringInfo buf, const char *text, int len)
 {
-	static const char hex[] = "0123456789ABCDEF";
+	char	   *decoded = palloc(len + 1);
+	int			n = 0;
 
 	for (int i = 0; i < len; i++)
 	{
-		unsigned char c = (unsigned char) text[i];
-
-		if (c == '%' && i + 2 < len &&
+		if (text[i] == '%' && i + 2 < len &&
 			hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0)
 		{
-			c = (unsigned char) (hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
+			decoded[n++] = (char) (hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
 			i += 2;
 		}
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			(c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~')
-			appendStringInfoChar(buf, (char) c);
 		else
-		{
-			appendStringInfoChar(buf, '%');
-			appendStringInfoChar(buf, hex[c >> 4]);
-			appendStringInfoChar(buf, hex[c & 0x0F]);
-		}
+			decoded[n++] = text[i];
 	}
+	cf_append_encoded(buf, decoded, n);
+	pfree(decoded);
 }
 
 /* "/a/b c" -> "/a/b%20c/": segments encoded, always ending in "/". */
@@ -205,12 +192,12 @@ compare_headers(const void *a, const void *b)
 }
 
 /*
- * The Authorization header value for a request.  headers are "Name: value"
- * lines, all of which are signed; one of them must be X-Sdk-Date.
+ * The Authorization header value for a request to url.  headers are
+ * "Name: value" lines, all of which are signed; one must be X-Sdk-Date.
  */
 char *
-cf_huawei_authorization(const char *method, const char *path, const char *query,
-						List *headers, const char *body, size_t body_len,
+cf_huawei_authorization(const char *method, const char *url, List *headers,
+						const char *body, size_t body_len,
 						const char *access_key, const char *secret_key)
 {
 	int			n = list_length(headers);
@@ -223,7 +210,10 @@ cf_huawei_authorization(const char *method, const char *path, const char *query,
 	char		signature[PG_SHA256_DIGEST_LENGTH * 2 + 1];
 	ListCell   *lc;
 	int			i = 0;
+	char	   *path;
+	char	   *query;
 
+	cf_url_split(url, &path, &query);
 	foreach(lc, headers)
 	{
 		const char *line = (const char *) lfirst(lc);
@@ -296,19 +286,10 @@ cloud_fdw_huawei_signature(PG_FUNCTION_ARGS)
 	text	   *body = PG_GETARG_TEXT_PP(3);
 	char	   *access_key = text_to_cstring(PG_GETARG_TEXT_PP(4));
 	char	   *secret_key = text_to_cstring(PG_GETARG_TEXT_PP(5));
-	char	   *path = strstr(url, "://");
-	char	   *query;
 	Datum	   *elems;
 	bool	   *nulls;
 	int			nelems;
 	List	   *headers = NIL;
-
-	path = path ? strchr(path + 3, '/') : url;
-	if (path == NULL)
-		path = "/";
-	query = strchr(path, '?');
-	if (query != NULL)
-		*query++ = '\0';
 
 	deconstruct_array(header_array, TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, &nulls, &nelems);
@@ -316,7 +297,7 @@ cloud_fdw_huawei_signature(PG_FUNCTION_ARGS)
 		if (!nulls[i])
 			headers = lappend(headers, TextDatumGetCString(elems[i]));
 
-	PG_RETURN_TEXT_P(cstring_to_text(cf_huawei_authorization(method, path, query, headers,
+	PG_RETURN_TEXT_P(cstring_to_text(cf_huawei_authorization(method, url, headers,
 															 VARDATA_ANY(body),
 															 VARSIZE_ANY_EXHDR(body),
 															 access_key, secret_key)));

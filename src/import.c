@@ -95,17 +95,10 @@ List *
 cf_import_foreign_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 {
 	ForeignServer *server = GetForeignServer(serverOid);
-	const CfProvider *provider = NULL;
+	const CfProvider *provider = cf_server_provider(server);
 	List	   *commands = NIL;
 	ListCell   *lc;
 
-	foreach(lc, server->options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-
-		if (strcmp(def->defname, "provider") == 0)
-			provider = cf_find_provider(defGetString(def));
-	}
 	if (provider == NULL || strcmp(stmt->remote_schema, provider->name) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_SCHEMA_NOT_FOUND),

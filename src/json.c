@@ -472,6 +472,19 @@ cfj_has(const CfJson *object, const char *dotted_path)
 	return found;
 }
 
+/* Call fn for each member of an object, in the order of the text. */
+void
+cfj_object_foreach(const CfJson *object, void (*fn) (const char *key, CfJson *value, void *arg),
+				   void *arg)
+{
+	struct json_object_iter it;
+
+	if (cfj_type(object) != CFJ_OBJECT)
+		return;
+	json_object_object_foreachC(TO_JSONC(object), it)
+		fn(it.key, FROM_JSONC(it.val), arg);
+}
+
 const char *
 cfj_string(const CfJson *value, size_t *len)
 {

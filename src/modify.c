@@ -29,12 +29,11 @@
 typedef struct CfModifyState
 {
 	CfOptions	opts;
-	CfCredentials creds;
-	CfConnection *conn;
+	CfClient	client;
 	CfColumnMap *maps;
 	List	   *target_attrs;	/* updated columns, shallow JSON paths first */
 	List	   *fixed_attrs;	/* columns a BEFORE trigger must leave alone */
-	List	   *param_attrs;	/* columns whose old value fills call parameters */
+	List	   *param_attrs;	/* columns whose value fills parameters of write calls */
 	AttrNumber	key_attno;		/* junk attribute with the item's key */
 	AttrNumber	key_column;		/* the table's column of the key */
 	AttrNumber	wholerow_attno; /* junk attribute with the old row */
@@ -52,15 +51,15 @@ typedef struct CfModifyState
 	bool		async;
 	struct CfPendingWrite *pending;
 	int			npending;
-	int		   *pending_slots;	/* scratch: the slots of the pending writes */
+	CfExchange **pending_exchanges; /* scratch: the exchanges of the pending writes */
 } CfModifyState;
 
-/* An update call on its way, with what it needs until it is finished. */
+/* A write call on its way, with what it needs until it is finished. */
 typedef struct CfPendingWrite
 {
-	int			slot;
+	CfExchange *exchange;
 	MemoryContext cxt;
-	CfHttpRequest req;
+	CfRequest	req;
 	char	   *key;
 } CfPendingWrite;
 
@@ -78,7 +77,7 @@ cloudIsForeignRelUpdatable(Relation rel)
 {
 	const CfResource *resource = cf_table_resource(RelationGetRelid(rel));
 
-	return (resource != NULL && resource->update != NULL) ? (1 << CMD_UPDATE) : 0;
+	return (resource != NULL && cf_resource_is_updatable(resource)) ? (1 << CMD_UPDATE) : 0;
 }
 
 /* UPDATE finds the remote item by its key, carried as a junk column. */
@@ -104,6 +103,21 @@ cloudAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 	att = TupleDescAttr(RelationGetDescr(target_relation), attnum - 1);
 	var = makeVar(rtindex, attnum, att->atttypid, att->atttypmod, att->attcollation, 0);
 	add_row_identity_var(root, var, rtindex, CF_KEY_JUNK_NAME);
+}
+
+/* The calls an UPDATE of the resource may make, each once. */
+static List *
+write_calls(const CfResource *resource)
+{
+	List	   *calls = NIL;
+
+	if (resource->update != NULL)
+		calls = lappend(calls, (void *) resource->update);
+	if (resource->refetch != NULL)
+		calls = lappend(calls, (void *) resource->refetch);
+	for (int i = 0; i < resource->nactions; i++)
+		calls = list_append_unique_ptr(calls, (void *) resource->actions[i].call);
+	return calls;
 }
 
 static int
@@ -166,11 +180,12 @@ cloudPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelatio
 {
 	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
 	CfOptions	opts;
-	const CfCall *update;
+	List	   *calls;
 	List	   *target_attrs = NIL;
 	Bitmapset  *updated;
 	Relation	rel;
 	int			col = -1;
+	ListCell   *lc;
 
 	if (plan->operation != CMD_UPDATE)
 		ereport(ERROR,
@@ -181,22 +196,33 @@ cloudPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelatio
 				 errdetail("cloud_fdw only updates existing cloud resources.")));
 
 	cf_get_options(rte->relid, &opts);
-	update = opts.resource->update;
-	if (update == NULL)
+	if (!cf_resource_is_updatable(opts.resource))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot update foreign table \"%s\"", get_rel_name(rte->relid)),
 				 errdetail("The cloud API offers no update call for resource \"%s\".",
 						   opts.resource->name)));
+	if (plan->returningLists != NIL && opts.resource->no_returning_reason != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot use RETURNING with an UPDATE of foreign table \"%s\"",
+						get_rel_name(rte->relid)),
+				 errdetail("%s", opts.resource->no_returning_reason)));
 	rel = table_open(rte->relid, NoLock);
-	for (int i = 0; i < update->nparams; i++)
-		if (update->params[i].in == CF_IN_PATH &&
-			field_attnum(rel, update->params[i].field) == InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
-					 errmsg("foreign table \"%s\" has no column for \"%s\", which updates of resource \"%s\" need",
-							get_rel_name(rte->relid), update->params[i].field, opts.resource->name),
-					 errhint("Add a column mapped to JSON path \"%s\".", update->params[i].field)));
+	calls = write_calls(opts.resource);
+	foreach(lc, calls)
+	{
+		const CfCall *call = (const CfCall *) lfirst(lc);
+
+		for (int i = 0; i < call->nparams; i++)
+			if (call->params[i].required &&
+				field_attnum(rel, call->params[i].field) == InvalidAttrNumber)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+						 errmsg("foreign table \"%s\" has no column for \"%s\", which updates of resource \"%s\" need",
+								get_rel_name(rte->relid), call->params[i].field, opts.resource->name),
+						 errhint("Add a column mapped to JSON path \"%s\".", call->params[i].field)));
+	}
 
 	/*
 	 * The SET columns, and with BEFORE ROW triggers (which may change any
@@ -211,7 +237,6 @@ cloudPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelatio
 		AttrNumber	attnum = col + FirstLowInvalidHeapAttributeNumber;
 		const char *path;
 		const CfColumn *governing;
-		ListCell   *lc;
 		int			pos = 0;
 
 		if (attnum <= InvalidAttrNumber ||
@@ -252,6 +277,8 @@ cloudBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	const CfResource *resource;
 	CfModifyState *state;
 	UserMapping *user;
+	List	   *calls;
+	ListCell   *lc;
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
@@ -261,18 +288,22 @@ cloudBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	cf_get_options(RelationGetRelid(rel), &state->opts);
 	resource = state->opts.resource;
 	user = GetUserMapping(cf_result_rel_user(rinfo, estate), state->opts.serverid);
-	cf_get_credentials(user, &state->opts, &state->creds);
-	state->conn = cf_get_connection(user);
+	cf_client_open(&state->client, user, &state->opts);
 	state->maps = cf_column_maps(rel, resource, NULL);
 	state->target_attrs = (List *) linitial(fdw_private);
 
-	/* the old row fills the path parameters of the update and get calls */
+	/* the row fills the parameters of the write calls and of the refetch */
+	calls = write_calls(resource);
 	for (AttrNumber attnum = 1; attnum <= RelationGetNumberOfAttributes(rel); attnum++)
 	{
 		const char *path = cf_column_map_path(state->maps, attnum);
 
-		if (path != NULL && cf_is_param_field(resource, path))
-			state->param_attrs = lappend_int(state->param_attrs, attnum);
+		foreach(lc, calls)
+			if (path != NULL && cf_call_param((const CfCall *) lfirst(lc), path) != NULL)
+			{
+				state->param_attrs = lappend_int(state->param_attrs, attnum);
+				break;
+			}
 	}
 
 	state->key_column = cf_key_attnum(rel, resource);
@@ -288,7 +319,7 @@ cloudBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	state->async = (((ModifyTable *) mtstate->ps.plan)->returningLists == NIL &&
 					rinfo->ri_TrigDesc == NULL);
 	state->pending = palloc0(sizeof(CfPendingWrite) * state->opts.concurrency);
-	state->pending_slots = palloc0(sizeof(int) * state->opts.concurrency);
+	state->pending_exchanges = palloc0(sizeof(CfExchange *) * state->opts.concurrency);
 	init_row_columns(state, rel, estate);
 	state->ledger = cf_ledger_open(RelationGetRelationName(rel));
 }
@@ -353,56 +384,55 @@ note_answer(CfModifyState *state, const char *key, long status)
 		cf_ledger_answered(state->ledger, key, applied);
 }
 
-/* Send one call of the row and wait; returns the parsed answer or NULL. */
+/*
+ * The answer of a write call: entered in the ledger, an error status
+ * reported after the ledger (so that the statement's summary comes first),
+ * else parsed (NULL: no body).
+ */
+static CfJson *
+write_answer(CfModifyState *state, const CfRequest *req, const char *key,
+			 const CfHttpResponse *resp)
+{
+	note_answer(state, key, resp->status);
+	if (resp->status < 200 || resp->status > 299)
+		cf_ledger_report(state->ledger);
+	return cf_client_answer(&state->client, req, resp, false, state->rowcxt);
+}
+
+/* Make one call of the row and wait; returns the parsed answer or NULL. */
 static CfJson *
 row_call(CfModifyState *state, const CfCall *call, const CfParamValue *values,
 		 int nvalues, const char *body)
 {
 	ErrorContextCallback errcallback;
-	CfHttpRequest req = {
-		.method = call->method,
-		.endpoint = state->opts.endpoint,
-		.body = body,
-		.creds = &state->creds,
-		.opts = &state->opts,
-	};
+	CfRequest	req;
 	CfHttpResponse resp;
-	bool		is_write = (strcmp(call->method, "GET") != 0);
-	CfJson	   *answer = NULL;
+	CfJson	   *answer;
 
-	req.path = cf_call_request(call, values, nvalues, &state->opts, false);
+	cf_build_request(call, values, nvalues, &state->opts, NULL, false, &req);
+	if (body != NULL)
+		req.body = body;
 	cf_push_request_context(&errcallback, &req);
-	if (is_write)
-		cf_ledger_sent(state->ledger, state->current_key);
-	cf_send_request(state->conn, &req, &resp);
-	state->requests++;
-	if (is_write)
-		note_answer(state, state->current_key, resp.status);
-	if (resp.status < 200 || resp.status > 299)
+	if (!req.writes)
+		answer = cf_call_json(&state->client, &req, false, state->rowcxt, &resp);
+	else
 	{
-		cf_ledger_report(state->ledger);
-		cf_report_http_error(&req, &resp);
+		CfExchange *x;
+
+		cf_ledger_sent(state->ledger, state->current_key);
+		x = cf_client_start(&state->client, &req, state->rowcxt);
+		cf_client_finish(&state->client, x, &resp);
+		answer = write_answer(state, &req, state->current_key, &resp);
 	}
-	if (resp.body_len > 0)
-		answer = cfj_parse(resp.body, resp.body_len, state->rowcxt);
+	state->requests++;
 	error_context_stack = errcallback.previous;
 	return answer;
 }
 
-static void
-run_actions(CfModifyState *state, List *actions, const CfParamValue *values, int nvalues)
-{
-	ListCell   *lc;
-
-	foreach(lc, actions)
-		(void) row_call(state, state->opts.resource->action, values, nvalues,
-						((const CfFieldAction *) lfirst(lc))->body);
-}
-
-/* Start the update call of item key without waiting for it. */
+/* Start the one write call of item key without waiting for it. */
 static void
 start_write(CfModifyState *state, EState *estate, const char *key,
-			const CfParamValue *values, int nvalues, CfJson *body)
+			const CfRowCall *rc, const CfParamValue *values, int nvalues)
 {
 	CfPendingWrite *w = &state->pending[state->npending];
 	MemoryContext oldcxt;
@@ -410,18 +440,13 @@ start_write(CfModifyState *state, EState *estate, const char *key,
 	w->cxt = AllocSetContextCreate(estate->es_query_cxt, "cloud_fdw write",
 								   ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(w->cxt);
-	memset(&w->req, 0, sizeof(CfHttpRequest));
-	w->req.method = state->opts.resource->update->method;
-	w->req.endpoint = state->opts.endpoint;
-	w->req.path = cf_call_request(state->opts.resource->update, values, nvalues,
-								  &state->opts, false);
-	w->req.body = cfj_serialize(body);
-	w->req.creds = &state->creds;
-	w->req.opts = &state->opts;
+	cf_build_request(rc->call, values, nvalues, &state->opts, NULL, false, &w->req);
+	if (rc->body != NULL)
+		w->req.body = pstrdup(rc->body);
 	w->key = pstrdup(key);
 	MemoryContextSwitchTo(oldcxt);
 	cf_ledger_sent(state->ledger, w->key);
-	w->slot = cf_http_start(state->conn, &w->req, w->cxt);
+	w->exchange = cf_client_start(&state->client, &w->req, w->cxt);
 	state->npending++;
 	state->requests++;
 }
@@ -430,19 +455,19 @@ start_write(CfModifyState *state, EState *estate, const char *key,
 static CfPendingWrite *
 wait_write(CfModifyState *state)
 {
-	int			slot;
+	CfExchange *done;
 
 	for (int i = 0; i < state->npending; i++)
-		state->pending_slots[i] = state->pending[i].slot;
-	slot = cf_http_wait_any(state->conn, state->pending_slots, state->npending);
+		state->pending_exchanges[i] = state->pending[i].exchange;
+	done = cf_client_wait_any(&state->client, state->pending_exchanges, state->npending);
 	for (int i = 0; i < state->npending; i++)
-		if (state->pending[i].slot == slot)
+		if (state->pending[i].exchange == done)
 			return &state->pending[i];
 	pg_unreachable();
 }
 
 /*
- * Take the answer of a finished update call into the ledger; false if the
+ * Take the answer of a finished write call into the ledger; false if the
  * API refused it.  A transport failure (no answer) raises an error here
  * and leaves the write in doubt.
  */
@@ -454,7 +479,7 @@ finish_write(CfModifyState *state, CfPendingWrite *w, CfHttpResponse *resp)
 
 	state->current_key = w->key;
 	cf_push_request_context(&errcallback, &w->req);
-	cf_http_finish(state->conn, w->slot, resp);
+	cf_client_finish(&state->client, w->exchange, resp);
 	error_context_stack = errcallback.previous;
 	MemoryContextSwitchTo(oldcxt);
 	note_answer(state, w->key, resp->status);
@@ -469,7 +494,7 @@ forget_write(CfModifyState *state, CfPendingWrite *w)
 }
 
 /*
- * Wait for one update call on its way.  When the API refuses one, no new
+ * Wait for one write call on its way.  When the API refuses one, no new
  * call is started, and those already sent are waited for, so that the
  * ledger knows exactly which rows were changed remotely when the error
  * ends the statement.
@@ -505,7 +530,7 @@ complete_write(CfModifyState *state)
 	state->current_key = failed.key;
 	cf_ledger_report(state->ledger);
 	cf_push_request_context(&request_errcallback, &failed.req);
-	cf_report_http_error(&failed.req, &resp);
+	cf_report_http_error(state->opts.provider->envelope, &resp);
 }
 
 static void
@@ -576,6 +601,40 @@ compute_generated(CfModifyState *state, EState *estate, TupleTableSlot *slot)
 	}
 }
 
+/*
+ * The values a call of the row takes: the old row's (a move's target: the
+ * new row's).  A path value must name one item; an optional value that is
+ * null or empty is not sent.  Returns how many there are.
+ */
+static int
+call_values(CfModifyState *state, Relation rel, const CfCall *call,
+			Datum *oldvalues, bool *oldnulls, TupleTableSlot *slot, CfParamValue *values)
+{
+	int			nvalues = 0;
+	ListCell   *lc;
+
+	foreach(lc, state->param_attrs)
+	{
+		AttrNumber	attnum = lfirst_int(lc);
+		const char *path = cf_column_map_path(state->maps, attnum);
+		const CfCallParam *param = call ? cf_call_param(call, path) : NULL;
+		bool		from_new = (param != NULL && param->new_value);
+		Datum		value = from_new ? slot->tts_values[attnum - 1] : oldvalues[attnum - 1];
+		bool		isnull = from_new ? slot->tts_isnull[attnum - 1] : oldnulls[attnum - 1];
+		char	   *text;
+
+		if (call != NULL && param == NULL)
+			continue;
+		if (call != NULL && param->in == CF_IN_PATH)
+			text = row_path_value(state, rel, attnum, value, isnull);
+		else if (isnull || (text = cf_datum_to_key(state->maps, attnum, value))[0] == '\0')
+			continue;
+		values[nvalues].field = path;
+		values[nvalues++].value = text;
+	}
+	return nvalues;
+}
+
 TupleTableSlot *
 cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 					   TupleTableSlot *slot, TupleTableSlot *planSlot)
@@ -590,9 +649,9 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	HeapTupleData oldtuple;
 	Datum	   *oldvalues;
 	bool	   *oldnulls;
-	CfRowUpdate update;
+	List	   *calls;
 	CfParamValue *values;
-	int			nvalues = 0;
+	int			nvalues;
 	ErrorContextCallback errcallback;
 	CfJson	   *item = NULL;
 	char	   *key;
@@ -622,8 +681,8 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 
 	cf_plan_row_update(resource, state->maps, state->target_attrs, tupdesc->natts,
 					   oldvalues, oldnulls, slot->tts_values, slot->tts_isnull,
-					   state->rowcxt, &update);
-	if (update.body == NULL && update.actions_before == NIL && update.actions_after == NIL)
+					   state->rowcxt, &calls);
+	if (calls == NIL)
 	{
 		/* nothing changed: nothing to send, and the row stays as it is */
 		MemoryContextSwitchTo(oldcxt);
@@ -637,53 +696,51 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 				 errdetail("%s", resource->fixed_key_reason)));
 
 	values = palloc0(sizeof(CfParamValue) * Max(1, list_length(state->param_attrs)));
-	foreach(lc, state->param_attrs)
+	if (state->async && list_length(calls) == 1)
 	{
-		AttrNumber	attnum = lfirst_int(lc);
+		CfRowCall  *rc = linitial(calls);
 
-		values[nvalues].field = cf_column_map_path(state->maps, attnum);
-		values[nvalues++].value = row_path_value(state, rel, attnum, oldvalues[attnum - 1],
-												 oldnulls[attnum - 1]);
-	}
-
-	if (state->async && update.actions_before == NIL && update.actions_after == NIL)
-	{
+		nvalues = call_values(state, rel, rc->call, oldvalues, oldnulls, slot, values);
 		if (state->npending == state->opts.concurrency)
 			complete_write(state);
-		start_write(state, estate, key, values, nvalues, update.body);
+		start_write(state, estate, key, rc, values, nvalues);
 		MemoryContextSwitchTo(oldcxt);
 		return slot;
 	}
-	/* a row that needs several calls in order: first finish the others */
+	/* a row that needs several calls in order, or its row back: first finish the others */
 	complete_all_writes(state);
 
 	state->current_key = key;
 	cf_push_error_context(&errcallback, update_context, state);
 
-	run_actions(state, update.actions_before, values, nvalues);
-	if (update.body != NULL)
+	foreach(lc, calls)
 	{
-		CfJson	   *answer = row_call(state, resource->update, values, nvalues,
-									  cfj_serialize(update.body));
+		CfRowCall  *rc = lfirst(lc);
+		CfJson	   *answer;
 
-		if (resource->update->returns_item && update.actions_after == NIL)
-			item = resource->update->item_path
-				? cfj_get(answer, resource->update->item_path) : answer;
+		nvalues = call_values(state, rel, rc->call, oldvalues, oldnulls, slot, values);
+		answer = row_call(state, rc->call, values, nvalues, rc->body);
+		/* only the last call's answer holds the row as it ends up */
+		item = (rc->call->returns_item && lnext(calls, lc) == NULL)
+			? cf_answer_item(rc->call, answer) : NULL;
 	}
-	run_actions(state, update.actions_after, values, nvalues);
 
-	/* the row comes back from the API: the update's answer, or a get */
-	if (item == NULL)
+	/* the row comes back from the API: the last answer, or a get; else as sent */
+	if (item == NULL && resource->refetch != NULL)
 	{
-		CfJson	   *answer = row_call(state, resource->get, values, nvalues, NULL);
-
-		item = resource->get->item_path ? cfj_get(answer, resource->get->item_path) : answer;
+		nvalues = call_values(state, rel, resource->refetch, oldvalues, oldnulls, slot, values);
+		item = cf_answer_item(resource->refetch,
+							  row_call(state, resource->refetch, values, nvalues, NULL));
+		if (item == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("the cloud API's answer holds no item object")));
 	}
-	if (cfj_type(item) != CFJ_OBJECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("the cloud API's answer holds no item object")));
-	cf_store_item(state->maps, item, values, nvalues, slot);
+	if (item != NULL)
+	{
+		nvalues = call_values(state, rel, NULL, oldvalues, oldnulls, slot, values);
+		cf_store_item(state->maps, item, values, nvalues, slot);
+	}
 	compute_generated(state, estate, slot);
 
 	error_context_stack = errcallback.previous;
@@ -709,7 +766,8 @@ cloudExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 						  List *fdw_private, int subplan_index, ExplainState *es)
 {
 	CfOptions	opts;
-	const CfCall *update;
+	const CfResource *resource;
+	CfRequest	req;
 
 	if (es->analyze && rinfo->ri_FdwState != NULL)
 		ExplainPropertyInteger("Remote requests", NULL,
@@ -717,9 +775,18 @@ cloudExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	if (!es->verbose)
 		return;
 	cf_get_options(RelationGetRelid(rinfo->ri_RelationDesc), &opts);
-	update = opts.resource->update;
-	ExplainPropertyText("Remote request",
-						psprintf("%s %s (changed columns of each row)", update->method,
-								 cf_call_request(update, NULL, 0, &opts, true)),
-						es);
+	resource = opts.resource;
+	if (resource->update != NULL)
+	{
+		cf_build_request(resource->update, NULL, 0, &opts, NULL, true, &req);
+		ExplainPropertyText("Remote request",
+							psprintf("%s (changed columns of each row)", cf_request_text(&req)), es);
+	}
+	else
+	{
+		cf_build_request(resource->actions[0].call, NULL, 0, &opts, NULL, true, &req);
+		ExplainPropertyText("Remote request",
+							psprintf("%s (each row whose \"%s\" changes)", cf_request_text(&req),
+									 resource->actions[0].field), es);
+	}
 }

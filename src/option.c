@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * option.c
- *		  Options of cloud_fdw: one table says where each option may appear,
- *		  the validator checks values, and the resolver merges server and
- *		  table options (table options win).
+ *		  Options of cloud_fdw: one table says, for each option, where it
+ *		  may appear, its type, its default and where it lands; providers
+ *		  declare their own options the same way (registry.c).  The
+ *		  validator, the defaults and the resolver (table options win over
+ *		  server options) are loops over these tables.
  *
  *-------------------------------------------------------------------------
  */
@@ -11,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <limits.h>
+#include <stddef.h>
 
 #include "access/genam.h"
 #include "access/reloptions.h"
@@ -23,7 +26,9 @@
 #include "commands/defrem.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/lsyscache.h"
@@ -32,140 +37,160 @@
 
 #include "cloud_fdw.h"
 
-#define DEFAULT_CONNECT_TIMEOUT_MS	(10 * 1000)
-#define DEFAULT_REQUEST_TIMEOUT_MS	(60 * 1000)
-#define DEFAULT_MAX_RESPONSE_SIZE	(64 * 1024 * 1024)
-#define DEFAULT_IAM_ENDPOINT		"https://iam.myhuaweicloud.com"
-#define DEFAULT_CONCURRENCY			8
-#define DEFAULT_MAX_RETRIES			3
-#define MAX_RETRIES_OPTION			10
-#define DEFAULT_REQUEST_LATENCY_MS	50
-
-typedef void (*CfOptionCheck) (DefElem *def);
-
-typedef struct CfOptionDef
-{
-	const char *name;
-	Oid			context;		/* catalog in which the option may appear */
-	bool		is_credential;	/* only ever in a user mapping */
-	CfOptionCheck check;		/* NULL: any string */
-} CfOptionDef;
-
 static void check_provider(DefElem *def);
-static void check_endpoint(DefElem *def);
-static void check_duration(DefElem *def);
-static void check_size(DefElem *def);
-static void check_page_size(DefElem *def);
 static void check_resource(DefElem *def);
 static void check_path(DefElem *def);
-static void check_concurrency(DefElem *def);
-static void check_max_retries(DefElem *def);
-static void check_boolean(DefElem *def);
 static void check_ca_file(DefElem *def);
-static void check_rate_limit(DefElem *def);
-static void check_estimated_items(DefElem *def);
 static void check_timezone(DefElem *def);
 
-static void check_region(DefElem *def);
+#define LANDS_IN(field) offsetof(CfOptions, field)
 
+static const char *const partial_error_values[] = {"error", "warn", NULL};
+
+/*
+ * Whoever has USAGE on a server may create tables on it, so no table
+ * option may decide where the server's requests, and the credentials of
+ * its users, go: endpoints are server options only.  Credentials and the
+ * options only one provider knows are the providers' (registry.c).
+ */
 static const CfOptionDef option_defs[] = {
-	{"provider", ForeignServerRelationId, false, check_provider},
-	{"endpoint", ForeignServerRelationId, false, check_endpoint},
-	{"region", ForeignServerRelationId, false, check_region},
-	{"iam_endpoint", ForeignServerRelationId, false, check_endpoint},
-	{"domain_id", ForeignServerRelationId, false, NULL},
-	{"iam_project_id", ForeignServerRelationId, false, NULL},
-	{"connect_timeout", ForeignServerRelationId, false, check_duration},
-	{"request_timeout", ForeignServerRelationId, false, check_duration},
-	{"max_response_size", ForeignServerRelationId, false, check_size},
-	{"page_size", ForeignServerRelationId, false, check_page_size},
-	{"concurrency", ForeignServerRelationId, false, check_concurrency},
-	{"max_retries", ForeignServerRelationId, false, check_max_retries},
-	{"allow_http", ForeignServerRelationId, false, check_boolean},
-	{"ca_file", ForeignServerRelationId, false, check_ca_file},
-	{"rate_limit", ForeignServerRelationId, false, check_rate_limit},
-	{"request_latency", ForeignServerRelationId, false, check_duration},
-	/* Qoder */
-	{"token", UserMappingRelationId, true, NULL},
-	/* Huawei Cloud: one of a token, an AK/SK pair, or an IAM user */
-	{"auth_token", UserMappingRelationId, true, NULL},
-	{"security_token", UserMappingRelationId, true, NULL},
-	{"access_key", UserMappingRelationId, true, NULL},
-	{"secret_key", UserMappingRelationId, true, NULL},
-	{"user", UserMappingRelationId, true, NULL},
-	{"password", UserMappingRelationId, true, NULL},
-	{"domain_name", UserMappingRelationId, true, NULL},
-	{"project", UserMappingRelationId, false, NULL},
-	{"domain_id", UserMappingRelationId, false, NULL},
-	{"iam_project_id", UserMappingRelationId, false, NULL},
-	/*
-	 * Whoever has USAGE on a server may create tables on it, so no table
-	 * option may decide where the server's requests, and the credentials
-	 * of its users, go: endpoints are server options only.
-	 */
-	{"resource", ForeignTableRelationId, false, check_resource},
-	{"page_size", ForeignTableRelationId, false, check_page_size},
-	{"estimated_items", ForeignTableRelationId, false, check_estimated_items},
-	{"path", AttributeRelationId, false, check_path},
-	{"timezone", AttributeRelationId, false, check_timezone},
+	{"provider", CF_ON_SERVER, CF_OPT_STRING, .offset = -1, .check = check_provider},
+	{"endpoint", CF_ON_SERVER, CF_OPT_URL, .offset = LANDS_IN(endpoint)},
+	{"connect_timeout", CF_ON_SERVER, CF_OPT_MS, .default_value = "10s",
+	.offset = LANDS_IN(connect_timeout_ms)},
+	{"request_timeout", CF_ON_SERVER, CF_OPT_MS, .default_value = "60s",
+	.offset = LANDS_IN(request_timeout_ms)},
+	{"max_response_size", CF_ON_SERVER, CF_OPT_BYTES, .default_value = "64MB",
+	.offset = LANDS_IN(max_response_size)},
+	/* the upper bound is the resource's: checked against the other options */
+	{"page_size", CF_ON_SERVER | CF_ON_TABLE, CF_OPT_INT, 1, INT_MAX,
+	.offset = LANDS_IN(page_size),
+	.expected = "The value must be a positive integer, at most the resource's page size limit."},
+	{"concurrency", CF_ON_SERVER, CF_OPT_INT, 1, CF_MAX_CONCURRENCY, .default_value = "8",
+	.offset = LANDS_IN(concurrency)},
+	{"max_retries", CF_ON_SERVER, CF_OPT_INT, 0, 10, .default_value = "3",
+	.offset = LANDS_IN(max_retries)},
+	{"allow_http", CF_ON_SERVER, CF_OPT_BOOL, .default_value = "false",
+	.offset = LANDS_IN(allow_http)},
+	{"ca_file", CF_ON_SERVER, CF_OPT_STRING, .offset = LANDS_IN(ca_file), .check = check_ca_file},
+	{"rate_limit", CF_ON_SERVER, CF_OPT_REAL, 0, 1e6, .default_value = "0",
+	.offset = LANDS_IN(rate_limit),
+	.expected = "The value must be a number of requests per second, 0 for no limit."},
+	{"request_latency", CF_ON_SERVER, CF_OPT_MS, .default_value = "50ms",
+	.offset = LANDS_IN(request_latency_ms)},
+	{"resource", CF_ON_TABLE, CF_OPT_STRING, .offset = -1, .check = check_resource},
+	{"estimated_items", CF_ON_TABLE, CF_OPT_REAL, 0, 1e12, .offset = LANDS_IN(estimated_items),
+	.expected = "The value must be a non-negative number."},
+	{"on_partial_error", CF_ON_TABLE, CF_OPT_ENUM, .values = partial_error_values,
+	.default_value = "error", .offset = LANDS_IN(on_partial_error)},
+	{"path", CF_ON_COLUMN, CF_OPT_STRING, .offset = -1, .check = check_path},
+	{"timezone", CF_ON_COLUMN, CF_OPT_STRING, .offset = -1, .check = check_timezone},
 };
 
 /* Table options that supply a call parameter are declared by the registry. */
-static const CfOptionDef param_option_def = {NULL, ForeignTableRelationId, false, NULL};
+static const CfOptionDef param_option_def = {NULL, CF_ON_TABLE, CF_OPT_STRING, .offset = -1};
 
 /* Options that must be present in a catalog's option list. */
 static const struct
 {
-	Oid			context;
+	int			where;
 	const char *name;
 }			required_options[] = {
-	{ForeignServerRelationId, "provider"},
-	{ForeignTableRelationId, "resource"},
+	{CF_ON_SERVER, "provider"},
+	{CF_ON_TABLE, "resource"},
 };
 
+/* The CF_ON_* bit of a catalog the validator is called for; 0: the wrapper. */
+static int
+catalog_bit(Oid catalog)
+{
+	switch (catalog)
+	{
+		case ForeignServerRelationId:
+			return CF_ON_SERVER;
+		case UserMappingRelationId:
+			return CF_ON_MAPPING;
+		case ForeignTableRelationId:
+			return CF_ON_TABLE;
+		case AttributeRelationId:
+			return CF_ON_COLUMN;
+	}
+	return 0;
+}
+
 static const CfOptionDef *
-find_option(const char *name, Oid context)
+find_general_option(const char *name, int where)
 {
 	for (int i = 0; i < lengthof(option_defs); i++)
-		if (option_defs[i].context == context &&
-			strcmp(option_defs[i].name, name) == 0)
+		if ((option_defs[i].where & where) && strcmp(option_defs[i].name, name) == 0)
 			return &option_defs[i];
-	if (context == ForeignTableRelationId && cf_is_param_option(name))
-		return &param_option_def;
 	return NULL;
+}
+
+/* An option's definition where the bits say, whoever declares it, or NULL. */
+static const CfOptionDef *
+find_option(const char *name, int where)
+{
+	const CfOptionDef *opt = find_general_option(name, where);
+
+	if (opt == NULL)
+		opt = cf_find_provider_option(name, where, NULL);
+	if (opt == NULL && (where & CF_ON_TABLE) && cf_is_param_option(name))
+		opt = &param_option_def;
+	return opt;
 }
 
 static bool
 is_credential_option(const char *name)
 {
-	for (int i = 0; i < lengthof(option_defs); i++)
-		if (option_defs[i].is_credential && strcmp(option_defs[i].name, name) == 0)
-			return true;
-	return false;
+	const CfOptionDef *opt = cf_find_provider_option(name, CF_ON_MAPPING, NULL);
+
+	return opt != NULL && opt->is_credential;
 }
 
 /* Whether an option is valid on servers and nowhere else. */
 static bool
 is_server_only_option(const char *name)
 {
-	bool		on_server = false;
+	const CfOptionDef *opt = find_option(name, CF_ON_SERVER);
 
-	for (int i = 0; i < lengthof(option_defs); i++)
-		if (strcmp(option_defs[i].name, name) == 0)
-		{
-			if (option_defs[i].context != ForeignServerRelationId)
-				return false;
-			on_server = true;
-		}
-	return on_server;
+	return opt != NULL && find_option(name, CF_ON_MAPPING | CF_ON_TABLE | CF_ON_COLUMN) == NULL;
 }
 
-pg_noreturn static void report_invalid_option(const char *name, Oid context);
-
-static void
-report_invalid_option(const char *name, Oid context)
+/* Comma-separated names of the options valid where the bits say. */
+static char *
+valid_option_names(int where)
 {
 	StringInfoData valid;
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	for (int i = 0; i < lengthof(option_defs); i++)
+		if (option_defs[i].where & where)
+			names = lappend(names, (char *) option_defs[i].name);
+	for (int p = 0; p < cf_provider_count(); p++)
+	{
+		const CfProvider *provider = cf_provider_at(p);
+
+		for (int i = 0; i < provider->noptions; i++)
+			if (provider->options[i].where & where)
+				names = lappend(names, (char *) provider->options[i].name);
+	}
+	initStringInfo(&valid);
+	foreach(lc, names)
+		if (strstr(psprintf(", %s, ", valid.data), psprintf(", %s, ", (char *) lfirst(lc))) == NULL)
+			appendStringInfo(&valid, "%s%s", valid.len > 0 ? ", " : "", (char *) lfirst(lc));
+	if (where & CF_ON_TABLE)
+		appendStringInfo(&valid, ", %s", cf_param_option_names());
+	return valid.data;
+}
+
+pg_noreturn static void report_invalid_option(const char *name, int where);
+
+static void
+report_invalid_option(const char *name, int where)
+{
+	char	   *valid;
 
 	if (is_credential_option(name))
 		ereport(ERROR,
@@ -178,35 +203,27 @@ report_invalid_option(const char *name, Oid context)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("option \"%s\" is only allowed on a server", name),
-				 context == ForeignTableRelationId
+				 where == CF_ON_TABLE
 				 ? errhint("Set it with ALTER SERVER; a table that needs another value needs a server of its own.")
 				 : errhint("Set it with CREATE SERVER or ALTER SERVER.")));
 
-	initStringInfo(&valid);
-	for (int i = 0; i < lengthof(option_defs); i++)
-		if (option_defs[i].context == context &&
-			strstr(psprintf(", %s, ", valid.data), psprintf(", %s, ", option_defs[i].name)) == NULL)
-			appendStringInfo(&valid, "%s%s", valid.len > 0 ? ", " : "",
-							 option_defs[i].name);
-	if (context == ForeignTableRelationId)
-		appendStringInfo(&valid, ", %s", cf_param_option_names());
-
+	valid = where ? valid_option_names(where) : "";
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 			 errmsg("invalid option \"%s\"", name),
-			 valid.len > 0
-			 ? errhint("Valid options in this context are: %s.", valid.data)
+			 valid[0] != '\0'
+			 ? errhint("Valid options in this context are: %s.", valid)
 			 : errhint("There are no valid options in this context.")));
 }
 
-/* The definition of an option in a catalog; an error if it has none there. */
+/* The definition of an option where the bits say; an error if it has none there. */
 static const CfOptionDef *
-lookup_option(const char *name, Oid context)
+lookup_option(const char *name, int where)
 {
-	const CfOptionDef *opt = find_option(name, context);
+	const CfOptionDef *opt = where ? find_option(name, where) : NULL;
 
 	if (opt == NULL)
-		report_invalid_option(name, context);
+		report_invalid_option(name, where);
 	return opt;
 }
 
@@ -242,7 +259,9 @@ option_is_true(List *options, const char *name)
 	return def != NULL && defGetBoolean(def);
 }
 
-static void check_required_options(List *options, Oid catalog);
+static void check_value(DefElem *def, const CfOptionDef *opt);
+static void check_required_options(List *options, int where);
+static void check_provider_scope(List *options);
 static void check_page_size_fits(List *options, List *resources, const char *server_provider);
 static void check_allow_http(List *options, Oid validator);
 
@@ -257,46 +276,68 @@ Datum
 cloud_fdw_validator(PG_FUNCTION_ARGS)
 {
 	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
-	Oid			catalog = PG_GETARG_OID(1);
+	int			where = catalog_bit(PG_GETARG_OID(1));
 	ListCell   *lc;
 
 	foreach(lc, options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
-		const CfOptionDef *opt = lookup_option(def->defname, catalog);
 
-		if (opt->check)
-			opt->check(def);
+		check_value(def, lookup_option(def->defname, where));
 	}
-	check_required_options(options, catalog);
+	check_required_options(options, where);
 
-	if (catalog == ForeignServerRelationId)
+	if (where == CF_ON_SERVER)
 	{
 		const char *provider = option_value(options, "provider");
 
+		check_provider_scope(options);
 		check_page_size_fits(options, cf_provider_resources(cf_find_provider(provider)), provider);
 		check_allow_http(options, fcinfo->flinfo->fn_oid);
 	}
-	else if (catalog == ForeignTableRelationId)
+	else if (where == CF_ON_TABLE)
 		check_page_size_fits(options, cf_resources_named(option_value(options, "resource")), NULL);
 
 	PG_RETURN_VOID();
 }
 
 static void
-check_required_options(List *options, Oid catalog)
+check_required_options(List *options, int where)
 {
 	for (int i = 0; i < lengthof(required_options); i++)
 	{
-		if (required_options[i].context != catalog ||
+		if (required_options[i].where != where ||
 			option_value(options, required_options[i].name) != NULL)
 			continue;
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("option \"%s\" is required", required_options[i].name),
-				 catalog == ForeignServerRelationId
+				 where == CF_ON_SERVER
 				 ? errhint("Valid providers are: %s.", cf_provider_names())
 				 : errhint("Valid resources are: %s.", cf_resource_names(NULL))));
+	}
+}
+
+/* A server's options that belong to a provider must belong to its own. */
+static void
+check_provider_scope(List *options)
+{
+	const CfProvider *server_provider = cf_find_provider(option_value(options, "provider"));
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		const CfProvider *owner;
+
+		if (find_general_option(def->defname, CF_ON_SERVER) == NULL &&
+			cf_find_provider_option(def->defname, CF_ON_SERVER, &owner) != NULL &&
+			owner != server_provider)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("option \"%s\" is not used by provider \"%s\"",
+							def->defname, server_provider->name),
+					 errdetail("It is an option of provider \"%s\".", owner->name)));
 	}
 }
 
@@ -333,7 +374,7 @@ check_resource(DefElem *def)
  * fragment: requests append their own path and query to it.
  */
 static void
-check_endpoint(DefElem *def)
+check_url(DefElem *def)
 {
 	const char *url = defGetString(def);
 	const char *authority;
@@ -360,8 +401,8 @@ check_endpoint(DefElem *def)
 }
 
 /* Region names such as "cn-north-4": they go into host names. */
-static void
-check_region(DefElem *def)
+void
+cf_check_region(DefElem *def)
 {
 	const char *region = defGetString(def);
 
@@ -375,28 +416,6 @@ check_timezone(DefElem *def)
 {
 	if (pg_tzset(defGetString(def)) == NULL)
 		report_invalid_value(def, "The value must be a time zone name such as \"UTC\" or \"Asia/Shanghai\".");
-}
-
-static void
-check_duration(DefElem *def)
-{
-	int			ms;
-	const char *hint;
-
-	if (!parse_int(defGetString(def), &ms, GUC_UNIT_MS, &hint) || ms <= 0)
-		report_invalid_value(def, "The value must be a positive duration such as \"30s\" or \"500ms\".");
-}
-
-/* A size such as "64MB"; at most 1GB, what a palloc'd buffer can hold. */
-static void
-check_size(DefElem *def)
-{
-	int			kb;
-	const char *hint;
-
-	if (!parse_int(defGetString(def), &kb, GUC_UNIT_KB, &hint) ||
-		kb <= 0 || kb > (int) (MaxAllocSize / 1024))
-		report_invalid_value(def, "The value must be a size between 1kB and 1GB, such as \"64MB\".");
 }
 
 /*
@@ -419,42 +438,80 @@ parse_count(const char *value, int *result)
 	return true;
 }
 
-static void
-check_count(DefElem *def, int min, int max)
+/* A size such as "64MB" in kB; at most 1GB, what a palloc'd buffer can hold. */
+static bool
+parse_size_kb(const char *value, int *kb)
 {
+	return parse_int(value, kb, GUC_UNIT_KB, NULL) && *kb > 0 &&
+		*kb <= (int) (MaxAllocSize / 1024);
+}
+
+static bool
+parse_duration_ms(const char *value, int *ms)
+{
+	return parse_int(value, ms, GUC_UNIT_MS, NULL) && *ms > 0;
+}
+
+/* The index of an enumeration's value, or -1. */
+static int
+enum_index(const CfOptionDef *opt, const char *value)
+{
+	for (int i = 0; opt->values[i] != NULL; i++)
+		if (strcmp(opt->values[i], value) == 0)
+			return i;
+	return -1;
+}
+
+/* The value checked against the option's type, then by its own check. */
+static void
+check_value(DefElem *def, const CfOptionDef *opt)
+{
+	const char *value = defGetString(def);
 	int			n;
+	double		real;
 
-	if (!parse_count(defGetString(def), &n) || n < min || n > max)
-		report_invalid_value(def, psprintf("The value must be an integer between %d and %d.",
-										   min, max));
-}
+	switch (opt->type)
+	{
+		case CF_OPT_STRING:
+			break;
+		case CF_OPT_URL:
+			check_url(def);
+			break;
+		case CF_OPT_INT:
+			if (!parse_count(value, &n) || n < opt->min || n > opt->max)
+				report_invalid_value(def, opt->expected ? opt->expected
+									 : psprintf("The value must be an integer between %d and %d.",
+												(int) opt->min, (int) opt->max));
+			break;
+		case CF_OPT_MS:
+			if (!parse_duration_ms(value, &n))
+				report_invalid_value(def, "The value must be a positive duration such as \"30s\" or \"500ms\".");
+			break;
+		case CF_OPT_BYTES:
+			if (!parse_size_kb(value, &n))
+				report_invalid_value(def, "The value must be a size between 1kB and 1GB, such as \"64MB\".");
+			break;
+		case CF_OPT_REAL:
+			if (!parse_real(value, &real, 0, NULL) || real < opt->min || real > opt->max)
+				report_invalid_value(def, opt->expected);
+			break;
+		case CF_OPT_BOOL:
+			(void) defGetBoolean(def);
+			break;
+		case CF_OPT_ENUM:
+			if (enum_index(opt, value) < 0)
+			{
+				StringInfoData valid;
 
-/* The upper bound is the resource's: checked against the other options. */
-static void
-check_page_size(DefElem *def)
-{
-	int			n;
-
-	if (!parse_count(defGetString(def), &n) || n < 1)
-		report_invalid_value(def, "The value must be a positive integer, at most the resource's page size limit.");
-}
-
-static void
-check_concurrency(DefElem *def)
-{
-	check_count(def, 1, CF_MAX_CONCURRENCY);
-}
-
-static void
-check_max_retries(DefElem *def)
-{
-	check_count(def, 0, MAX_RETRIES_OPTION);
-}
-
-static void
-check_boolean(DefElem *def)
-{
-	(void) defGetBoolean(def);
+				initStringInfo(&valid);
+				for (int i = 0; opt->values[i] != NULL; i++)
+					appendStringInfo(&valid, "%s\"%s\"", i > 0 ? ", " : "", opt->values[i]);
+				report_invalid_value(def, psprintf("Valid values are: %s.", valid.data));
+			}
+			break;
+	}
+	if (opt->check)
+		opt->check(def);
 }
 
 /*
@@ -498,24 +555,35 @@ check_page_size_fits(List *options, List *resources, const char *server_provider
 	}
 }
 
-/* Whether two option values are the same, both absent included. */
+/* Whether two option lists name the same URLs (every URL option; absent ones too). */
 static bool
-same_option_value(const char *a, const char *b)
+same_urls(List *a, List *b)
 {
-	return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
+	ListCell   *lc;
+
+	foreach(lc, list_concat_copy(a, b))
+	{
+		const char *name = ((DefElem *) lfirst(lc))->defname;
+		const CfOptionDef *opt = find_option(name, CF_ON_SERVER);
+		const char *va = option_value(a, name);
+		const char *vb = option_value(b, name);
+
+		if (opt != NULL && opt->type == CF_OPT_URL &&
+			((va == NULL || vb == NULL) ? va != vb : strcmp(va, vb) != 0))
+			return false;
+	}
+	return true;
 }
 
 /*
  * Whether a cloud_fdw server the current user owns already has allow_http
- * for these endpoints.  The validator is not told which server it checks,
+ * for these endpoints (every URL option).  The validator is not told which server it checks,
  * so any such server vouches for them: a superuser allowed plain http to
  * exactly these endpoints for this owner.
  */
 static bool
 allow_http_granted(Oid validator, List *options)
 {
-	const char *endpoint = option_value(options, "endpoint");
-	const char *iam_endpoint = option_value(options, "iam_endpoint");
 	Relation	rel = table_open(ForeignServerRelationId, AccessShareLock);
 	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
 	HeapTuple	tuple;
@@ -538,8 +606,7 @@ allow_http_granted(Oid validator, List *options)
 			continue;
 		server_options = untransformRelOptions(datum);
 		granted = option_is_true(server_options, "allow_http") &&
-			same_option_value(option_value(server_options, "endpoint"), endpoint) &&
-			same_option_value(option_value(server_options, "iam_endpoint"), iam_endpoint);
+			same_urls(server_options, options);
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -569,25 +636,6 @@ check_ca_file(DefElem *def)
 {
 	if (!is_absolute_path(defGetString(def)))
 		report_invalid_value(def, "The value must be an absolute path to a PEM file of CA certificates.");
-}
-
-/* Requests per second, 0 for no limit. */
-static void
-check_rate_limit(DefElem *def)
-{
-	double		rate;
-
-	if (!parse_real(defGetString(def), &rate, 0, NULL) || rate < 0 || rate > 1e6)
-		report_invalid_value(def, "The value must be a number of requests per second, 0 for no limit.");
-}
-
-static void
-check_estimated_items(DefElem *def)
-{
-	double		n;
-
-	if (!parse_real(defGetString(def), &n, 0, NULL) || n < 0 || n > 1e12)
-		report_invalid_value(def, "The value must be a non-negative number.");
 }
 
 /* A dotted path of non-empty keys: "config.networking.type". */
@@ -624,71 +672,84 @@ base_url(const char *value)
 	return url;
 }
 
+/* Store an option's value where its definition says, converted to its type. */
 static void
-apply_option(CfOptions *opts, DefElem *def)
+apply_value(CfOptions *opts, const CfOptionDef *opt, const char *value)
 {
-	const char *value = defGetString(def);
+	char	   *field = (char *) opts + opt->offset;
+	int			n;
 
-	if (strcmp(def->defname, "endpoint") == 0)
-		opts->endpoint = base_url(value);
-	else if (strcmp(def->defname, "region") == 0)
-		opts->region = pstrdup(value);
-	else if (strcmp(def->defname, "iam_endpoint") == 0)
-		opts->iam_endpoint = base_url(value);
-	else if (strcmp(def->defname, "domain_id") == 0)
-		opts->domain_id = pstrdup(value);
-	else if (strcmp(def->defname, "iam_project_id") == 0)
-		opts->iam_project_id = pstrdup(value);
-	else if (strcmp(def->defname, "connect_timeout") == 0)
-		(void) parse_int(value, &opts->connect_timeout_ms, GUC_UNIT_MS, NULL);
-	else if (strcmp(def->defname, "request_timeout") == 0)
-		(void) parse_int(value, &opts->request_timeout_ms, GUC_UNIT_MS, NULL);
-	else if (strcmp(def->defname, "page_size") == 0)
-		(void) parse_count(value, &opts->page_size);
-	else if (strcmp(def->defname, "concurrency") == 0)
-		(void) parse_count(value, &opts->concurrency);
-	else if (strcmp(def->defname, "max_retries") == 0)
-		(void) parse_count(value, &opts->max_retries);
-	else if (strcmp(def->defname, "allow_http") == 0)
-		opts->allow_http = defGetBoolean(def);
-	else if (strcmp(def->defname, "ca_file") == 0)
-		opts->ca_file = pstrdup(value);
-	else if (strcmp(def->defname, "rate_limit") == 0)
-		(void) parse_real(value, &opts->rate_limit, 0, NULL);
-	else if (strcmp(def->defname, "request_latency") == 0)
-		(void) parse_int(value, &opts->request_latency_ms, GUC_UNIT_MS, NULL);
-	else if (strcmp(def->defname, "estimated_items") == 0)
+	if (opt->offset < 0)
+		return;
+	switch (opt->type)
 	{
-		(void) parse_real(value, &opts->estimated_items, 0, NULL);
-		opts->estimated_items_given = true;
+		case CF_OPT_STRING:
+			*(char **) field = pstrdup(value);
+			break;
+		case CF_OPT_URL:
+			*(char **) field = base_url(value);
+			break;
+		case CF_OPT_INT:
+			(void) parse_count(value, (int *) field);
+			break;
+		case CF_OPT_MS:
+			(void) parse_duration_ms(value, (int *) field);
+			break;
+		case CF_OPT_BYTES:
+			(void) parse_size_kb(value, &n);
+			*(size_t *) field = (size_t) n * 1024;
+			break;
+		case CF_OPT_REAL:
+			(void) parse_real(value, (double *) field, 0, NULL);
+			break;
+		case CF_OPT_BOOL:
+			(void) parse_bool(value, (bool *) field);
+			break;
+		case CF_OPT_ENUM:
+			*(int *) field = Max(0, enum_index(opt, value));
+			break;
 	}
-	else if (strcmp(def->defname, "max_response_size") == 0)
-	{
-		int			kb;
-
-		(void) parse_int(value, &kb, GUC_UNIT_KB, NULL);
-		opts->max_response_size = (size_t) kb * 1024;
-	}
-	else if (cf_is_param_option(def->defname))
-		opts->param_options = lappend(opts->param_options, def);
 }
 
-/* Fill {region} of an endpoint template; a regional endpoint needs a region. */
-static char *
-expand_region(const char *template, const CfOptions *opts, const char *what)
+/* A provider's option as given, URLs without their trailing slashes. */
+static DefElem *
+provider_value(const CfOptionDef *opt, DefElem *def)
 {
-	const char *placeholder = strstr(template, "{region}");
+	if (opt->type != CF_OPT_URL)
+		return def;
+	return makeDefElem(def->defname, (Node *) makeString(base_url(defGetString(def))), -1);
+}
 
-	if (placeholder == NULL)
-		return pstrdup(template);
-	if (opts->region == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("server \"%s\" needs option \"region\" for %s",
-						opts->server_name, what),
-				 errhint("Set the region, such as OPTIONS (ADD region 'cn-north-4'), or an endpoint.")));
-	return psprintf("%.*s%s%s", (int) (placeholder - template), template,
-					opts->region, placeholder + strlen("{region}"));
+/*
+ * Fill the {option} placeholders of an endpoint template with the
+ * provider's options: a regional endpoint needs a region.
+ */
+static char *
+expand_endpoint(const char *template, const CfOptions *opts, const char *what)
+{
+	StringInfoData url;
+	const char *p = template;
+	const char *open;
+
+	initStringInfo(&url);
+	while ((open = strchr(p, '{')) != NULL)
+	{
+		const char *close = strchr(open, '}');
+		char	   *name = pnstrdup(open + 1, close - open - 1);
+		const char *value = cf_provider_option(opts, name);
+
+		if (value == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("server \"%s\" needs option \"%s\" for %s",
+							opts->server_name, name, what),
+					 errhint("Set it, such as OPTIONS (ADD %s '...'), or set an endpoint.", name)));
+		appendBinaryStringInfo(&url, p, open - p);
+		appendStringInfoString(&url, value);
+		p = close + 1;
+	}
+	appendStringInfoString(&url, p);
+	return url.data;
 }
 
 /* Whether what follows a URL's host is nothing or a port, ":8080". */
@@ -749,27 +810,24 @@ check_plain_http(const CfOptions *opts, const char *url)
 }
 
 /*
- * Resolve the options of a foreign table: provider and resource defaults,
- * then server options, then table options.
+ * Resolve the options of a foreign table: defaults, then server options,
+ * then table options.
  */
 void
 cf_get_options(Oid foreigntableid, CfOptions *opts)
 {
 	ForeignTable *table = GetForeignTable(foreigntableid);
 	ForeignServer *server = GetForeignServer(table->serverid);
-	const char *provider_name = NULL;
-	const char *resource_name = NULL;
+	const char *provider_name = option_value(server->options, "provider");
+	const char *resource_name = option_value(table->options, "resource");
 	ListCell   *lc;
 
 	memset(opts, 0, sizeof(CfOptions));
 	opts->serverid = server->serverid;
 	opts->server_name = server->servername;
-	opts->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
-	opts->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
-	opts->max_response_size = DEFAULT_MAX_RESPONSE_SIZE;
-	opts->concurrency = DEFAULT_CONCURRENCY;
-	opts->max_retries = DEFAULT_MAX_RETRIES;
-	opts->request_latency_ms = DEFAULT_REQUEST_LATENCY_MS;
+	for (int i = 0; i < lengthof(option_defs); i++)
+		if (option_defs[i].default_value != NULL)
+			apply_value(opts, &option_defs[i], option_defs[i].default_value);
 	opts->estimated_items = -1;
 
 	/*
@@ -777,28 +835,30 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 	 * a wrapper created without it) are checked again where they matter: a
 	 * table must not redirect requests, nor lack what the code relies on.
 	 */
-	check_required_options(server->options, ForeignServerRelationId);
-	check_required_options(table->options, ForeignTableRelationId);
+	check_required_options(server->options, CF_ON_SERVER);
+	check_required_options(table->options, CF_ON_TABLE);
 
 	foreach(lc, server->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
+		const CfOptionDef *opt = find_general_option(def->defname, CF_ON_SERVER);
 
-		if (strcmp(def->defname, "provider") == 0)
-			provider_name = defGetString(def);
-		else
-			apply_option(opts, def);
+		if (opt != NULL)
+			apply_value(opts, opt, defGetString(def));
+		else if ((opt = cf_find_provider_option(def->defname, CF_ON_SERVER, NULL)) != NULL)
+			opts->provider_options = lappend(opts->provider_options, provider_value(opt, def));
 	}
 	foreach(lc, table->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
+		const CfOptionDef *opt = lookup_option(def->defname, CF_ON_TABLE);
 
-		(void) lookup_option(def->defname, ForeignTableRelationId);
-		if (strcmp(def->defname, "resource") == 0)
-			resource_name = defGetString(def);
+		if (opt == &param_option_def)
+			opts->param_options = lappend(opts->param_options, def);
 		else
-			apply_option(opts, def);
+			apply_value(opts, opt, defGetString(def));
 	}
+	opts->estimated_items_given = find_def(table->options, "estimated_items") != NULL;
 
 	/* The validator guarantees both names exist; the pair may still not fit. */
 	opts->provider = cf_find_provider(provider_name);
@@ -812,12 +872,12 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 						 provider_name, cf_resource_names(opts->provider))));
 
 	if (opts->endpoint == NULL)
-		opts->endpoint = expand_region(opts->resource->default_endpoint, opts,
-									   psprintf("resource \"%s\"", resource_name));
-	if (opts->iam_endpoint == NULL)
-		opts->iam_endpoint = pstrdup(DEFAULT_IAM_ENDPOINT);
+		opts->endpoint = expand_endpoint(opts->resource->default_endpoint, opts,
+										 psprintf("resource \"%s\"", resource_name));
 	check_plain_http(opts, opts->endpoint);
-	check_plain_http(opts, opts->iam_endpoint);
+	for (int i = 0; i < opts->provider->noptions; i++)
+		if (opts->provider->options[i].type == CF_OPT_URL)
+			check_plain_http(opts, cf_provider_option(opts, opts->provider->options[i].name));
 	if (opts->estimated_items < 0)
 		opts->estimated_items = opts->resource->estimated_items;
 
@@ -826,6 +886,28 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 		report_page_size_too_large(opts->page_size, opts->resource, NULL);
 	if (opts->page_size == 0)
 		opts->page_size = opts->resource->pagination->max_page_size;
+}
+
+/* The provider a server names, or NULL (options stored without the validator). */
+const CfProvider *
+cf_server_provider(ForeignServer *server)
+{
+	const char *name = option_value(server->options, "provider");
+
+	return name ? cf_find_provider(name) : NULL;
+}
+
+/* A provider option of the server, or its default, or NULL. */
+const char *
+cf_provider_option(const CfOptions *opts, const char *name)
+{
+	const char *value = option_value(opts->provider_options, name);
+
+	if (value == NULL)
+		for (int i = 0; i < opts->provider->noptions; i++)
+			if (strcmp(opts->provider->options[i].name, name) == 0)
+				return opts->provider->options[i].default_value;
+	return value;
 }
 
 /* The value of a table option that supplies a call parameter, or NULL. */
@@ -844,100 +926,131 @@ cf_param_option(const CfOptions *opts, const char *name)
 	return NULL;
 }
 
-static void
-report_unused_credential(const CfOptions *opts, const char *name, const char *detail)
+/* "a" / both "a" and "b" / "a", "b" and "c" together: a method's options. */
+static char *
+option_names_together(const char *const *names)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-			 errmsg("user mapping option \"%s\" is not used by provider \"%s\"",
-					name, opts->provider->name),
-			 errdetail("%s", detail)));
+	StringInfoData buf;
+	int			n = 0;
+
+	while (names[n] != NULL)
+		n++;
+	initStringInfo(&buf);
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&buf, "%s\"%s\"", i == 0 ? (n == 2 ? "both " : "")
+						 : (i == n - 1 ? " and " : ", "), names[i]);
+	if (n > 2)
+		appendStringInfoString(&buf, " together");
+	return buf.data;
+}
+
+/* "\"auth_token\", or \"access_key\" and \"secret_key\", or ...": the methods. */
+static char *
+method_choices(const CfProvider *provider)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int m = 0; m < provider->nmethods; m++)
+	{
+		const char *const *names = provider->methods[m].options;
+
+		appendStringInfoString(&buf, m > 0 ? ", or " : (provider->nmethods > 1 ? "either " : ""));
+		for (int i = 0; names[i] != NULL; i++)
+			appendStringInfo(&buf, "%s\"%s\"",
+							 i == 0 ? "" : (names[i + 1] == NULL ? " and " : ", "), names[i]);
+	}
+	return buf.data;
+}
+
+static bool
+method_uses(const CfAuthMethod *method, const char *name)
+{
+	for (int i = 0; method->options[i] != NULL; i++)
+		if (strcmp(method->options[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* The credential, or provider option, of this name, or NULL. */
+const char *
+cf_credential(const CfCredentials *creds, const char *name)
+{
+	return option_value(creds->values, name);
 }
 
 /*
- * Read the credentials of a user mapping and check that they make one
- * authentication style of the provider.  Like postgres_fdw's password rule,
+ * Read the credentials of a user mapping and find the one authentication
+ * method of the provider they choose.  Like postgres_fdw's password rule,
  * only a superuser may use a mapping without credentials: otherwise a
  * non-superuser could borrow whatever the server process can reach.
  */
 void
 cf_get_credentials(UserMapping *user, const CfOptions *opts, CfCredentials *creds)
 {
+	const CfProvider *provider = opts->provider;
 	ListCell   *lc;
-	bool		huawei = (opts->provider->auth == CF_AUTH_HUAWEI);
-	int			styles;
 
 	memset(creds, 0, sizeof(CfCredentials));
-	creds->domain_id = opts->domain_id;
-	creds->iam_project_id = opts->iam_project_id;
 	foreach(lc, user->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
-		const char *name = def->defname;
-		char	   *value = defGetString(def);
+		const CfOptionDef *opt = NULL;
 
-		if (strcmp(name, "token") == 0)
-			creds->token = value;
-		else if (strcmp(name, "auth_token") == 0)
-			creds->auth_token = value;
-		else if (strcmp(name, "security_token") == 0)
-			creds->security_token = value;
-		else if (strcmp(name, "access_key") == 0)
-			creds->access_key = value;
-		else if (strcmp(name, "secret_key") == 0)
-			creds->secret_key = value;
-		else if (strcmp(name, "user") == 0)
-			creds->user = value;
-		else if (strcmp(name, "password") == 0)
-			creds->password = value;
-		else if (strcmp(name, "domain_name") == 0)
-			creds->domain_name = value;
-		else if (strcmp(name, "project") == 0)
-			creds->project = value;
-		else if (strcmp(name, "domain_id") == 0)
-			creds->domain_id = value;
-		else if (strcmp(name, "iam_project_id") == 0)
-			creds->iam_project_id = value;
+		for (int i = 0; i < provider->noptions && opt == NULL; i++)
+			if ((provider->options[i].where & CF_ON_MAPPING) &&
+				strcmp(provider->options[i].name, def->defname) == 0)
+				opt = &provider->options[i];
+		if (opt == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("user mapping option \"%s\" is not used by provider \"%s\"",
+							def->defname, provider->name),
+					 errdetail("User mappings of provider \"%s\" take %s.",
+							   provider->name, method_choices(provider))));
+		creds->values = lappend(creds->values, def);
+	}
+	/* the server's values of options a mapping may also set come after the mapping's */
+	foreach(lc, opts->provider_options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		const CfOptionDef *opt = cf_find_provider_option(def->defname, CF_ON_MAPPING, NULL);
 
-		if (!huawei && strcmp(name, "token") != 0)
-			report_unused_credential(opts, name, "Qoder user mappings take a \"token\".");
-		if (huawei && strcmp(name, "token") == 0)
-			report_unused_credential(opts, name,
-									 "Huawei Cloud user mappings take \"auth_token\", "
-									 "\"access_key\" and \"secret_key\", or \"user\", \"password\" and \"domain_name\".");
+		if (opt != NULL && !opt->is_credential)
+			creds->values = lappend(creds->values, def);
 	}
 
-	styles = (creds->auth_token != NULL) +
-		(creds->access_key != NULL || creds->secret_key != NULL) +
-		(creds->user != NULL || creds->password != NULL || creds->domain_name != NULL);
-	if (styles > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-				 errmsg("user mapping for server \"%s\" mixes authentication styles",
-						opts->server_name),
-				 errhint("Give either \"auth_token\", or \"access_key\" and \"secret_key\", "
-						 "or \"user\", \"password\" and \"domain_name\".")));
-	if ((creds->access_key != NULL) != (creds->secret_key != NULL))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("user mapping for server \"%s\" needs both \"access_key\" and \"secret_key\"",
-						opts->server_name)));
-	if ((creds->user != NULL || creds->password != NULL || creds->domain_name != NULL) &&
-		(creds->user == NULL || creds->password == NULL || creds->domain_name == NULL))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("user mapping for server \"%s\" needs \"user\", \"password\" and \"domain_name\" together",
-						opts->server_name)));
+	for (int m = 0; m < provider->nmethods; m++)
+	{
+		const CfAuthMethod *method = &provider->methods[m];
 
-	if (creds->token == NULL && styles == 0 && !superuser_arg(user->userid))
+		foreach(lc, user->options)
+			if (method_uses(method, ((DefElem *) lfirst(lc))->defname))
+			{
+				if (creds->method != NULL && creds->method != method)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+							 errmsg("user mapping for server \"%s\" mixes authentication styles",
+									opts->server_name),
+							 errhint("Give %s.", method_choices(provider))));
+				creds->method = method;
+			}
+	}
+	if (creds->method != NULL)
+		for (int i = 0; creds->method->options[i] != NULL; i++)
+			if (cf_credential(creds, creds->method->options[i]) == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+						 errmsg("user mapping for server \"%s\" needs %s",
+								opts->server_name, option_names_together(creds->method->options))));
+
+	if (creds->method == NULL && !superuser_arg(user->userid))
 		ereport(ERROR,
 				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
 				 errmsg("credential is required"),
-				 huawei
-				 ? errdetail("Non-superusers must give credentials in the user mapping for server \"%s\".",
-							 opts->server_name)
-				 : errdetail("Non-superusers must give a token in the user mapping for server \"%s\".",
-							 opts->server_name)));
+				 errdetail("Non-superusers must give %s in the user mapping for server \"%s\".",
+						   provider->nmethods == 1 ? provider->methods[0].description : "credentials",
+						   opts->server_name)));
 }
 
 /* A column option's value, or NULL. */
@@ -992,16 +1105,9 @@ cf_table_resource(Oid foreigntableid)
 {
 	ForeignTable *table = GetForeignTable(foreigntableid);
 	ForeignServer *server = GetForeignServer(table->serverid);
-	const CfProvider *provider = NULL;
+	const CfProvider *provider = cf_server_provider(server);
 	ListCell   *lc;
 
-	foreach(lc, server->options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-
-		if (strcmp(def->defname, "provider") == 0)
-			provider = cf_find_provider(defGetString(def));
-	}
 	foreach(lc, table->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);

@@ -58,10 +58,9 @@ typedef struct CfRelInfo
 static bool
 param_is_fuzzy(const CfCall *call, const char *field)
 {
-	for (int i = 0; i < call->nparams; i++)
-		if (strcmp(call->params[i].field, field) == 0)
-			return call->params[i].fuzzy;
-	return false;
+	const CfCallParam *param = cf_call_param(call, field);
+
+	return param != NULL && param->fuzzy;
 }
 
 /*
@@ -179,17 +178,21 @@ key_quals(RelOptInfo *baserel, CfRelInfo *fpinfo, List *rinfos, Relids outer)
 /*
  * Can the call be made with these quals?  Then *used gets the quals it
  * takes, one per parameter, scalars preferred.  A list of values (IN) goes
- * only to parameters that identify things exactly: path parameters and
- * required ones, never to optional filters such as a fuzzy "name".
+ * only to parameters that identify things exactly: path parameters,
+ * required ones and lists, never to optional filters such as a fuzzy
+ * "name", for which one listing checked locally beats a listing per value.
  */
 static bool
 call_possible(const CfCall *call, List *quals, const CfOptions *opts, List **used)
 {
 	*used = NIL;
+	if (call == NULL)
+		return false;
 	for (int i = 0; i < call->nparams; i++)
 	{
 		const CfCallParam *param = &call->params[i];
-		bool		arrays_ok = (param->in == CF_IN_PATH || param->required);
+		bool		arrays_ok = !param->fuzzy &&
+			(param->in == CF_IN_PATH || param->required || param->shape == CF_SHAPE_LIST);
 		CfKeyQual  *best = NULL;
 		ListCell   *lc;
 

@@ -3,9 +3,11 @@
  * registry.c
  *		  The cloud resources cloud_fdw knows, declared as constant data.
  *
- * A resource names its provider, its list/get/update calls, where items sit
- * in responses and which fields it has.  The engine (scan, update, IMPORT
- * FOREIGN SCHEMA) reads nothing else, so a new resource is a new table here.
+ * A provider names its authentication methods, its error envelope and its
+ * own options; a resource names its provider, its calls, where items sit
+ * in answers and which fields it has.  The engine (scan, update, IMPORT
+ * FOREIGN SCHEMA) reads nothing else, so a new resource is a new table here
+ * (registry.h says what each field means).
  *
  *-------------------------------------------------------------------------
  */
@@ -20,9 +22,31 @@
  * Qoder cloud agents: environments
  * ----------------------------------------------------------------
  */
+static const char *const qoder_token_options[] = {"token", NULL};
+
+static const CfAuthMethod qoder_methods[] = {
+	{"a token", qoder_token_options, NULL, cf_auth_bearer},
+};
+
+/* {"type":"error","error":{"type","message"}} */
+static const CfErrorEnvelope qoder_envelope = {
+	.nested = "error",
+	.code_keys = (const char *const[]) {"type", NULL},
+	.message_keys = (const char *const[]) {"message", NULL},
+	.request_id_key = "request_id",
+};
+
+static const CfOptionDef qoder_options[] = {
+	{"token", CF_ON_MAPPING, CF_OPT_STRING, .offset = -1, .is_credential = true},
+};
+
 static const CfProvider qoder_provider = {
 	.name = "qoder",
-	.auth = CF_AUTH_BEARER,
+	.methods = qoder_methods,
+	.nmethods = lengthof(qoder_methods),
+	.envelope = &qoder_envelope,
+	.options = qoder_options,
+	.noptions = lengthof(qoder_options),
 };
 
 /*
@@ -31,6 +55,7 @@ static const CfProvider qoder_provider = {
  */
 static const CfPagination qoder_pagination = {
 	.style = CF_PAGE_CURSOR,
+	.in = CF_IN_QUERY,
 	.items_path = "data",
 	.limit_param = "limit",
 	.max_page_size = 100,
@@ -90,6 +115,7 @@ static const CfCall qoder_environment_update = {
 	.path = "/environments/{id}",
 	.params = qoder_environment_key,
 	.nparams = lengthof(qoder_environment_key),
+	.writes = true,
 	.returns_item = true,
 };
 
@@ -118,9 +144,56 @@ static const CfResource qoder_environments = {
  * Huawei Cloud
  * ----------------------------------------------------------------
  */
+static const char *const huawei_token_options[] = {"auth_token", NULL};
+static const char *const huawei_aksk_options[] = {"access_key", "secret_key", NULL};
+static const char *const huawei_iam_options[] = {"user", "password", "domain_name", NULL};
+static const char *const huawei_temporary_options[] = {"security_token", NULL};
+
+static const CfAuthMethod huawei_methods[] = {
+	{"a token", huawei_token_options, huawei_temporary_options, cf_auth_huawei_token},
+	{"an AK/SK pair", huawei_aksk_options, huawei_temporary_options, cf_auth_huawei_signed},
+	{"an IAM user", huawei_iam_options, NULL, cf_auth_huawei_iam,
+	cf_auth_iam_login, cf_auth_iam_take},
+};
+
+/*
+ * API Gateway: {"error_code","error_msg","request_id"}; EPS:
+ * {"error":{"error_code","error_msg"}}; CodeArts: {"error":{"code",
+ * "message"},"status":"failed"} or a top-level error_code; IAM:
+ * {"error":{"code":401,"message","title"}}.
+ */
+static const CfErrorEnvelope huawei_envelope = {
+	.nested = "error",
+	.code_keys = (const char *const[]) {"error_code", "code", NULL},
+	.message_keys = (const char *const[]) {"error_msg", "message", NULL},
+	.request_id_key = "request_id",
+};
+
+static const CfOptionDef huawei_options[] = {
+	{"region", CF_ON_SERVER, CF_OPT_STRING, .offset = -1, .check = cf_check_region},
+	{"iam_endpoint", CF_ON_SERVER, CF_OPT_URL, .offset = -1,
+	.default_value = "https://iam.myhuaweicloud.com"},
+	/* the scope of AK/SK requests, which the account may share among its users */
+	{"domain_id", CF_ON_SERVER | CF_ON_MAPPING, CF_OPT_STRING, .offset = -1},
+	{"iam_project_id", CF_ON_SERVER | CF_ON_MAPPING, CF_OPT_STRING, .offset = -1},
+	/* the IAM project an IAM user's token is scoped to; default: the region */
+	{"project", CF_ON_MAPPING, CF_OPT_STRING, .offset = -1},
+	{"auth_token", CF_ON_MAPPING, CF_OPT_STRING, .offset = -1, .is_credential = true},
+	{"security_token", CF_ON_MAPPING, CF_OPT_STRING, .offset = -1, .is_credential = true},
+	{"access_key", CF_ON_MAPPING, CF_OPT_STRING, .offset = -1, .is_credential = true},
+	{"secret_key", CF_ON_MAPPING, CF_OPT_STRING, .offset = -1, .is_credential = true},
+	{"user", CF_ON_MAPPING, CF_OPT_STRING, .offset = -1, .is_credential = true},
+	{"password", CF_ON_MAPPING, CF_OPT_STRING, .offset = -1, .is_credential = true},
+	{"domain_name", CF_ON_MAPPING, CF_OPT_STRING, .offset = -1, .is_credential = true},
+};
+
 static const CfProvider huawei_provider = {
 	.name = "huaweicloud",
-	.auth = CF_AUTH_HUAWEI,
+	.methods = huawei_methods,
+	.nmethods = lengthof(huawei_methods),
+	.envelope = &huawei_envelope,
+	.options = huawei_options,
+	.noptions = lengthof(huawei_options),
 };
 
 /*
@@ -130,6 +203,7 @@ static const CfProvider huawei_provider = {
  */
 static const CfPagination deploy_pagination = {
 	.style = CF_PAGE_NUMBER,
+	.in = CF_IN_QUERY,
 	.items_path = "result",
 	.limit_param = "page_size",
 	.max_page_size = 100,
@@ -195,6 +269,7 @@ static const CfCall deploy_environment_update = {
 	.path = "/v1/applications/{application_id}/environments/{environment_id}",
 	.params = deploy_item_params,
 	.nparams = lengthof(deploy_item_params),
+	.writes = true,
 	.returns_item = false,
 };
 
@@ -206,6 +281,7 @@ static const CfResource deploy_environments = {
 	.list = &deploy_environment_list,
 	.get = &deploy_environment_get,
 	.update = &deploy_environment_update,
+	.refetch = &deploy_environment_get,
 	.pagination = &deploy_pagination,
 	.columns = deploy_environment_columns,
 	.ncolumns = lengthof(deploy_environment_columns),
@@ -218,6 +294,7 @@ static const CfResource deploy_environments = {
  */
 static const CfPagination eps_pagination = {
 	.style = CF_PAGE_OFFSET,
+	.in = CF_IN_QUERY,
 	.items_path = "enterprise_projects",
 	.limit_param = "limit",
 	.max_page_size = 1000,
@@ -276,6 +353,7 @@ static const CfCall eps_update = {
 	.path = "/v1.0/enterprise-projects/{id}",
 	.params = eps_item_params,
 	.nparams = lengthof(eps_item_params),
+	.writes = true,
 	.item_path = "enterprise_project",
 	.returns_item = true,
 };
@@ -286,6 +364,7 @@ static const CfCall eps_action = {
 	.path = "/v1.0/enterprise-projects/{id}/action",
 	.params = eps_item_params,
 	.nparams = lengthof(eps_item_params),
+	.writes = true,
 };
 
 /*
@@ -293,8 +372,8 @@ static const CfCall eps_action = {
  * update call, disable it after.
  */
 static const CfFieldAction eps_status_actions[] = {
-	{"status", "1", "{\"action\":\"enable\"}", true},
-	{"status", "2", "{\"action\":\"disable\"}", false},
+	{"status", "1", &eps_action, "{\"action\":\"enable\"}", true},
+	{"status", "2", &eps_action, "{\"action\":\"disable\"}", false},
 };
 
 /* The update call wants the name in every body. */
@@ -310,7 +389,7 @@ static const CfResource enterprise_projects = {
 	.list = &eps_list,
 	.get = &eps_get,
 	.update = &eps_update,
-	.action = &eps_action,
+	.refetch = &eps_get,
 	.actions = eps_status_actions,
 	.nactions = lengthof(eps_status_actions),
 	.pagination = &eps_pagination,
@@ -435,9 +514,13 @@ cf_param_option_names(void)
 		const CfCall *list = resources[i]->list;
 
 		for (int p = 0; p < list->nparams; p++)
-			if (list->params[p].table_option != NULL)
-				appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
-								 list->params[p].table_option);
+		{
+			const char *option = list->params[p].table_option;
+
+			if (option != NULL &&
+				strstr(psprintf(", %s, ", buf.data), psprintf(", %s, ", option)) == NULL)
+				appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", option);
+		}
 	}
 	return buf.data;
 }
@@ -456,17 +539,199 @@ cf_action_values(const CfResource *resource, const char *field)
 	return buf.data;
 }
 
+/* The parameter of a call for a field, or NULL (also when there is no call). */
+const CfCallParam *
+cf_call_param(const CfCall *call, const char *field)
+{
+	for (int i = 0; call != NULL && i < call->nparams; i++)
+		if (strcmp(call->params[i].field, field) == 0)
+			return &call->params[i];
+	return NULL;
+}
+
 /* Whether the list or get call of the resource takes a parameter for a field. */
 bool
 cf_is_param_field(const CfResource *resource, const char *field)
 {
-	const CfCall *calls[] = {resource->list, resource->get};
+	return cf_call_param(resource->list, field) != NULL ||
+		cf_call_param(resource->get, field) != NULL;
+}
 
-	for (int c = 0; c < lengthof(calls); c++)
-		for (int i = 0; i < calls[c]->nparams; i++)
-			if (strcmp(calls[c]->params[i].field, field) == 0)
-				return true;
-	return false;
+/* Whether UPDATE can change anything: an update call, or field actions. */
+bool
+cf_resource_is_updatable(const CfResource *resource)
+{
+	return resource->update != NULL || resource->nactions > 0;
+}
+
+/*
+ * The definition of a provider's own option allowed where the bits say
+ * (of whichever provider has it; *provider says which), or NULL.
+ */
+const CfOptionDef *
+cf_find_provider_option(const char *name, int where, const CfProvider **provider)
+{
+	for (int p = 0; p < lengthof(providers); p++)
+		for (int i = 0; i < providers[p]->noptions; i++)
+			if ((providers[p]->options[i].where & where) &&
+				strcmp(providers[p]->options[i].name, name) == 0)
+			{
+				if (provider)
+					*provider = providers[p];
+				return &providers[p]->options[i];
+			}
+	return NULL;
+}
+
+int
+cf_provider_count(void)
+{
+	return lengthof(providers);
+}
+
+const CfProvider *
+cf_provider_at(int index)
+{
+	return providers[index];
+}
+
+int
+cf_resource_count(void)
+{
+	return lengthof(resources);
+}
+
+const CfResource *
+cf_resource_at(int index)
+{
+	return resources[index];
+}
+
+/* ----------------------------------------------------------------
+ * The registry's self-check, run by a regression test
+ * ----------------------------------------------------------------
+ */
+static void
+check_call(const CfResource *resource, const CfCall *call, const char *role,
+		   bool paged, List **problems)
+{
+	const char *p = call->path;
+
+	if (call->method == NULL || call->path == NULL || call->path[0] != '/')
+		*problems = lappend(*problems, psprintf("%s call has no method or no path starting with \"/\"", role));
+	if (strcmp(call->method, "GET") == 0 && (call->writes || call->fixed_body != NULL))
+		*problems = lappend(*problems, psprintf("%s call is a GET that writes or sends a body", role));
+	/* every {placeholder} has a path parameter, and every path parameter a placeholder */
+	while ((p = strchr(p, '{')) != NULL)
+	{
+		const char *close = strchr(p, '}');
+		bool		found = false;
+
+		if (close == NULL)
+		{
+			*problems = lappend(*problems, psprintf("%s call path has an unclosed \"{\"", role));
+			break;
+		}
+		for (int i = 0; i < call->nparams; i++)
+			if (call->params[i].in == CF_IN_PATH &&
+				strncmp(call->params[i].name, p + 1, close - p - 1) == 0 &&
+				call->params[i].name[close - p - 1] == '\0')
+				found = true;
+		if (!found)
+			*problems = lappend(*problems, psprintf("%s call path placeholder %.*s has no parameter",
+													role, (int) (close - p + 1), p));
+		p = close + 1;
+	}
+	for (int i = 0; i < call->nparams; i++)
+	{
+		const CfCallParam *param = &call->params[i];
+
+		if (param->in == CF_IN_PATH &&
+			strstr(call->path, psprintf("{%s}", param->name)) == NULL)
+			*problems = lappend(*problems, psprintf("%s call parameter \"%s\" has no placeholder",
+													role, param->name));
+		if (param->in == CF_IN_PATH && !param->required)
+			*problems = lappend(*problems, psprintf("%s call path parameter \"%s\" is optional",
+													role, param->name));
+		if (param->in != CF_IN_BODY && param->shape != CF_SHAPE_SCALAR)
+			*problems = lappend(*problems, psprintf("%s call parameter \"%s\" has a shape outside a body",
+													role, param->name));
+		if ((param->shape == CF_SHAPE_MATCH) != (param->match_key != NULL))
+			*problems = lappend(*problems, psprintf("%s call parameter \"%s\" has a match key without its shape, or the shape without a key",
+													role, param->name));
+		if (cf_find_column(resource, param->field) == NULL)
+			*problems = lappend(*problems, psprintf("%s call parameter \"%s\" is for field \"%s\", which no column declares",
+													role, param->name, param->field));
+		if (param->in == CF_IN_BODY && strcmp(call->method, "GET") == 0)
+			*problems = lappend(*problems, psprintf("%s call is a GET with body parameter \"%s\"",
+													role, param->name));
+	}
+	if (paged && resource->pagination->in == CF_IN_BODY && strcmp(call->method, "GET") == 0)
+		*problems = lappend(*problems, psprintf("%s call is a GET paged in its body", role));
+}
+
+/*
+ * What is wrong with a resource's declaration, as text, and how many calls
+ * it declares: an empty list is a resource the engine can serve.
+ */
+List *
+cf_registry_problems(const CfResource *resource, int *ncalls)
+{
+	const CfPagination *pg = resource->pagination;
+	List	   *problems = NIL;
+	int			nkeys = 0;
+
+	*ncalls = 0;
+	if (resource->list == NULL || pg == NULL)
+		return list_make1("no list call, or no pagination");
+	check_call(resource, resource->list, "list", true, &problems);
+	(*ncalls)++;
+	if (resource->list->writes)
+		problems = lappend(problems, "the list call writes");
+	if (resource->get != NULL)
+	{
+		check_call(resource, resource->get, "get", false, &problems);
+		(*ncalls)++;
+		if (resource->get->writes || !resource->get->returns_item)
+			problems = lappend(problems, "the get call writes or returns no item");
+	}
+	if (resource->refetch != NULL && resource->refetch->writes)
+		problems = lappend(problems, "the refetch call writes");
+	if (resource->update != NULL)
+	{
+		check_call(resource, resource->update, "update", false, &problems);
+		(*ncalls)++;
+		if (!resource->update->writes)
+			problems = lappend(problems, "the update call does not write");
+		if (!resource->update->returns_item && resource->refetch == NULL &&
+			resource->no_returning_reason == NULL)
+			problems = lappend(problems, "the update answers no item, and nothing gets it again or says why");
+	}
+	for (int i = 0; i < resource->nactions; i++)
+	{
+		const CfFieldAction *action = &resource->actions[i];
+
+		check_call(resource, action->call, psprintf("action on \"%s\"", action->field), false, &problems);
+		(*ncalls)++;
+		if (!action->call->writes)
+			problems = lappend(problems, psprintf("the action on \"%s\" does not write", action->field));
+		if (cf_find_column(resource, action->field) == NULL)
+			problems = lappend(problems, psprintf("the action on \"%s\" is for no declared column", action->field));
+	}
+	for (int i = 0; i < resource->ncolumns; i++)
+		nkeys += (resource->columns[i].flags & CF_COL_KEY) != 0;
+	if (nkeys != 1)
+		problems = lappend(problems, psprintf("%d key columns instead of one", nkeys));
+	if (pg->items_path == NULL || pg->limit_param == NULL || pg->max_page_size < 1)
+		problems = lappend(problems, "pagination lacks its items, its limit or its page size");
+	if (pg->style == CF_PAGE_CURSOR
+		? (pg->has_more_path == NULL || pg->last_id_path == NULL || pg->after_id_param == NULL ||
+		   (pg->next_page_path == NULL) != (pg->next_page_param == NULL) || pg->position_param != NULL)
+		: (pg->position_param == NULL || pg->has_more_path != NULL || pg->next_page_path != NULL))
+		problems = lappend(problems, "pagination does not fit its style");
+	if (pg->in != CF_IN_QUERY && pg->in != CF_IN_BODY)
+		problems = lappend(problems, "pagination is neither in the query nor in the body");
+	return problems;
 }
 
 /* The declared field at exactly this path, or NULL. */

@@ -15,31 +15,13 @@
 
 #include "cloud_fdw.h"
 
-/*
- * Percent-encode everything but RFC 3986's unreserved characters, so that a
- * value can never leave its path segment or query parameter ("a/b?c" and
- * "../x" stay one opaque segment).  Values are in the database encoding;
- * URLs carry UTF-8.
- */
+/* A value of the database encoding percent-encoded as the UTF-8 URLs carry. */
 static void
 append_encoded(StringInfo buf, const char *value)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	const char *utf8 = pg_server_to_any(value, strlen(value), PG_UTF8);
 
-	for (const unsigned char *p = (const unsigned char *) utf8; *p; p++)
-	{
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-			(*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
-			*p == '_' || *p == '~')
-			appendStringInfoChar(buf, (char) *p);
-		else
-		{
-			appendStringInfoChar(buf, '%');
-			appendStringInfoChar(buf, hex[*p >> 4]);
-			appendStringInfoChar(buf, hex[*p & 0x0F]);
-		}
-	}
+	cf_append_encoded(buf, utf8, strlen(utf8));
 }
 
 /*
@@ -81,18 +63,83 @@ param_value(const CfCallParam *param, const CfParamValue *values, int nvalues,
 	return NULL;
 }
 
+/* A string of the database encoding as a JSON string (JSON is UTF-8). */
+static CfJson *
+json_text(const char *value, MemoryContext cxt)
+{
+	const char *utf8 = pg_server_to_any(value, strlen(value), PG_UTF8);
+
+	return cfj_new_string(utf8, strlen(utf8), cxt);
+}
+
+/* A body parameter's value in the shape the API wants. */
+static CfJson *
+shaped_value(const CfCallParam *param, const char *value, MemoryContext cxt)
+{
+	CfJson	   *element = json_text(value, cxt);
+	CfJson	   *array;
+
+	if (param->shape == CF_SHAPE_SCALAR)
+		return element;
+	array = cfj_new_array(cxt);
+	if (param->shape == CF_SHAPE_MATCH)
+	{
+		CfJson	   *match = cfj_new_object(cxt);
+
+		cfj_set_path(match, "key", json_text(param->match_key, cxt), cxt);
+		cfj_set_path(match, "value", element, cxt);
+		element = match;
+	}
+	cfj_array_append(array, element);
+	return array;
+}
+
+/* The paging of a page as name=value pairs, in the query or the body. */
+static void
+add_paging(const CfPagination *pg, const CfPageCursor *cursor, StringInfo query,
+		   CfJson *body, MemoryContext cxt)
+{
+	const char *names[2] = {pg->limit_param, NULL};
+	char	   *values[2] = {psprintf("%d", cursor->page_size), NULL};
+
+	if (pg->style != CF_PAGE_CURSOR)
+	{
+		names[1] = pg->position_param;
+		values[1] = psprintf(INT64_FORMAT, cursor->position);
+	}
+	else if (cursor->cursor_param != NULL)
+	{
+		names[1] = cursor->cursor_param;
+		values[1] = cursor->cursor_value;
+	}
+	for (int i = 0; i < 2 && names[i] != NULL; i++)
+	{
+		if (pg->in == CF_IN_QUERY)
+			append_param(query, names[i], values[i]);
+		else if (pg->style == CF_PAGE_CURSOR && i == 1)
+			cfj_set_path(body, names[i], json_text(values[i], cxt), cxt);
+		else
+			cfj_set_path(body, names[i], cfj_new_number(values[i], cxt), cxt);
+	}
+}
+
 /*
- * The path of a call with its parameters filled in: {placeholders} with
- * encoded values, and the query parameters that have a value appended.  A
+ * The request of a call with its parameters filled in: {placeholders} with
+ * encoded values, the query parameters that have a value, the body members
+ * (fixed ones first), and the paging of the cursor's page (NULL: none).  A
  * value shown as "{field}" is left for EXPLAIN, which describes requests
  * before their values are known.
  */
-char *
-cf_call_request(const CfCall *call, const CfParamValue *values, int nvalues,
-				const CfOptions *opts, bool explain)
+void
+cf_build_request(const CfCall *call, const CfParamValue *values, int nvalues,
+				 const CfOptions *opts, const CfPageCursor *cursor, bool explain,
+				 CfRequest *req)
 {
+	MemoryContext cxt = CurrentMemoryContext;
+	const CfPagination *pg = opts->resource->pagination;
 	StringInfoData path;
 	StringInfoData query;
+	CfJson	   *body = NULL;
 	const char *p = call->path;
 
 	initStringInfo(&path);
@@ -130,68 +177,61 @@ cf_call_request(const CfCall *call, const CfParamValue *values, int nvalues,
 
 	if (call->fixed_query != NULL)
 		appendStringInfoString(&query, call->fixed_query);
+	if (call->fixed_body != NULL)
+		body = cfj_parse(call->fixed_body, strlen(call->fixed_body), cxt);
 	for (int i = 0; i < call->nparams; i++)
 	{
 		const CfCallParam *param = &call->params[i];
-		const char *value;
+		const char *value = param_value(param, values, nvalues, opts);
+		bool		placeholder = (value == NULL && explain && param->required);
 
-		if (param->in != CF_IN_QUERY)
+		if (placeholder)
+			value = psprintf("{%s}", param->field);
+		if (value == NULL || param->in == CF_IN_PATH)
 			continue;
-		value = param_value(param, values, nvalues, opts);
-		if (value != NULL)
-			append_param(&query, param->name, value);
-		else if (explain && param->required)
-			appendStringInfo(&query, "%s%s={%s}", query.len > 0 ? "&" : "",
-							 param->name, param->field);
+		if (param->in == CF_IN_QUERY)
+		{
+			if (placeholder)
+				appendStringInfo(&query, "%s%s=%s", query.len > 0 ? "&" : "", param->name, value);
+			else
+				append_param(&query, param->name, value);
+			continue;
+		}
+		if (body == NULL)
+			body = cfj_new_object(cxt);
+		cfj_set_path(body, param->name, shaped_value(param, value, cxt), cxt);
+	}
+	if (cursor != NULL)
+	{
+		if (pg->in == CF_IN_BODY && body == NULL)
+			body = cfj_new_object(cxt);
+		add_paging(pg, cursor, &query, body, cxt);
 	}
 	if (query.len > 0)
 		appendStringInfo(&path, "?%s", query.data);
-	return path.data;
+
+	req->method = call->method;
+	req->path = path.data;
+	req->body = body ? cfj_serialize(body) : NULL;
+	req->writes = call->writes;
 }
 
-/* The request for a list page: the call's path and query, plus paging. */
+/* A request as EXPLAIN and messages show it: method, path, and body if any. */
 char *
-cf_page_request(const char *call_request, const CfPageCursor *cursor)
+cf_request_text(const CfRequest *req)
 {
-	return psprintf("%s%c%s", call_request,
-					strchr(call_request, '?') ? '&' : '?', cursor->next_query);
-}
-
-static void
-set_page_query(const CfPagination *pg, int page_size, CfPageCursor *cursor,
-			   const char *cursor_param, const char *cursor_value)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	append_param(&buf, pg->limit_param, psprintf("%d", page_size));
-	if (pg->style != CF_PAGE_CURSOR)
-		append_param(&buf, pg->position_param, psprintf(INT64_FORMAT, cursor->position));
-	else if (cursor_param != NULL)
-		append_param(&buf, cursor_param, cursor_value);
-	cursor->next_query = buf.data;
+	return psprintf("%s %s%s%s", req->method, req->path, req->body ? " " : "",
+					req->body ? cf_utf8_to_display(req->body, strlen(req->body)) : "");
 }
 
 /* Position the cursor on the first page of a listing. */
 void
 cf_first_page(const CfResource *resource, int page_size, CfPageCursor *cursor)
 {
-	const CfPagination *pg = resource->pagination;
-
 	list_free_deep(cursor->seen);
-	cursor->seen = NIL;
-	cursor->position = (pg->style == CF_PAGE_NUMBER) ? 1 : 0;
-	set_page_query(pg, page_size, cursor, NULL, NULL);
-}
-
-/* The page paging query parameters of the first page, for EXPLAIN. */
-char *
-cf_first_page_query(const CfResource *resource, int page_size)
-{
-	CfPageCursor cursor = {0};
-
-	cf_first_page(resource, page_size, &cursor);
-	return cursor.next_query;
+	memset(cursor, 0, sizeof(CfPageCursor));
+	cursor->page_size = page_size;
+	cursor->position = (resource->pagination->style == CF_PAGE_NUMBER) ? 1 : 0;
 }
 
 /* The array of items of a list page; anything else is a broken response. */
@@ -232,8 +272,8 @@ string_member(const CfJson *page, const char *path)
  * rows), so it is an error.
  */
 static void
-advance_by_cursor(const CfPagination *pg, int page_size, const CfJson *page,
-				  int nitems, CfPageCursor *cursor)
+advance_by_cursor(const CfPagination *pg, const CfJson *page, int nitems,
+				  CfPageCursor *cursor)
 {
 	CfJson	   *has_more = cfj_get(page, pg->has_more_path);
 	const char *next_page = string_member(page, pg->next_page_path);
@@ -245,7 +285,7 @@ advance_by_cursor(const CfPagination *pg, int page_size, const CfJson *page,
 		next_page = NULL;
 	if (cfj_type(has_more) == CFJ_BOOL ? !cfj_bool(has_more) : next_page == NULL)
 	{
-		cursor->next_query = NULL;
+		cursor->done = true;
 		return;
 	}
 
@@ -264,8 +304,8 @@ advance_by_cursor(const CfPagination *pg, int page_size, const CfJson *page,
 					 errdetail("The cloud API returned a page cursor it had returned before; "
 							   "following it would repeat rows without end.")));
 	cursor->seen = lappend(cursor->seen, pstrdup(value));
-	set_page_query(pg, page_size, cursor,
-				   next_page ? pg->next_page_param : pg->after_id_param, value);
+	cursor->cursor_param = next_page ? pg->next_page_param : pg->after_id_param;
+	cursor->cursor_value = pstrdup(value);
 }
 
 /* The key of an item of a page, as text, or "" if it has none. */
@@ -286,11 +326,12 @@ item_key(const CfResource *resource, const CfJson *items, int i)
  * rows, so it is an error, as a repeated cursor is.
  */
 static void
-advance_by_count(const CfResource *resource, int page_size, const CfJson *page,
-				 const CfJson *items, int nitems, CfPageCursor *cursor)
+advance_by_count(const CfResource *resource, const CfJson *page, const CfJson *items,
+				 int nitems, CfPageCursor *cursor)
 {
 	const CfPagination *pg = resource->pagination;
-	CfJson	   *total = cfj_get(page, pg->total_path);
+	double		total = cf_page_total(resource, page);
+	int			page_size = cursor->page_size;
 	int64		fetched;
 
 	if (nitems > 0)
@@ -322,26 +363,68 @@ advance_by_count(const CfResource *resource, int page_size, const CfJson *page,
 		cursor->position = fetched;
 	}
 
-	if (nitems == 0 ||
-		(cfj_type(total) == CFJ_NUMBER
-		 ? fetched >= (int64) strtod(cfj_serialize(total), NULL)
-		 : nitems < page_size))
-		cursor->next_query = NULL;
-	else
-		set_page_query(pg, page_size, cursor, NULL, NULL);
+	if (nitems == 0 || (total >= 0 ? fetched >= (int64) total : nitems < page_size))
+		cursor->done = true;
 }
 
 /* Work out the next page from the page just read and its items. */
 void
-cf_advance_cursor(const CfResource *resource, int page_size, const CfJson *page,
-				  const CfJson *items, CfPageCursor *cursor)
+cf_advance_cursor(const CfResource *resource, const CfJson *page, const CfJson *items,
+				  CfPageCursor *cursor)
 {
 	int			nitems = cfj_array_length(items);
 
 	if (resource->pagination->style == CF_PAGE_CURSOR)
-		advance_by_cursor(resource->pagination, page_size, page, nitems, cursor);
+		advance_by_cursor(resource->pagination, page, nitems, cursor);
 	else
-		advance_by_count(resource, page_size, page, items, nitems, cursor);
+		advance_by_count(resource, page, items, nitems, cursor);
+}
+
+/* The number of items of all pages a page reports, or -1. */
+double
+cf_page_total(const CfResource *resource, const CfJson *page)
+{
+	const char *path = resource->pagination->total_path;
+	CfJson	   *total = path ? cfj_get(page, path) : NULL;
+
+	return cfj_type(total) == CFJ_NUMBER ? strtod(cfj_serialize(total), NULL) : -1;
+}
+
+/*
+ * Failures of a part of a listing (a region, a type) that a successful
+ * answer reports inside: the rows of that part are missing, which is an
+ * error, or a WARNING with the rows that came when the table says so.
+ */
+void
+cf_check_partial_errors(const CfOptions *opts, const CfJson *page, const char *relname)
+{
+	const char *path = opts->resource->pagination->partial_errors_path;
+	CfJson	   *errors = path ? cfj_get(page, path) : NULL;
+	int			n = cfj_type(errors) == CFJ_ARRAY ? cfj_array_length(errors) : 0;
+	StringInfoData detail;
+
+	if (n == 0)
+		return;
+	initStringInfo(&detail);
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&detail, "%s%s", i > 0 ? "; " : "",
+						 cf_describe_error(opts->provider->envelope, cfj_array_get(errors, i)));
+	ereport(opts->on_partial_error == CF_PARTIAL_WARN ? WARNING : ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("cloud API could not list part of foreign table \"%s\"", relname),
+			 errdetail_plural("%d part failed: %s.", "%d parts failed: %s.", n, n, detail.data),
+			 opts->on_partial_error == CF_PARTIAL_WARN
+			 ? errhint("The rows of the parts that failed are missing from the result.")
+			 : errhint("Set table option \"on_partial_error\" to 'warn' to get the rows of the other parts.")));
+}
+
+/* The item in a call's answer, or NULL. */
+CfJson *
+cf_answer_item(const CfCall *call, CfJson *answer)
+{
+	CfJson	   *item = call->item_path ? cfj_get(answer, call->item_path) : answer;
+
+	return cfj_type(item) == CFJ_OBJECT ? item : NULL;
 }
 
 /* The value of a column of the old row at a path, or NULL if none covers it. */
@@ -387,7 +470,8 @@ field_action(const CfResource *resource, const char *field, const char *value, b
 		if (strcmp(resource->actions[i].field, field) != 0)
 			continue;
 		*has_actions = true;
-		if (value != NULL && strcmp(resource->actions[i].value, value) == 0)
+		if (value != NULL &&
+			(resource->actions[i].value == NULL || strcmp(resource->actions[i].value, value) == 0))
 			return &resource->actions[i];
 	}
 	return NULL;
@@ -481,26 +565,40 @@ check_declared_value(const CfResource *resource, const CfColumn *decl, CfColumnM
 		check_text_rule(decl->rule, column, text);
 }
 
+/* One call of a row, in the row's memory. */
+static CfRowCall *
+row_call(const CfCall *call, const char *body)
+{
+	CfRowCall  *rc = palloc(sizeof(CfRowCall));
+
+	rc->call = call;
+	rc->body = body;
+	return rc;
+}
+
 /*
- * What to send for one updated row.  The body holds the updated columns
- * whose value changed, at their JSON paths (shallow paths first, so that a
- * jsonb column and a column inside it combine), jsonb objects as merge
- * patches against the old value, plus the fields the API requires alongside
- * them.  Fields with action calls (EPS status) become actions instead.
- * Nothing changed: no body and no action, and nothing is sent.
+ * The calls one updated row makes, in order (CfRowCall; NIL: nothing
+ * changed, nothing is sent).  The update call's body holds the updated
+ * columns whose value changed, at their JSON paths (shallow paths first,
+ * so that a jsonb column and a column inside it combine), jsonb objects as
+ * merge patches against the old value, plus the fields the API requires
+ * alongside them.  Fields with calls of their own (EPS status, a move)
+ * become those calls instead, before or after the update.
  */
 void
 cf_plan_row_update(const CfResource *resource, CfColumnMap *maps,
 				   List *target_attrs, int natts,
 				   Datum *oldvalues, bool *oldnulls,
 				   Datum *newvalues, bool *newnulls,
-				   MemoryContext owner, CfRowUpdate *update)
+				   MemoryContext owner, List **calls)
 {
 	CfJson	   *body = cfj_new_object(owner);
 	bool		changed = false;
+	List	   *before = NIL;
+	List	   *after = NIL;
 	ListCell   *lc;
 
-	memset(update, 0, sizeof(CfRowUpdate));
+	*calls = NIL;
 	foreach(lc, target_attrs)
 	{
 		AttrNumber	attnum = lfirst_int(lc);
@@ -527,9 +625,9 @@ cf_plan_row_update(const CfResource *resource, CfColumnMap *maps,
 						 errdetail("Resource \"%s\" can set \"%s\" only to: %s.",
 								   resource->name, path, cf_action_values(resource, path))));
 			if (action->before_update)
-				update->actions_before = lappend(update->actions_before, (void *) action);
+				before = lappend(before, row_call(action->call, action->body));
 			else
-				update->actions_after = lappend(update->actions_after, (void *) action);
+				after = lappend(after, row_call(action->call, action->body));
 			continue;
 		}
 
@@ -554,7 +652,10 @@ cf_plan_row_update(const CfResource *resource, CfColumnMap *maps,
 		changed = true;
 	}
 	if (!changed)
+	{
+		*calls = list_concat(before, after);
 		return;
+	}
 
 	for (int r = 0; r < resource->nrequired_fields; r++)
 	{
@@ -578,5 +679,5 @@ cf_plan_row_update(const CfResource *resource, CfColumnMap *maps,
 		if (!cfj_set_path(body, rf->path, value, owner))
 			elog(ERROR, "could not add required field \"%s\"", rf->path);
 	}
-	update->body = body;
+	*calls = list_concat(lappend(before, row_call(resource->update, cfj_serialize(body))), after);
 }

@@ -49,8 +49,8 @@ typedef struct CfScanStats
 typedef struct CfScanState
 {
 	CfOptions	opts;
-	CfCredentials creds;
-	CfConnection *conn;
+	CfClient	client;
+	const char *relname;
 	CfColumnMap *maps;
 	const CfCall *call;
 	bool		is_get;
@@ -61,7 +61,6 @@ typedef struct CfScanState
 	CfParamValue *values;		/* the current combination of key values */
 	int			ncombos;		/* combinations of key values to request */
 	int			combo;
-	char	   *call_request;	/* of the current combination */
 	CfJson	   *items;			/* the current page's items */
 	int		   *item_combos;	/* a get batch: each item's combination */
 	int			nitems;
@@ -115,8 +114,8 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = state;
 	cf_get_options(RelationGetRelid(rel), &state->opts);
 	user = GetUserMapping(cf_scan_user(plan, estate), state->opts.serverid);
-	cf_get_credentials(user, &state->opts, &state->creds);
-	state->conn = cf_get_connection(user);
+	cf_client_open(&state->client, user, &state->opts);
+	state->relname = RelationGetRelationName(rel);
 
 	foreach(lc, (List *) list_nth(plan->fdw_private, CF_SCAN_ATTRS))
 		attrs = bms_add_member(attrs, lfirst_int(lc));
@@ -218,10 +217,9 @@ evaluate_key(ForeignScanState *node, CfScanState *state, CfScanKey *key, bool in
 static bool
 key_in_path(const CfCall *call, const char *field)
 {
-	for (int i = 0; i < call->nparams; i++)
-		if (strcmp(call->params[i].field, field) == 0)
-			return call->params[i].in == CF_IN_PATH;
-	return false;
+	const CfCallParam *param = cf_call_param(call, field);
+
+	return param != NULL && param->in == CF_IN_PATH;
 }
 
 /* A copy of a list of lists of strings (copyObject copies nodes only). */
@@ -303,7 +301,7 @@ start_scan(ForeignScanState *node, CfScanState *state)
 	state->pages_done = true;
 	state->nitems = 0;
 	state->next_item = 0;
-	state->cursor.seen = NIL;
+	memset(&state->cursor, 0, sizeof(CfPageCursor));
 	MemoryContextSwitchTo(oldcxt);
 
 	state->replaying = state->replay_complete &&
@@ -370,17 +368,6 @@ count_response(CfScanState *state, const CfHttpResponse *resp, instr_time starte
 	state->stats.bytes += resp->body_len;
 }
 
-/*
- * A 404 in the API's own error envelope: the item (or the parent of a
- * listing) does not exist, which is no row.  A bare 404 comes from
- * something else than the API, such as a wrong endpoint: an error.
- */
-static bool
-no_such_item(const CfHttpResponse *resp)
-{
-	return resp->status == 404 && cf_is_api_error(resp);
-}
-
 /* Fetch the next page of the current combination's listing. */
 static void
 fetch_page(CfScanState *state)
@@ -388,28 +375,24 @@ fetch_page(CfScanState *state)
 	const CfResource *resource = state->opts.resource;
 	MemoryContext oldcxt;
 	ErrorContextCallback errcallback;
-	CfHttpRequest req = {
-		.method = "GET",
-		.endpoint = state->opts.endpoint,
-		.creds = &state->creds,
-		.opts = &state->opts,
-	};
+	CfRequest	req;
 	CfHttpResponse resp;
 	CfJson	   *page;
 	instr_time	started;
 
 	MemoryContextReset(state->pagecxt);
 	oldcxt = MemoryContextSwitchTo(state->pagecxt);
-	req.path = cf_page_request(state->call_request, &state->cursor);
+	cf_build_request(state->call, state->values, state->nkeys, &state->opts,
+					 &state->cursor, false, &req);
 	cf_push_request_context(&errcallback, &req);
 
 	INSTR_TIME_SET_CURRENT(started);
-	cf_send_request(state->conn, &req, &resp);
+	page = cf_call_json(&state->client, &req, true, state->pagecxt, &resp);
 	count_response(state, &resp, started);
 	state->stats.pages++;
 	state->item_combos = NULL;
 	state->next_item = 0;
-	if (no_such_item(&resp))
+	if (resp.status == 404)
 	{
 		/* the parent of the listing does not exist: it has no items */
 		state->nitems = 0;
@@ -418,14 +401,12 @@ fetch_page(CfScanState *state)
 		MemoryContextSwitchTo(oldcxt);
 		return;
 	}
-	if (resp.status < 200 || resp.status > 299)
-		cf_report_http_error(&req, &resp);
-	page = cfj_parse(resp.body, resp.body_len, state->pagecxt);
+	cf_check_partial_errors(&state->opts, page, state->relname);
 	state->items = cf_page_items(resource, page);
 	state->nitems = cfj_array_length(state->items);
 	MemoryContextSwitchTo(state->execcxt);
-	cf_advance_cursor(resource, state->opts.page_size, page, state->items, &state->cursor);
-	state->pages_done = (state->cursor.next_query == NULL);
+	cf_advance_cursor(resource, page, state->items, &state->cursor);
+	state->pages_done = state->cursor.done;
 
 	error_context_stack = errcallback.previous;
 	MemoryContextSwitchTo(oldcxt);
@@ -433,16 +414,16 @@ fetch_page(CfScanState *state)
 
 /*
  * Get the items of the next combinations, up to "concurrency" requests at
- * once; items keep the order of their keys, a 404 is no item.  False when
- * no combination is left.
+ * once; items keep the order of their keys, the API's 404 is no item.
+ * False when no combination is left.
  */
 static bool
 fetch_get_batch(CfScanState *state)
 {
 	int			first = state->combo + 1;
 	int			n = Min(state->opts.concurrency, state->ncombos - first);
-	CfHttpRequest *reqs;
-	int		   *slots;
+	CfRequest  *reqs;
+	CfExchange **exchanges;
 	MemoryContext oldcxt;
 	instr_time	started;
 
@@ -450,19 +431,15 @@ fetch_get_batch(CfScanState *state)
 		return false;
 	MemoryContextReset(state->pagecxt);
 	oldcxt = MemoryContextSwitchTo(state->pagecxt);
-	reqs = palloc0(sizeof(CfHttpRequest) * n);
-	slots = palloc(sizeof(int) * n);
+	reqs = palloc0(sizeof(CfRequest) * n);
+	exchanges = palloc(sizeof(CfExchange *) * n);
 	INSTR_TIME_SET_CURRENT(started);
 	for (int i = 0; i < n; i++)
 	{
 		set_combination(state, first + i);
-		reqs[i].method = "GET";
-		reqs[i].endpoint = state->opts.endpoint;
-		reqs[i].path = cf_call_request(state->call, state->values, state->nkeys,
-									   &state->opts, false);
-		reqs[i].creds = &state->creds;
-		reqs[i].opts = &state->opts;
-		slots[i] = cf_http_start(state->conn, &reqs[i], state->pagecxt);
+		cf_build_request(state->call, state->values, state->nkeys, &state->opts,
+						 NULL, false, &reqs[i]);
+		exchanges[i] = cf_client_start(&state->client, &reqs[i], state->pagecxt);
 	}
 
 	state->items = cfj_new_array(state->pagecxt);
@@ -477,15 +454,13 @@ fetch_get_batch(CfScanState *state)
 		CfJson	   *item;
 
 		cf_push_request_context(&errcallback, &reqs[i]);
-		cf_http_finish(state->conn, cf_http_wait(state->conn, slots[i]), &resp);
+		cf_client_finish(&state->client, exchanges[i], &resp);
 		count_response(state, &resp, started);
-		if (!no_such_item(&resp))
+		answer = cf_client_answer(&state->client, &reqs[i], &resp, true, state->pagecxt);
+		if (resp.status != 404)
 		{
-			if (resp.status < 200 || resp.status > 299)
-				cf_report_http_error(&reqs[i], &resp);
-			answer = cfj_parse(resp.body, resp.body_len, state->pagecxt);
-			item = state->call->item_path ? cfj_get(answer, state->call->item_path) : answer;
-			if (cfj_type(item) != CFJ_OBJECT)
+			item = cf_answer_item(state->call, answer);
+			if (item == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("get response holds no item object")));
@@ -509,8 +484,6 @@ next_listing(CfScanState *state)
 		return false;
 	set_combination(state, state->combo);
 	oldcxt = MemoryContextSwitchTo(state->execcxt);
-	state->call_request = cf_call_request(state->call, state->values, state->nkeys,
-										  &state->opts, false);
 	cf_first_page(state->opts.resource, state->opts.page_size, &state->cursor);
 	MemoryContextSwitchTo(oldcxt);
 	state->pages_done = false;
@@ -619,7 +592,8 @@ cloudExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	CfParamValue *values = palloc0(sizeof(CfParamValue) * Max(1, list_length(fields)));
 	int			nvalues = 0;
 	StringInfoData keys;
-	char	   *request;
+	CfPageCursor cursor = {0};
+	CfRequest	req;
 
 	if (es->analyze && node->fdw_state != NULL)
 	{
@@ -669,12 +643,12 @@ cloudExplainForeignScan(ForeignScanState *node, ExplainState *es)
 							 deparse_expression((Node *) expr, es->deparse_cxt, true, false));
 	}
 
-	request = cf_call_request(is_get ? opts.resource->get : opts.resource->list,
-							  values, nvalues, &opts, true);
 	if (!is_get)
-		request = psprintf("%s%c%s (all pages)", request, strchr(request, '?') ? '&' : '?',
-						   cf_first_page_query(opts.resource, opts.page_size));
-	ExplainPropertyText("Remote request", psprintf("GET %s", request), es);
+		cf_first_page(opts.resource, opts.page_size, &cursor);
+	cf_build_request(is_get ? opts.resource->get : opts.resource->list, values, nvalues,
+					 &opts, is_get ? NULL : &cursor, true, &req);
+	ExplainPropertyText("Remote request", is_get ? cf_request_text(&req)
+						: psprintf("%s (all pages)", cf_request_text(&req)), es);
 	if (keys.len > 0)
 		ExplainPropertyText("Remote keys", keys.data, es);
 }

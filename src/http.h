@@ -1,0 +1,65 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.h
+ *		  Transport: HTTP requests with libcurl inside a backend.
+ *
+ * Method, URL, headers, body and limits in; status, headers and body out.
+ * The transport knows no provider, no credential and no token: the client
+ * (client.c) prepares every request and judges every answer.
+ *
+ * Include postgres.h first.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CLOUD_FDW_HTTP_H
+#define CLOUD_FDW_HTTP_H
+
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+#include "utils/palloc.h"
+
+typedef struct CfHttpHandle CfHttpHandle;
+
+typedef struct CfHttpRequest
+{
+	const char *method;
+	const char *url;
+	List	   *headers;		/* "Name: value" lines */
+	const char *body;			/* NULL: no body */
+	const char *label;			/* how traces name it: method and path, no secret */
+	bool		resendable;		/* safe to send again after a failure (reads, logins) */
+	bool		writes;			/* may change remote state */
+	int			connect_timeout_ms;
+	int			request_timeout_ms;
+	size_t		max_response_size;
+	int			max_retries;
+	const char *ca_file;		/* NULL: the system's CA certificates */
+} CfHttpRequest;
+
+typedef struct CfHttpResponse
+{
+	long		status;
+	char	   *body;			/* NUL-terminated, palloc'd */
+	size_t		body_len;
+	const char *headers;		/* "name: value\n" lines as received, or NULL */
+	int			retries;		/* attempts before the one answered */
+} CfHttpResponse;
+
+#define CF_JSON_CONTENT_TYPE "application/json"
+
+/* Transfers one handle may have on their way, over all its scans and updates. */
+#define CF_MAX_TRANSFERS 1024
+
+extern void cf_http_init(void);
+extern CfHttpHandle *cf_http_open(void);
+extern void cf_http_close(CfHttpHandle *handle);
+extern void cf_http_abort(CfHttpHandle *handle, SubTransactionId subid);
+extern int	cf_http_start(CfHttpHandle *handle, const CfHttpRequest *req, MemoryContext cxt);
+extern int	cf_http_wait_any(CfHttpHandle *handle, const int *slots, int nslots);
+extern void cf_http_take(CfHttpHandle *handle, int slot, CfHttpResponse *resp);
+extern void cf_http_pause_until(CfHttpHandle *handle, TimestampTz until);
+extern bool cf_http_writes_in_flight(CfHttpHandle *handle);
+extern void cf_http_counters(CfHttpHandle *handle, int64 *requests, int64 *connects);
+extern const char *cf_http_header(const CfHttpResponse *resp, const char *name);
+
+#endif							/* CLOUD_FDW_HTTP_H */
