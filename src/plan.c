@@ -45,6 +45,13 @@ typedef struct CfKeyQual
 	RestrictInfo *rinfo;
 } CfKeyQual;
 
+/* The call a path makes and the key quals that give its parameters values. */
+typedef struct CfCallChoice
+{
+	const CfCall *call;
+	List	   *used;			/* CfKeyQual */
+} CfCallChoice;
+
 /* Planner state of a foreign table. */
 typedef struct CfRelInfo
 {
@@ -52,6 +59,7 @@ typedef struct CfRelInfo
 	char	  **paths;			/* JSON path of each column, by attnum - 1 */
 	int			natts;
 	Bitmapset  *attrs_used;		/* attribute numbers the query reads */
+	CfCallChoice *base_choice;	/* for the quals of the relation alone, or NULL */
 } CfRelInfo;
 
 /* Whether the call's parameter for a field matches loosely (EPS "name"). */
@@ -215,14 +223,18 @@ call_possible(const CfCall *call, List *quals, const CfOptions *opts, List **use
 }
 
 /* The get call when the quals name whole items, else the list call, or NULL. */
-static const CfCall *
-choose_call(const CfResource *resource, List *quals, const CfOptions *opts, List **used)
+static CfCallChoice *
+choose_call(const CfResource *resource, List *quals, const CfOptions *opts)
 {
-	if (call_possible(resource->get, quals, opts, used))
-		return resource->get;
-	if (call_possible(resource->list, quals, opts, used))
-		return resource->list;
-	return NULL;
+	CfCallChoice *choice = palloc0(sizeof(CfCallChoice));
+
+	if (call_possible(resource->get, quals, opts, &choice->used))
+		choice->call = resource->get;
+	else if (call_possible(resource->list, quals, opts, &choice->used))
+		choice->call = resource->list;
+	else
+		return NULL;
+	return choice;
 }
 
 /* How many values a key qual is likely to give. */
@@ -237,14 +249,19 @@ key_values_estimate(CfKeyQual *qual)
 	return 10;
 }
 
-/* Rows and cost of one execution of a scan that makes this call. */
+/*
+ * Rows of one execution of a scan that makes this call, and, when asked,
+ * its cost.
+ */
 static void
 estimate_scan(PlannerInfo *root, RelOptInfo *baserel, CfRelInfo *fpinfo,
-			  const CfCall *call, List *used, List *all_rinfos,
+			  const CfCallChoice *choice, List *all_rinfos,
 			  double *rows, Cost *startup_cost, Cost *total_cost)
 {
 	const CfResource *resource = fpinfo->opts.resource;
 	double		request_cost = fpinfo->opts.request_latency_ms * CF_COST_PER_MS;
+	const CfCall *call = choice->call;
+	List	   *used = choice->used;
 	double		combos = 1;
 	double		rounds;
 	double		items;
@@ -279,6 +296,8 @@ estimate_scan(PlannerInfo *root, RelOptInfo *baserel, CfRelInfo *fpinfo,
 	}
 	*rows = clamp_row_est(items * clauselist_selectivity(root, other, baserel->relid,
 														 JOIN_INNER, NULL));
+	if (startup_cost == NULL)
+		return;
 	*startup_cost = request_cost;
 	*total_cost = rounds * request_cost + items * cpu_tuple_cost;
 }
@@ -290,10 +309,6 @@ cloudGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 	Relation	rel;
 	TupleDesc	tupdesc;
 	ListCell   *lc;
-	List	   *used;
-	const CfCall *call;
-	Cost		startup_cost;
-	Cost		total_cost;
 
 	baserel->fdw_private = fpinfo;
 	cf_get_options(foreigntableid, &fpinfo->opts);
@@ -316,12 +331,13 @@ cloudGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 		pull_varattnos((Node *) lfirst_node(RestrictInfo, lc)->clause, baserel->relid,
 					   &fpinfo->attrs_used);
 
-	call = choose_call(fpinfo->opts.resource,
-					   key_quals(baserel, fpinfo, baserel->baserestrictinfo, NULL),
-					   &fpinfo->opts, &used);
-	if (call != NULL)
-		estimate_scan(root, baserel, fpinfo, call, used, baserel->baserestrictinfo,
-					  &baserel->rows, &startup_cost, &total_cost);
+	/* the unparameterized path's choice, made once: GetForeignPaths costs it */
+	fpinfo->base_choice = choose_call(fpinfo->opts.resource,
+									  key_quals(baserel, fpinfo, baserel->baserestrictinfo, NULL),
+									  &fpinfo->opts);
+	if (fpinfo->base_choice != NULL)
+		estimate_scan(root, baserel, fpinfo, fpinfo->base_choice, baserel->baserestrictinfo,
+					  &baserel->rows, NULL, NULL);
 	else
 		baserel->rows = clamp_row_est(fpinfo->opts.estimated_items);
 }
@@ -434,10 +450,8 @@ cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	CfRelInfo  *fpinfo = (CfRelInfo *) baserel->fdw_private;
 	const CfResource *resource = fpinfo->opts.resource;
-	List	   *quals = key_quals(baserel, fpinfo, baserel->baserestrictinfo, NULL);
-	List	   *used;
 	List	   *outers_done = NIL;
-	const CfCall *call = choose_call(resource, quals, &fpinfo->opts, &used);
+	CfCallChoice *choice = fpinfo->base_choice;
 	double		rows;
 	Cost		startup_cost;
 	Cost		total_cost;
@@ -451,8 +465,8 @@ cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	 * disables: the plan gets it only when no join can supply the value, and
 	 * then GetForeignPlan says which value is missing.
 	 */
-	if (call != NULL)
-		estimate_scan(root, baserel, fpinfo, call, used, baserel->baserestrictinfo,
+	if (choice != NULL)
+		estimate_scan(root, baserel, fpinfo, choice, baserel->baserestrictinfo,
 					  &rows, &startup_cost, &total_cost);
 	else
 	{
@@ -461,8 +475,9 @@ cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	}
 	add_path(baserel, (Path *)
 			 cf_create_foreignscan_path(root, baserel, NULL, rows,
-										call != NULL ? 0 : CF_LAST_RESORT_DISABLED_NODES,
-										startup_cost, total_cost, NIL, NULL, NULL, NIL));
+										choice != NULL ? 0 : CF_LAST_RESORT_DISABLED_NODES,
+										startup_cost, total_cost, NIL, NULL, NULL,
+										choice != NULL ? list_make1(choice) : NIL));
 
 	/* Parameterized paths: a get (or a list) per row of an outer relation. */
 	foreach(lc, join_key_clauses(root, baserel, fpinfo))
@@ -483,17 +498,16 @@ cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 		ppi = get_baserel_parampathinfo(root, baserel, required_outer);
 		rinfos = list_concat_copy(baserel->baserestrictinfo, ppi->ppi_clauses);
-		call = choose_call(resource, key_quals(baserel, fpinfo, rinfos, required_outer),
-						   &fpinfo->opts, &used);
-		if (call == NULL)
+		choice = choose_call(resource, key_quals(baserel, fpinfo, rinfos, required_outer),
+							 &fpinfo->opts);
+		if (choice == NULL)
 			continue;
 		/* our own row count: a get returns one row per key, whatever ppi_rows says */
-		estimate_scan(root, baserel, fpinfo, call, used, rinfos,
-					  &rows, &startup_cost, &total_cost);
+		estimate_scan(root, baserel, fpinfo, choice, rinfos, &rows, &startup_cost, &total_cost);
 		add_path(baserel, (Path *)
 				 cf_create_foreignscan_path(root, baserel, NULL, rows, 0,
 											startup_cost, total_cost, NIL,
-											required_outer, NULL, NIL));
+											required_outer, NULL, list_make1(choice)));
 	}
 }
 
@@ -553,21 +567,20 @@ cloudGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 					Plan *outer_plan)
 {
 	CfRelInfo  *fpinfo = (CfRelInfo *) baserel->fdw_private;
-	Relids		outer = PATH_REQ_OUTER(&best_path->path);
-	List	   *quals;
-	List	   *used;
-	const CfCall *call;
+	CfCallChoice *choice;
 	List	   *fdw_exprs = NIL;
 	List	   *fields = NIL;
 	List	   *arrays = NIL;
 	int			limit;
 	ListCell   *lc;
 
-	quals = key_quals(baserel, fpinfo, scan_clauses, outer);
-	call = choose_call(fpinfo->opts.resource, quals, &fpinfo->opts, &used);
-	if (call == NULL)
-		report_missing_keys(fpinfo, foreigntableid, quals);
-	foreach(lc, used)
+	/* the path's choice; the last-resort path has none, and says what is missing */
+	if (best_path->fdw_private == NIL)
+		report_missing_keys(fpinfo, foreigntableid,
+							key_quals(baserel, fpinfo, scan_clauses,
+									  PATH_REQ_OUTER(&best_path->path)));
+	choice = linitial(best_path->fdw_private);
+	foreach(lc, choice->used)
 	{
 		CfKeyQual  *qual = (CfKeyQual *) lfirst(lc);
 
@@ -576,12 +589,12 @@ cloudGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		arrays = lappend_int(arrays, qual->is_array);
 	}
 
-	limit = safe_limit(root, call, used, scan_clauses);
+	limit = safe_limit(root, choice->call, choice->used, scan_clauses);
 
 	/* Every qual is checked locally too, the key quals included: cheap. */
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
-							list_make5(makeInteger(call == fpinfo->opts.resource->get),
+							list_make5(makeInteger(choice->call == fpinfo->opts.resource->get),
 									   retrieved_attrs(fpinfo->attrs_used, fpinfo->natts),
 									   fields, arrays, makeInteger(limit)),
 							NIL, NIL, outer_plan);
