@@ -15,6 +15,8 @@
 #include "postgres.h"
 
 #include "foreign/fdwapi.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 
 #include "cloud_fdw.h"
@@ -73,4 +75,43 @@ cloud_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ImportForeignSchema = cf_import_foreign_schema;
 
 	PG_RETURN_POINTER(routine);
+}
+
+PG_FUNCTION_INFO_V1(cloud_fdw_registry_problems);
+
+/*
+ * The registry's self-check, for a regression test (not part of the
+ * extension's SQL): per resource, its provider, how many calls it declares,
+ * and each problem of its declaration, or one row with a null problem.
+ */
+Datum
+cloud_fdw_registry_problems(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < cf_resource_count(); i++)
+	{
+		const CfResource *resource = cf_resource_at(i);
+		int			ncalls;
+		List	   *problems = cf_registry_problems(resource, &ncalls);
+		ListCell   *lc;
+		Datum		values[4];
+		bool		nulls[4] = {false};
+
+		values[0] = CStringGetTextDatum(resource->name);
+		values[1] = CStringGetTextDatum(resource->provider->name);
+		values[2] = Int32GetDatum(ncalls);
+		if (problems == NIL)
+		{
+			nulls[3] = true;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+		foreach(lc, problems)
+		{
+			values[3] = CStringGetTextDatum((char *) lfirst(lc));
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	PG_RETURN_VOID();
 }

@@ -533,7 +533,7 @@ cf_action_values(const CfResource *resource, const char *field)
 
 	initStringInfo(&buf);
 	for (int i = 0; i < resource->nactions; i++)
-		if (strcmp(resource->actions[i].field, field) == 0)
+		if (strcmp(resource->actions[i].field, field) == 0 && resource->actions[i].value != NULL)
 			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
 							 resource->actions[i].value);
 	return buf.data;
@@ -670,6 +670,15 @@ check_call(const CfResource *resource, const CfCall *call, const char *role,
 		*problems = lappend(*problems, psprintf("%s call is a GET paged in its body", role));
 }
 
+static bool
+has_any_value_action(const CfResource *resource, const char *field)
+{
+	for (int i = 0; i < resource->nactions; i++)
+		if (strcmp(resource->actions[i].field, field) == 0)
+			return true;
+	return false;
+}
+
 /*
  * What is wrong with a resource's declaration, as text, and how many calls
  * it declares: an empty list is a resource the engine can serve.
@@ -719,7 +728,14 @@ cf_registry_problems(const CfResource *resource, int *ncalls)
 			problems = lappend(problems, psprintf("the action on \"%s\" is for no declared column", action->field));
 	}
 	for (int i = 0; i < resource->ncolumns; i++)
-		nkeys += (resource->columns[i].flags & CF_COL_KEY) != 0;
+	{
+		const CfColumn *col = &resource->columns[i];
+
+		nkeys += (col->flags & CF_COL_KEY) != 0;
+		if ((col->flags & CF_COL_UPDATABLE) && resource->update == NULL &&
+			!has_any_value_action(resource, col->path))
+			problems = lappend(problems, psprintf("column \"%s\" is updatable, but no call changes it", col->name));
+	}
 	if (nkeys != 1)
 		problems = lappend(problems, psprintf("%d key columns instead of one", nkeys));
 	if (pg->items_path == NULL || pg->limit_param == NULL || pg->max_page_size < 1)

@@ -620,10 +620,13 @@ cf_plan_row_update(const CfResource *resource, CfColumnMap *maps,
 		{
 			if (action == NULL)
 				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						(errcode(newnulls[i] ? ERRCODE_NULL_VALUE_NOT_ALLOWED
+								 : ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("invalid value for column \"%s\"", cf_column_map_name(maps, attnum)),
-						 errdetail("Resource \"%s\" can set \"%s\" only to: %s.",
-								   resource->name, path, cf_action_values(resource, path))));
+						 cf_action_values(resource, path)[0] == '\0'
+						 ? errdetail("Resource \"%s\" cannot set \"%s\" to null.", resource->name, path)
+						 : errdetail("Resource \"%s\" can set \"%s\" only to: %s.",
+									 resource->name, path, cf_action_values(resource, path))));
 			if (action->before_update)
 				before = lappend(before, row_call(action->call, action->body));
 			else
