@@ -768,8 +768,7 @@ is_port_or_nothing(const char *rest)
 static bool
 is_loopback_url(const char *url)
 {
-	const char *start = strstr(url, "://") + 3;
-	char	   *host = pnstrdup(start, strcspn(start, "/"));
+	char	   *host = cf_url_authority(url);
 	char	   *rest;
 	unsigned char addr[sizeof(struct in6_addr)];
 
