@@ -451,6 +451,7 @@ cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	CfRelInfo  *fpinfo = (CfRelInfo *) baserel->fdw_private;
 	const CfResource *resource = fpinfo->opts.resource;
 	List	   *outers_done = NIL;
+	Relids		all_outers = NULL;
 	CfCallChoice *choice = fpinfo->base_choice;
 	double		rows;
 	Cost		startup_cost;
@@ -479,13 +480,16 @@ cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 										startup_cost, total_cost, NIL, NULL, NULL,
 										choice != NULL ? list_make1(choice) : NIL));
 
-	/* Parameterized paths: a get (or a list) per row of an outer relation. */
+	/*
+	 * Parameterized paths: a get (or a list) per row of the relations that
+	 * give key values, each such set of relations alone, and all of them
+	 * together, since a call may need values from several (a project from
+	 * one table, a type from another).
+	 */
 	foreach(lc, join_key_clauses(root, baserel, fpinfo))
 	{
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
 		Relids		required_outer;
-		ParamPathInfo *ppi;
-		List	   *rinfos;
 		CfKeyQual	probe;
 
 		required_outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
@@ -495,9 +499,16 @@ cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 			relids_member(outers_done, required_outer))
 			continue;
 		outers_done = lappend(outers_done, required_outer);
+		all_outers = bms_union(all_outers, required_outer);
+	}
+	if (list_length(outers_done) > 1 && !relids_member(outers_done, all_outers))
+		outers_done = lappend(outers_done, all_outers);
+	foreach(lc, outers_done)
+	{
+		Relids		required_outer = (Relids) lfirst(lc);
+		ParamPathInfo *ppi = get_baserel_parampathinfo(root, baserel, required_outer);
+		List	   *rinfos = list_concat_copy(baserel->baserestrictinfo, ppi->ppi_clauses);
 
-		ppi = get_baserel_parampathinfo(root, baserel, required_outer);
-		rinfos = list_concat_copy(baserel->baserestrictinfo, ppi->ppi_clauses);
 		choice = choose_call(resource, key_quals(baserel, fpinfo, rinfos, required_outer),
 							 &fpinfo->opts);
 		if (choice == NULL)
