@@ -289,6 +289,96 @@ static const CfResource deploy_environments = {
 };
 
 /*
+ * CodeArts Deploy applications of a CodeArts project: a POST that reads,
+ * with the project and the paging in its JSON body, answering {total_num,
+ * result}.  Only the detail (the get) has a description.
+ */
+static const CfPagination deploy_app_pagination = {
+	.style = CF_PAGE_NUMBER,
+	.in = CF_IN_BODY,
+	.items_path = "result",
+	.limit_param = "size",
+	.max_page_size = 100,
+	.position_param = "page",
+	.total_path = "total_num",
+};
+
+static const char *const deploy_app_states[] = {
+	"abort", "failed", "not_started", "pending", "running", "succeeded", "timeout",
+	"not_executed", NULL
+};
+
+static const CfColumn deploy_application_columns[] = {
+	{"id", "id", "text", CF_COL_KEY},
+	{"name", "name", "text", 0},
+	{"project_id", "project_id", "text", 0},
+	{"project_name", "project_name", "text", 0},
+	{"is_disable", "is_disable", "boolean", CF_COL_UPDATABLE},
+	{"deploy_system", "deploy_system", "text", 0},
+	{"execution_state", "execution_state", "text", 0, .values = deploy_app_states},
+	{"release_id", "release_id", "bigint", 0},
+	{"duration", "duration", "text", 0},
+	{"create_user_id", "create_user_id", "text", 0},
+	{"create_time", "create_time", "timestamptz", 0, NULL, "UTC"},
+	{"update_time", "update_time", "timestamptz", 0, NULL, "UTC"},
+	{"arrange_infos", "arrange_infos", "jsonb", 0},
+};
+
+static const CfCallParam deploy_app_list_params[] = {
+	{"project_id", CF_IN_BODY, "project_id", true, "codearts_project_id"},
+};
+
+static const CfCallParam deploy_app_item_params[] = {
+	{"id", CF_IN_PATH, "app_id", true},
+};
+
+static const CfCall deploy_application_list = {
+	.method = "POST",
+	.path = "/v1/applications/list",
+	.params = deploy_app_list_params,
+	.nparams = lengthof(deploy_app_list_params),
+};
+
+static const CfCall deploy_application_get = {
+	.method = "GET",
+	.path = "/v1/applications/{app_id}/info",
+	.params = deploy_app_item_params,
+	.nparams = lengthof(deploy_app_item_params),
+	.item_path = "result",
+	.returns_item = true,
+};
+
+static const CfCall deploy_application_disable = {
+	.method = "PUT",
+	.path = "/v1/applications/{app_id}/disable",
+	.params = deploy_app_item_params,
+	.nparams = lengthof(deploy_app_item_params),
+	.writes = true,
+};
+
+/* Disabling and enabling is a call of its own, answering {"status"}. */
+static const CfFieldAction deploy_app_actions[] = {
+	{"is_disable", "t", &deploy_application_disable, "{\"is_disable\":true}"},
+	{"is_disable", "f", &deploy_application_disable, "{\"is_disable\":false}"},
+};
+
+static const CfResource deploy_applications = {
+	.name = "deploy_applications",
+	.provider = &huawei_provider,
+	.default_endpoint = "https://codearts-deploy.{region}.myhuaweicloud.com",
+	.scope = CF_SCOPE_PROJECT,
+	.list = &deploy_application_list,
+	.get = &deploy_application_get,
+	.refetch = &deploy_application_get,
+	.actions = deploy_app_actions,
+	.nactions = lengthof(deploy_app_actions),
+	.pagination = &deploy_app_pagination,
+	.columns = deploy_application_columns,
+	.ncolumns = lengthof(deploy_application_columns),
+	.estimated_items = 20,
+};
+
+/*
  * Enterprise projects (EPS): a global service, domain-scoped.  "name" is a
  * fuzzy filter of the list call; PostgreSQL rechecks every qual anyway.
  */
@@ -402,6 +492,85 @@ static const CfResource enterprise_projects = {
 	.fixed_key_reason = "It is the account's default enterprise project, which EPS does not let change.",
 };
 
+/*
+ * The resources of an enterprise project, by type and region: a POST that
+ * reads, paged in its body by offset.  Types and region projects are lists
+ * in the body (one value per request here); a name is a fuzzy "matches"
+ * filter, rechecked locally.  Regions or types that fail are reported in
+ * errors[] inside a 200.
+ */
+static const CfPagination eps_resource_pagination = {
+	.style = CF_PAGE_OFFSET,
+	.in = CF_IN_BODY,
+	.items_path = "resources",
+	.limit_param = "limit",
+	.max_page_size = 1000,
+	.position_param = "offset",
+	.total_path = "total_count",
+	.partial_errors_path = "errors",
+};
+
+static const CfColumn eps_resource_columns[] = {
+	{"enterprise_project_id", "enterprise_project_id", "text", CF_COL_UPDATABLE | CF_COL_NOT_NULL},
+	{"project_id", "project_id", "text", 0},
+	{"project_name", "project_name", "text", 0},
+	{"resource_type", "resource_type", "text", 0},
+	{"resource_id", "resource_id", "text", CF_COL_KEY},
+	{"resource_name", "resource_name", "text", 0},
+	{"resource_detail", "resource_detail", "jsonb", 0},
+};
+
+static const CfCallParam eps_resource_list_params[] = {
+	{"enterprise_project_id", CF_IN_PATH, "enterprise_project_id", true},
+	{"resource_type", CF_IN_BODY, "resource_types", true, .shape = CF_SHAPE_LIST},
+	{"project_id", CF_IN_BODY, "projects", false, .shape = CF_SHAPE_LIST},
+	{"resource_name", CF_IN_BODY, "matches", false, .fuzzy = true,
+	.shape = CF_SHAPE_MATCH, .match_key = "resource_name"},
+};
+
+static const CfCall eps_resource_list = {
+	.method = "POST",
+	.path = "/v1.0/enterprise-projects/{enterprise_project_id}/resources/filter",
+	.params = eps_resource_list_params,
+	.nparams = lengthof(eps_resource_list_params),
+};
+
+/* A move names its target in the path: the row's new enterprise project. */
+static const CfCallParam eps_migrate_params[] = {
+	{"enterprise_project_id", CF_IN_PATH, "target_id", true, .new_value = true},
+	{"resource_id", CF_IN_BODY, "resource_id", true},
+	{"resource_type", CF_IN_BODY, "resource_type", true},
+	{"project_id", CF_IN_BODY, "project_id", false},
+};
+
+static const CfCall eps_resource_migrate = {
+	.method = "POST",
+	.path = "/v1.0/enterprise-projects/{target_id}/resources-migrate",
+	.params = eps_migrate_params,
+	.nparams = lengthof(eps_migrate_params),
+	.writes = true,
+};
+
+static const CfFieldAction eps_resource_actions[] = {
+	{"enterprise_project_id", NULL, &eps_resource_migrate},
+};
+
+static const CfResource enterprise_project_resources = {
+	.name = "enterprise_project_resources",
+	.provider = &huawei_provider,
+	.default_endpoint = "https://eps.myhuaweicloud.com",
+	.scope = CF_SCOPE_DOMAIN,
+	.list = &eps_resource_list,
+	.actions = eps_resource_actions,
+	.nactions = lengthof(eps_resource_actions),
+	.no_returning_reason = "EPS moves a resource asynchronously and answers 204 without it; "
+	"a listing shows the move once EPS has applied it.",
+	.pagination = &eps_resource_pagination,
+	.columns = eps_resource_columns,
+	.ncolumns = lengthof(eps_resource_columns),
+	.estimated_items = 100,
+};
+
 /* ----------------------------------------------------------------
  * The tables the engine reads
  * ----------------------------------------------------------------
@@ -413,8 +582,10 @@ static const CfProvider *const providers[] = {
 
 static const CfResource *const resources[] = {
 	&qoder_environments,
+	&deploy_applications,
 	&deploy_environments,
 	&enterprise_projects,
+	&enterprise_project_resources,
 };
 
 const CfProvider *
