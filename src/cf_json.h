@@ -18,7 +18,8 @@
 #ifndef CF_JSON_H
 #define CF_JSON_H
 
-#include "postgres.h"
+/* Include postgres.h first (MemoryContext, bool, size_t). */
+#include "utils/palloc.h"
 
 typedef struct CfJson CfJson;	/* opaque; a JSON null is a NULL pointer */
 
