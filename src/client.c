@@ -40,6 +40,15 @@ cf_client_open(CfClient *client, UserMapping *user, const CfOptions *opts)
 	client->conn = cf_get_connection(user);
 }
 
+/* Wait for a transfer and take its answer; no answer at all is an error. */
+static void
+take_answer(CfHttpHandle *handle, int slot, CfHttpResponse *resp)
+{
+	cf_http_take(handle, cf_http_wait_any(handle, &slot, 1), resp);
+	if (resp->transfer_error != 0)
+		cf_report_transfer_error(resp->transfer_error, resp->transfer_message);
+}
+
 static bool
 needs_login(const CfClient *client)
 {
@@ -59,9 +68,9 @@ trace_request(const CfRequest *req, bool secret_body)
 					: cf_utf8_to_display(req->body, strlen(req->body)))));
 }
 
-/* The transport's request for a call to endpoint, with these headers. */
+/* The transport's request for a call to url, with these headers. */
 static void
-prepare_http(const CfClient *client, const CfRequest *req, const char *endpoint,
+prepare_http(const CfClient *client, const CfRequest *req, const char *url,
 			 List *auth_headers, bool resendable, CfHttpRequest *http)
 {
 	const CfOptions *opts = client->opts;
@@ -71,7 +80,7 @@ prepare_http(const CfClient *client, const CfRequest *req, const char *endpoint,
 		headers = lappend(headers, "Content-Type: " CF_JSON_CONTENT_TYPE);
 	memset(http, 0, sizeof(CfHttpRequest));
 	http->method = req->method;
-	http->url = psprintf("%s%s", endpoint, req->path);
+	http->url = url;
 	http->headers = list_concat(headers, auth_headers);
 	http->body = req->body;
 	http->label = psprintf("%s %s", req->method, req->path);
@@ -108,9 +117,9 @@ login(CfClient *client, CfScope scope)
 	req.body = login.body;
 	cf_push_request_context(&errcallback, &req);
 	trace_request(&req, true);
-	prepare_http(client, &req, login.endpoint, NIL, true, &http);
+	prepare_http(client, &req, psprintf("%s%s", login.endpoint, login.path), NIL, true, &http);
 	slot = cf_http_start(handle, &http, CurrentMemoryContext);
-	cf_http_take(handle, cf_http_wait_any(handle, &slot, 1), &resp);
+	take_answer(handle, slot, &resp);
 	if (resp.status < 200 || resp.status > 299)
 		cf_report_http_error(client->opts->provider->envelope, &resp);
 	token = client->creds.method->take_login(&resp, &expires);
@@ -156,7 +165,7 @@ send_exchange(CfClient *client, CfExchange *x)
 	auth.url = psprintf("%s%s", opts->endpoint, x->req.path);
 	if (client->creds.method != NULL)
 		auth_headers = client->creds.method->sign(&auth);
-	prepare_http(client, &x->req, opts->endpoint, auth_headers, !x->req.writes, &x->http);
+	prepare_http(client, &x->req, auth.url, auth_headers, !x->req.writes, &x->http);
 	trace_request(&x->req, false);
 	x->slot = cf_http_start(handle, &x->http, x->cxt);
 	if (x->req.writes)
@@ -203,13 +212,13 @@ cf_client_finish(CfClient *client, CfExchange *x, CfHttpResponse *resp)
 {
 	CfHttpHandle *handle = cf_connection_http(client->conn);
 
-	cf_http_take(handle, cf_http_wait_any(handle, &x->slot, 1), resp);
+	take_answer(handle, x->slot, resp);
 	if (resp->status == 401 && x->cached_token)
 	{
 		cf_token_keep(cf_connection_tokens(client->conn), client->opts->resource->scope,
 					  NULL, 0);
 		send_exchange(client, x);
-		cf_http_take(handle, cf_http_wait_any(handle, &x->slot, 1), resp);
+		take_answer(handle, x->slot, resp);
 	}
 }
 

@@ -737,8 +737,9 @@ cf_http_wait_any(CfHttpHandle *handle, const int *slots, int nslots)
 }
 
 /*
- * Take the answer of a finished transfer and free its slot.  Transport
- * failures are raised here; the status is the caller's to judge.
+ * Take the answer of a finished transfer and free its slot.  Limits are
+ * raised here; a transfer that got no answer is said in transfer_error,
+ * for the caller to report; the status is the caller's to judge.
  */
 void
 cf_http_take(CfHttpHandle *handle, int slot, CfHttpResponse *resp)
@@ -770,7 +771,7 @@ cf_http_take(CfHttpHandle *handle, int slot, CfHttpResponse *resp)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while receiving a response")));
-	if (result != CURLE_OK)
-		cf_report_transfer_error((int) result,
-								 errbuf[0] ? errbuf : curl_easy_strerror(result));
+	resp->transfer_error = (int) result;
+	resp->transfer_message = result == CURLE_OK ? NULL
+		: pstrdup(errbuf[0] ? errbuf : curl_easy_strerror(result));
 }

@@ -43,6 +43,8 @@ typedef struct CfHttpResponse
 	size_t		body_len;
 	const char *headers;		/* "name: value\n" lines as received, or NULL */
 	int			retries;		/* attempts before the one answered */
+	int			transfer_error; /* a CURLcode: no answer came; 0: one did */
+	const char *transfer_message;	/* libcurl's words for it */
 } CfHttpResponse;
 
 #define CF_JSON_CONTENT_TYPE "application/json"
