@@ -44,7 +44,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS knows nothing of headers: rebuild everything when one changes.
-$(OBJS) $(OBJS:.o=.bc): src/cloud_fdw.h src/cf_compat.h src/cf_json.h
+$(OBJS) $(OBJS:.o=.bc): $(wildcard src/*.h)
 
 # Nor does it know which PostgreSQL the objects were built for: building for
 # another one (PG_CONFIG=...) must not link the last one's objects.  The

@@ -94,12 +94,13 @@ SELECT r.enterprise_project_id, w.resource_type, count(*) AS resources
   JOIN hw.enterprise_project_resources r
     ON r.enterprise_project_id = p.id AND r.resource_type = w.resource_type AND r.project_id = w.project_id
  GROUP BY 1, 2 ORDER BY 1, 2;
-SELECT explain_stable($$ (VERBOSE, COSTS OFF)
+-- (the plan's nodes and requests; majors write derived join filters either way round)
+SELECT plan FROM explain_stable($$ (VERBOSE, COSTS OFF)
 SELECT r.resource_name
   FROM (VALUES ('0')) p(id) CROSS JOIN wanted w
   JOIN hw.enterprise_project_resources r
     ON r.enterprise_project_id = p.id AND r.resource_type = w.resource_type AND r.project_id = w.project_id
-$$);
+$$) AS plan WHERE plan !~ '^\s*(Output|Filter):';
 
 -- A region that fails inside a 200 is never fewer rows in silence: an
 -- error, or the rows and a WARNING when the table opts in.
