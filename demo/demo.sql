@@ -67,9 +67,10 @@ SELECT t.owner, e.name, e.networking_type, e.metadata->>'owner' AS owner_tag
   FROM qoder_environments e JOIN teams t ON t.env_id = e.id
  ORDER BY t.owner;
 
--- Huawei Cloud: enterprise projects and CodeArts Deploy environments,
--- tables written by IMPORT FOREIGN SCHEMA from the registry.  The user
--- mapping holds an AK/SK pair: every request is signed (SDK-HMAC-SHA256).
+-- Huawei Cloud: enterprise projects and what runs under them, CodeArts
+-- Deploy applications and their environments, tables written by IMPORT
+-- FOREIGN SCHEMA from the registry.  The user mapping holds an AK/SK pair:
+-- every request is signed (SDK-HMAC-SHA256).
 \set hw_endpoint :mock_url '/_mock/tenant=demo'
 CREATE SERVER hw FOREIGN DATA WRAPPER cloud_fdw
   OPTIONS (provider 'huaweicloud', region 'cn-north-4', endpoint :'hw_endpoint',
@@ -109,3 +110,77 @@ UPDATE cloud.enterprise_projects p
  WHERE c.ep_id = p.id
 RETURNING p.name, p.description;
 RESET cloud_fdw.trace;
+
+-- Local data for CodeArts Deploy: which team runs each application.
+CREATE TABLE app_owners (application text PRIMARY KEY, team text, on_call text);
+INSERT INTO app_owners VALUES
+  ('order-service',  'web',     'alice'),
+  ('billing-portal', 'finance', 'bob'),
+  ('legacy-batch',   'data',    'carol');
+
+\echo '== 10. Every environment of every application, with the team that runs it =='
+\echo '   (the CodeArts project is the imported tables'' codearts_project_id: one listing'
+\echo '    of applications, then one listing of environments per application)'
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT o.team, a.name AS application, e.name AS environment
+  FROM cloud.deploy_applications a
+  JOIN cloud.deploy_environments e ON e.application_id = a.id
+  JOIN app_owners o ON o.application = a.name;
+SELECT o.team, o.on_call, a.name AS application, a.execution_state AS last_run,
+       e.name AS environment, e.os, e.instance_count AS hosts
+  FROM cloud.deploy_applications a
+  JOIN cloud.deploy_environments e ON e.application_id = a.id
+  JOIN app_owners o ON o.application = a.name
+ ORDER BY o.team, a.name, e.name;
+
+-- Local data for the cost report: the resource types we watch in each
+-- region (IAM region project), with a monthly list price per resource.
+\set north 'e1eb7c40cbea4c8389cde527594a306d'
+\set south '030eb8c716a3f1ce972006b0388bdef6'
+CREATE TABLE watched (resource_type text, region text, project_id text, unit_cost numeric);
+INSERT INTO watched VALUES
+  ('ecs',  'cn-north-4', :'north', 120),
+  ('ecs',  'cn-south-1', :'south', 110),
+  ('disk', 'cn-north-4', :'north',   8),
+  ('disk', 'cn-south-1', :'south',   8),
+  ('eip',  'cn-north-4', :'north',  20),
+  ('eip',  'cn-south-1', :'south',  20),
+  ('rds',  'cn-north-4', :'north', 300),
+  ('rds',  'cn-south-1', :'south', 280);
+
+\echo '== 11. What runs under each enterprise project: resources per type, monthly cost, cost centre =='
+\echo '   (EPS lists one project, type and region at a time: the joins give the three values,'
+\echo '    so 8 enterprise projects x 8 watched rows make 64 listings)'
+SELECT p.name AS enterprise_project, p.status = 1 AS enabled,
+       coalesce(c.centre, '-') AS centre,
+       count(*) FILTER (WHERE r.resource_type = 'ecs')  AS ecs,
+       count(*) FILTER (WHERE r.resource_type = 'disk') AS disk,
+       count(*) FILTER (WHERE r.resource_type = 'eip')  AS eip,
+       count(*) FILTER (WHERE r.resource_type = 'rds')  AS rds,
+       sum(w.unit_cost) AS monthly_cost
+  FROM cloud.enterprise_projects p
+  CROSS JOIN watched w
+  JOIN cloud.enterprise_project_resources r
+    ON r.enterprise_project_id = p.id AND r.resource_type = w.resource_type
+   AND r.project_id = w.project_id
+  LEFT JOIN cost_centres c ON c.ep_id = p.id
+ GROUP BY p.name, p.status, c.centre
+ ORDER BY monthly_cost DESC, p.name;
+
+\echo '== 12. Move web-server-01, its disk and its EIP out of the default project =='
+\echo '   (UPDATE ... SET enterprise_project_id is a move: one POST resources-migrate per row.'
+\echo '    EPS applies a move asynchronously and answers 204 with no body, so RETURNING is refused)'
+SET cloud_fdw.trace = on;
+UPDATE cloud.enterprise_project_resources
+   SET enterprise_project_id = '5aa119a8-d25b-45a7-8d1b-88e127885635'
+ WHERE enterprise_project_id = '0' AND resource_type IN ('ecs', 'disk', 'eip')
+   AND project_id = :'north' AND resource_name LIKE 'web-server-01%';
+RESET cloud_fdw.trace;
+
+\echo '== 13. enterprise_project1 now holds both web servers =='
+\echo '   (the mock applies a move at once; on EPS a listing shows it once the move is done)'
+SELECT r.project_name AS region, r.resource_type, r.resource_name
+  FROM cloud.enterprise_project_resources r
+  JOIN watched w ON w.resource_type = r.resource_type AND w.project_id = r.project_id
+ WHERE r.enterprise_project_id = '5aa119a8-d25b-45a7-8d1b-88e127885635'
+ ORDER BY 1, 2, 3;

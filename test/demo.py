@@ -17,7 +17,6 @@ from harness import (ROOT, Cluster, CommandError, Interrupted, Mock,
                      build_and_install, install_signal_handlers, run)
 
 DEMO_SQL = ROOT / "demo" / "demo.sql"
-CHANGING_METHODS = ("PUT", "POST")
 
 
 def format_body(text):
@@ -32,9 +31,14 @@ def format_body(text):
 
 
 def print_changing_requests(mock):
-    """List the mock's PUT/POST requests, oldest first, one per line."""
+    """List the requests the mock applied, oldest first, one per line.
+
+    The mock marks each request it changed its data for as `applied`: a POST
+    is not always a write (CodeArts lists applications, and EPS filters
+    resources, with a POST), and a write the mock refused changed nothing.
+    """
     print("\n==== Requests that changed the cloud")
-    changing = [r for r in mock.control.requests() if r["method"] in CHANGING_METHODS]
+    changing = [r for r in mock.control.requests() if r.get("applied")]
     for r in changing:
         path = r["path"] + (f"?{r['query']}" if r.get("query") else "")
         print(f"{r['method']} {path} {format_body(r.get('body'))}".rstrip())
