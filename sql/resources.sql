@@ -75,9 +75,16 @@ SELECT resource_type, resource_name, project_name
 SELECT resource_name FROM hw.enterprise_project_resources
  WHERE enterprise_project_id = '0' AND resource_type = 'disk' AND project_id = :'north'
    AND resource_name = 'lhj1-volume-0001';
--- A global type takes no region project.
+-- The region project is needed too, or a plan could list a region-level type
+-- without it; a global type has none: project_id = '' lists it without one.
+SELECT resource_name FROM hw.enterprise_project_resources
+ WHERE enterprise_project_id = '0' AND resource_type = 'cdn';
 SELECT resource_name, project_id = '' AS no_region
-  FROM hw.enterprise_project_resources WHERE enterprise_project_id = '0' AND resource_type = 'cdn';
+  FROM hw.enterprise_project_resources
+ WHERE enterprise_project_id = '0' AND resource_type = 'cdn' AND project_id = '';
+-- A region-level type without a region, or a global one with a region, is the API's to refuse.
+SELECT resource_name FROM hw.enterprise_project_resources
+ WHERE enterprise_project_id = '0' AND resource_type = 'cdn' AND project_id = :'north';
 RESET cloud_fdw.trace;
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT resource_name FROM hw.enterprise_project_resources
@@ -139,10 +146,11 @@ UPDATE hw.enterprise_project_resources SET enterprise_project_id = NULL
 -- The API refuses a disabled target, and says so.
 UPDATE hw.enterprise_project_resources SET enterprise_project_id = 'c958a792-4e9a-430c-9cfd-c56a522162b3'
  WHERE enterprise_project_id = 'e88f40a2-3bd4-4e94-b114-f27eab195b47' AND resource_type = 'disk'
-   AND project_id = :'north';
+   AND project_id = :'north' AND resource_name = 'finance-app-01-volume-0000';
 EXPLAIN (VERBOSE, COSTS OFF)
 UPDATE hw.enterprise_project_resources SET enterprise_project_id = '0'
- WHERE enterprise_project_id = 'e88f40a2-3bd4-4e94-b114-f27eab195b47' AND resource_type = 'disk';
+ WHERE enterprise_project_id = 'e88f40a2-3bd4-4e94-b114-f27eab195b47' AND resource_type = 'disk'
+   AND project_id = :'north';
 
 DROP SERVER res CASCADE;
 DROP SCHEMA hw CASCADE;

@@ -435,6 +435,8 @@ report_missing_keys(CfRelInfo *fpinfo, Oid foreigntableid, List *quals)
 		if (param->table_option != NULL)
 			appendStringInfo(&hint, "; table option \"%s\" can give \"%s\" a fixed value",
 							 param->table_option, param->field);
+		if (param->hint != NULL)
+			appendStringInfo(&hint, "; %s", param->hint);
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_ERROR),

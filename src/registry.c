@@ -523,7 +523,9 @@ static const CfColumn eps_resource_columns[] = {
 static const CfCallParam eps_resource_list_params[] = {
 	{"enterprise_project_id", CF_IN_PATH, "enterprise_project_id", true},
 	{"resource_type", CF_IN_BODY, "resource_types", true, .shape = CF_SHAPE_LIST},
-	{"project_id", CF_IN_BODY, "projects", false, .shape = CF_SHAPE_LIST},
+	/* required, or a plan could list a region-level type without its region */
+	{"project_id", CF_IN_BODY, "projects", true, .shape = CF_SHAPE_LIST, .empty_omits = true,
+	.hint = "'' for global types such as cdn, which have no region project"},
 	{"resource_name", CF_IN_BODY, "matches", false, .fuzzy = true,
 	.shape = CF_SHAPE_MATCH, .match_key = "resource_name"},
 };
@@ -821,7 +823,7 @@ check_call(const CfResource *resource, const CfCall *call, const char *role,
 			strstr(call->path, psprintf("{%s}", param->name)) == NULL)
 			*problems = lappend(*problems, psprintf("%s call parameter \"%s\" has no placeholder",
 													role, param->name));
-		if (param->in == CF_IN_PATH && !param->required)
+		if (param->in == CF_IN_PATH && (!param->required || param->empty_omits))
 			*problems = lappend(*problems, psprintf("%s call path parameter \"%s\" is optional",
 													role, param->name));
 		if (param->in != CF_IN_BODY && param->shape != CF_SHAPE_SCALAR)

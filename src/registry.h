@@ -153,6 +153,8 @@ typedef struct CfCallParam
 	CfParamShape shape;
 	const char *match_key;		/* CF_SHAPE_MATCH */
 	bool		new_value;		/* a write takes the row's new value (a move's target) */
+	bool		empty_omits;	/* "" leaves the parameter out, and so matches items without one */
+	const char *hint;			/* how a query gives the value, for messages, or NULL */
 } CfCallParam;
 
 typedef struct CfCall

@@ -187,7 +187,7 @@ cf_build_request(const CfCall *call, const CfParamValue *values, int nvalues,
 
 		if (placeholder)
 			value = psprintf("{%s}", param->field);
-		if (value == NULL || param->in == CF_IN_PATH)
+		if (value == NULL || param->in == CF_IN_PATH || (value[0] == '\0' && param->empty_omits))
 			continue;
 		if (param->in == CF_IN_QUERY)
 		{

@@ -157,13 +157,16 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
  * The distinct text values of a key for this execution.  NULLs match
  * nothing, and neither does an empty value: no id, parent, scope, name or
  * enumeration value of these APIs is empty, and they refuse an empty query
- * parameter.  A path parameter cannot be "." or "..", which would address
+ * parameter; except where the registry says that "" leaves the parameter
+ * out (EPS: global resources have no region project, and are listed
+ * without one).  A path parameter cannot be "." or "..", which would address
  * the collection or its parent instead of an item; nor can a value outside
  * the API's enumeration match.  char(n) compares without its blank
  * padding, so it is sent without it.
  */
 static List *
-evaluate_key(ForeignScanState *node, CfScanState *state, CfScanKey *key, bool in_path)
+evaluate_key(ForeignScanState *node, CfScanState *state, CfScanKey *key,
+			 const CfCallParam *param)
 {
 	const CfColumn *column = cf_find_column(state->opts.resource, key->field);
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
@@ -203,7 +206,8 @@ evaluate_key(ForeignScanState *node, CfScanState *state, CfScanKey *key, bool in
 		if (nulls[i])
 			continue;
 		text = cf_key_text(key->basetype, OidOutputFunctionCall(outfunc, elems[i]));
-		if (text[0] != '\0' && (!in_path || cf_key_is_addressable(text)) &&
+		if ((text[0] != '\0' || param->empty_omits) &&
+			(param->in != CF_IN_PATH || cf_key_is_addressable(text)) &&
 			cf_column_allows(column, text))
 			values = lappend(values, text);
 	}
@@ -212,14 +216,6 @@ evaluate_key(ForeignScanState *node, CfScanState *state, CfScanKey *key, bool in
 		if (strcmp(list_nth(values, i), list_nth(values, i - 1)) == 0)
 			values = list_delete_nth_cell(values, i);
 	return values;
-}
-
-static bool
-key_in_path(const CfCall *call, const char *field)
-{
-	const CfCallParam *param = cf_call_param(call, field);
-
-	return param != NULL && param->in == CF_IN_PATH;
 }
 
 /* A copy of a list of lists of strings (copyObject copies nodes only). */
@@ -284,7 +280,7 @@ start_scan(ForeignScanState *node, CfScanState *state)
 		CfScanKey  *key = &state->keys[i];
 		int64		ncombos;
 
-		key->values = evaluate_key(node, state, key, key_in_path(state->call, key->field));
+		key->values = evaluate_key(node, state, key, cf_call_param(state->call, key->field));
 		key_values = lappend(key_values, key->values);
 		ncombos = (int64) state->ncombos * list_length(key->values);
 		if (ncombos > CF_MAX_KEY_COMBINATIONS)
