@@ -13,11 +13,28 @@ Foreign tables (schema "diff"), each on its own mock tenant:
   deploy      Huawei CodeArts Deploy, 120 synthetic environments in the first
               application and the fixture's 3 in the second (pages of 40)
   deploy_fix  Huawei CodeArts Deploy, the fixture applications
+  apps        CodeArts Deploy applications, 100 synthetic ones in the project
+              of table option codearts_project_id (pages of 9, in the body)
+  apps_fix    CodeArts Deploy applications of the fixture's two projects,
+              the project always from quals or joins (pages of 2)
+  epsres      EPS resources: 80 synthetic ecs in enterprise project 0 and
+              cn-east-3 besides the fixture's (pages of 10, offset in the body)
+  epsres_fix  EPS resources of the fixture (pages of 1)
   envs_part   a local table partitioned by created_at whose partitions are
               foreign tables, each on its own server and tenant
 
+Scoped tables (deploy, apps_fix, epsres...) list only for values of some
+columns: every query gives them, as constants (=, IN, ANY, subqueries) or
+from a local table through a join, and always a valid combination (EPS
+resources: a region project for a region-level type, '' for a global
+one), since the API rightly refuses the others.  The EPS resource tables map
+columns id and name to resource_id and resource_name, so the generators'
+key and name columns are theirs (and the key and the fuzzy name match are
+bound by JSON path, not by column name).
+
 The local copy is `CREATE TABLE local_x AS SELECT * FROM x` (the partitioned
-table's copy is partitioned the same way).  Categories: filter (every column
+table's copy is partitioned the same way; a scoped table's copy names every
+scope the mock holds).  Categories: filter (every column
 type), key (get-by-id quals), bigin (long IN lists), join (one to three
 local tables; hash, merge, nested loop and LATERAL, forced by planner
 settings and by estimated_items), semi (EXISTS, IN, NOT IN...), limit,
@@ -38,7 +55,10 @@ with rows and the plan features each family must reach are checked too, so
 a generator that drifts into empty results or trivial plans fails.  The
 mock's rows_from option (required) gives the partitions of envs_part
 disjoint synthetic rows.  The baseline compares the local copies, column by
-column, with the items the mock serves, fetched directly over HTTP.
+column, with the items the mock serves, fetched directly over HTTP (EPS
+resources with every type and region project in one filter, where the FDW
+asks one at a time).  The tables with small pages must have had the mock
+serve pages past the first to the generated queries (its request log).
 
 Each table/category is one `ok` line; a failure lists the failing queries
 (the first few, with settings, plan and a short diff).  Environment knobs:
@@ -84,14 +104,29 @@ HW_TOKEN = "hw-test-token"
 APP1 = "43943381f7764c52baae8e697720873f"
 APP2 = "8ddf0566c1784da29faac80516fa8425"
 PROJECT = "55837d272adf4eee90319800e2da6961"
+PROJECT2 = "ad957ed43291f05287cf00a5c920724d"     # the fixture's other CodeArts project
+NO_PROJECT = "ffffffffffffffffffffffffffffffff"   # well-formed, holds no application
+UNKNOWN_EP = "00000000-0000-4000-a000-000000000000"
+# The region (IAM) projects of the mock's EPS (cn-north-4, cn-south-1,
+# cn-east-3; see its docstring): EPS has no call that lists them.
+EPS_REGION_PROJECTS = ["e1eb7c40cbea4c8389cde527594a306d", "030eb8c716a3f1ce972006b0388bdef6",
+                       "84e87e7fde6d6b186e65621d6b1a03fd"]
 SYNTH_ROWS = 300
+APP_ROWS = 100
+EPS_RESOURCE_ROWS = 80
 CATEGORIES = ("filter", "key", "bigin", "join", "semi", "limit", "agg", "prepared")
 # Coverage floors, checked per table (see the "# summary" lines of a run).
-# Observed with the default seed and seeds 1, 777, 424242: 72-87% of the
+# Observed with the default seed and seeds 1, 777, 424242: 51-87% of the
 # queries of a table return rows; per table at least 12 key queries plan a
-# get, at least 6 join queries a hash join and 6 a scan per outer row.
+# get, at least 4 join queries a hash join and 6 a scan per outer row; the
+# new resources' tables at least 10 generic plans with parameter keys, and
+# at least 73 pages past the first served to the queries.
 MIN_ROWS_PCT = 40
 REQUIRED_FEATURES = {"key": ("get",), "join": ("per outer row", "hash")}
+# EPS resources have no get: their key quals are checked on listings.
+APP_REQUIRED = dict(REQUIRED_FEATURES, prepared=("param key",))
+EPSRES_REQUIRED = {"join": ("per outer row", "hash"), "prepared": ("param key",)}
+MIN_LATER_PAGES = 20
 
 SESSION_INIT = f"""\\pset null '{NULL}'
 \\set VERBOSITY verbose
@@ -192,8 +227,10 @@ def psql_json(sql):
 # The mock: does it know rows_from? What does it serve, asked directly?
 # ---------------------------------------------------------------------------
 
-def http_json(url, headers):
-    req = urllib.request.Request(url, headers=headers)
+def http_json(url, headers, body=None):
+    """(status, JSON answer) of a GET, or of a POST of the JSON `body`."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, json.load(r)
@@ -241,27 +278,91 @@ def eps_items(prefix):
     return body["enterprise_projects"]
 
 
+def hw_json(prefix, path, body=None):
+    """A Huawei API answer of the mock, which must be a 200."""
+    status, answer = http_json(f"{MOCK}/_mock/{prefix}{path}", {"X-Auth-Token": HW_TOKEN}, body)
+    if status != 200:
+        raise RuntimeError(f"mock {path}: HTTP {status} {answer}")
+    return answer
+
+
+def all_pages(fetch, items_key, total_key):
+    """Every item of a listing that reports its total; fetch(n) answers the
+    n-th (0-based) page of 100."""
+    items, n = [], 0
+    while True:
+        body = fetch(n)
+        items += body[items_key]
+        n += 1
+        if n * 100 >= body[total_key]:
+            return items
+
+
 def deploy_items(prefix):
     """The environments of both applications; application_id added, as the
     FDW fills it in from the request."""
     items = []
     for app in (APP1, APP2):
-        page = 1
-        while True:
-            status, body = http_json(
-                f"{MOCK}/_mock/{prefix}/v1/applications/{app}/environments?project_id={PROJECT}"
-                f"&page_size=100&page_index={page}", {"X-Auth-Token": HW_TOKEN})
-            if status != 200:
-                raise RuntimeError(f"mock listing: HTTP {status} {body}")
-            items += [dict(e, application_id=app) for e in body["result"]]
-            if page * 100 >= body["total"]:
-                break
-            page += 1
+        envs = all_pages(lambda n: hw_json(
+            prefix, f"/v1/applications/{app}/environments?project_id={PROJECT}"
+                    f"&page_size=100&page_index={n + 1}"), "result", "total")
+        items += [dict(e, application_id=app) for e in envs]
+    return items
+
+
+def app_items(prefix, projects):
+    """The applications of CodeArts projects."""
+    return [a for p in projects for a in all_pages(lambda n: hw_json(
+        prefix, "/v1/applications/list", {"project_id": p, "page": n + 1, "size": 100}),
+        "result", "total_num")]
+
+
+def eps_catalogue(prefix):
+    """(region-level, global) resource types of the mock's EPS catalogue."""
+    body = hw_json(prefix, "/v1.0/enterprise-projects/providers?locale=en-us&limit=200")
+    types = [rt for p in body["providers"] for rt in p["resource_types"]]
+    return (sorted(rt["resource_type"] for rt in types if not rt["global"]),
+            sorted(rt["resource_type"] for rt in types if rt["global"]))
+
+
+def eps_resource_items(prefix):
+    """Every resource of every enterprise project: one filter for all the
+    region-level types in all region projects, one for the global types."""
+    region, global_types = eps_catalogue(prefix)
+    items = []
+    for ep in eps_items(prefix):
+        for scope in ({"resource_types": region, "projects": EPS_REGION_PROJECTS},
+                      {"resource_types": global_types}):
+            def page(n):
+                body = hw_json(prefix, f"/v1.0/enterprise-projects/{ep['id']}/resources/filter",
+                               dict(scope, offset=100 * n, limit=100))
+                if body["errors"]:   # the baseline would miss rows
+                    raise RuntimeError(f"mock resources/filter of {ep['id']}: {body['errors']}")
+                return body
+            items += all_pages(page, "resources", "total_count")
     return items
 
 
 def item_key(t, item):
-    return (item["application_id"], item["id"]) if t.deploy else item["id"]
+    key = tuple(item_value(t, item, c) for c in t.key_cols)
+    return key if len(key) > 1 else key[0]
+
+
+def row_key(t, row):
+    """The key of a local copy's row, as item_key reads it from the mock."""
+    key = tuple(row[c] for c in t.key_cols)
+    return key if len(key) > 1 else key[0].rstrip()
+
+
+def paged_requests(t):
+    """How many calls of table t's list path its tenant got for a page past
+    the first (the mock's request log)."""
+    tenant, path, field, first = t.paging
+    status, records = http_json(f"{MOCK}/_mock/control/requests?tenant={tenant}", {})
+    if status != 200:
+        raise RuntimeError(f"mock request log: HTTP {status} {records}")
+    return sum(1 for r in records if r["method"] == "POST" and r["path"].endswith(path)
+               and json.loads(r["body"] or "{}").get(field, first) != first)
 
 
 def item_value(t, item, col):
@@ -311,15 +412,13 @@ def as_text(t, col, v):
 def baseline_problems(t, items):
     """Keys and every column of every row: the local copy against the mock."""
     problems = []
-    have = collections.Counter(t.pairs if t.deploy else t.ids)
+    have = collections.Counter(row_key(t, r) for r in t.rows)
     want = collections.Counter(item_key(t, i) for i in items)
     if have != want:
         problems.append(f"{t.name}: local copy has {sum(have.values())} rows, the mock holds "
                         f"{sum(want.values())}; missing {sorted(want - have)[:3]}, "
                         f"extra {sorted(have - want)[:3]}")
-    local = {}
-    for r in t.rows:
-        local[(r["application_id"], r["id"]) if t.deploy else r["id"].rstrip()] = r
+    local = {row_key(t, r): r for r in t.rows}
     bad = collections.Counter()
     for item in items:
         row = local.get(item_key(t, item))
@@ -384,6 +483,19 @@ DEPLOY_COLS = [
     ("can_manage", "bool", "permission.can_manage"),
     ("created_by", "jsonb", None), ("permission", "jsonb", None),
 ]
+APP_COLS = [
+    ("id", "text", None), ("name", "text", None), ("project_id", "text", None),
+    ("project_name", "text", None), ("is_disable", "bool", None), ("deploy_system", "text", None),
+    ("execution_state", "text", None), ("release_id", "int", None), ("duration", "text", None),
+    ("create_user_id", "text", None), ("create_time", "ts", None), ("update_time", "ts", None),
+    ("arrange_infos", "jsonb", None),
+]
+EPSRES_COLS = [
+    ("enterprise_project_id", "text", None), ("project_id", "text", None),
+    ("project_name", "text", None), ("resource_type", "text", None),
+    ("id", "text", "resource_id"), ("name", "text", "resource_name"),
+    ("resource_detail", "jsonb", None),
+]
 SQLTYPE = {"text": "text", "bool": "boolean", "ts": "timestamptz", "int": "integer",
            "arr": "text[]", "jsonb": "jsonb"}
 
@@ -401,10 +513,11 @@ class Table:
     """A foreign table under test and what the generator knows about it."""
 
     def __init__(self, name, kind, cols, budget, key_type="text", groups=(), ints=(),
-                 bools=(), rels=None, partitioned=False):
+                 bools=(), rels=None, partitioned=False, families=(), scope_optional=False,
+                 required=None, paging=None):
         self.name = name
         self.local = "local_" + name
-        self.kind = kind                      # qoder | eps | deploy
+        self.kind = kind                      # qoder | eps | deploy | apps | epsres
         self.cols = [(c, t) for c, t, _ in cols]
         self.paths = {c: p for c, _, p in cols if p}
         self.colnames = [c for c, _ in self.cols]
@@ -416,19 +529,31 @@ class Table:
         self.bools = list(bools)
         self.rels = rels or [name]            # the foreign tables (partitions) behind it
         self.partitioned = partitioned
+        # The quals a listing needs: one {column: values} per valid combination
+        # of columns; the first names every scope column, and the joins'
+        # helper tables take their scopes from it.
+        self.families = list(families)
+        self.scope_cols = list(families[0]) if families else []
+        self.scope_optional = scope_optional  # a table option gives the scope when no qual does
+        self.key_cols = ["application_id", "id"] if kind == "deploy" else ["id"]
+        # The copy: one listing per family, of every value the family holds.
+        self.copy_quals = [None] if scope_optional or not families else [
+            " AND ".join(f"{c} IN ({', '.join(map(q, vals))})" for c, vals in fam.items())
+            for fam in families]
+        self.required = REQUIRED_FEATURES if required is None else required
+        self.paging = paging                  # (tenant, path, body field, first page) or None
         self.rows = []
         self.vals = {}
         self.mock_items = None                # what the mock serves, asked directly
 
     @property
-    def deploy(self):
-        return self.kind == "deploy"
+    def free_cols(self):
+        """The columns a filter may test: the scope is the scope generator's."""
+        return [c for c in self.colnames if c not in self.scope_cols]
 
     def order(self, a, desc=False):
         d = " DESC" if desc else ""
-        if self.deploy:
-            return f"{a}.application_id{d}, {a}.id{d}"
-        return f"{a}.id{d}"
+        return ", ".join(f"{a}.{c}{d}" for c in self.key_cols)
 
     def helper(self, h):
         return f"{h}_{self.name}"
@@ -452,6 +577,21 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER {name} OPTIONS (token '{QODER_TOKEN}
 """
 
 
+SERVERS = ["diff_qsyn", "diff_qfix", "diff_hw", "diff_hwfix", "diff_hwsyn",
+           "diff_p1", "diff_p2", "diff_p3"]
+
+
+def epsres_families(prefix):
+    """EPS resources: every enterprise project of the tenant (and an unknown
+    one) with a region-level type and a region project, or a global type and
+    project_id '' (its rows have no region project; '' lists them without one)."""
+    region, global_types = eps_catalogue(prefix)
+    eps = [p["id"] for p in eps_items(prefix)] + [UNKNOWN_EP]
+    return [{"enterprise_project_id": eps, "resource_type": region,
+             "project_id": EPS_REGION_PROJECTS},
+            {"enterprise_project_id": eps, "resource_type": global_types, "project_id": [""]}]
+
+
 def build_schema():
     """Setup statements and the tables under test."""
     t = TAG
@@ -460,6 +600,7 @@ def build_schema():
         "fix": f"tenant=diff-fix-{t}",
         "hw": f"tenant=diff-hw-{t},eps_rows=150,deploy_rows=120",
         "hwfix": f"tenant=diff-hwfix-{t}",
+        "hwsyn": f"tenant=diff-hwsyn-{t},app_rows={APP_ROWS},eps_resource_rows={EPS_RESOURCE_ROWS}",
     }
     # Partitions of envs_part: (bounds, tenant prefix); rows_from keeps the
     # synthetic rows of the first two disjoint, the third is the fixture.
@@ -475,17 +616,19 @@ DROP SCHEMA IF EXISTS diff CASCADE;
 CREATE SCHEMA diff;
 SET search_path = diff, public;
 """]
-    for s in ["diff_qsyn", "diff_qfix", "diff_hw", "diff_hwfix"] + \
-            [f"diff_p{i + 1}" for i in range(3)]:
+    for s in SERVERS:
         sql.append(f"DROP SERVER IF EXISTS {s} CASCADE;")
     sql.append(qoder_server("diff_qsyn", prefixes["syn"], 37))
     sql.append(qoder_server("diff_qfix", prefixes["fix"], 5))
     sql.append(hw_server("diff_hw", prefixes["hw"], 40))
     sql.append(hw_server("diff_hwfix", prefixes["hwfix"], 40))
+    sql.append(hw_server("diff_hwsyn", prefixes["hwsyn"], 40))
     for i, (_, _, prefix) in enumerate(parts):
         sql.append(qoder_server(f"diff_p{i + 1}", prefix, 50))
 
     q_groups = ["status", "networking_type", "type", "archived", "allow_package_managers", "team"]
+    app_groups = ["project_id", "is_disable", "execution_state", "deploy_system", "create_user_id"]
+    res_groups = ["enterprise_project_id", "resource_type", "project_id", "project_name"]
     tables = [
         Table("envs", "qoder", QODER_COLS, 1.0, groups=q_groups, ints=["idx", "max_runners"],
               bools=["archived", "allow_package_managers"]),
@@ -499,10 +642,26 @@ SET search_path = diff, public;
               ints=["status"], bools=["delete_flag"]),
         Table("deploy", "deploy", DEPLOY_COLS, 0.8,
               groups=["application_id", "os", "deploy_type", "nick_name", "created_by_name"],
-              ints=["instance_count", "deploy_type"], bools=["can_edit", "can_delete"]),
+              ints=["instance_count", "deploy_type"], bools=["can_edit", "can_delete"],
+              families=[{"application_id": [APP1, APP2]}]),
         Table("deploy_fix", "deploy", DEPLOY_COLS, 0.35,
               groups=["application_id", "os", "deploy_type", "nick_name", "created_by_name"],
-              ints=["instance_count", "deploy_type"], bools=["can_edit", "can_delete"]),
+              ints=["instance_count", "deploy_type"], bools=["can_edit", "can_delete"],
+              families=[{"application_id": [APP1, APP2]}]),
+        Table("apps", "apps", APP_COLS, 0.5, groups=app_groups, ints=["release_id"],
+              bools=["is_disable"], families=[{"project_id": [PROJECT, NO_PROJECT]}],
+              scope_optional=True, required=APP_REQUIRED,
+              paging=(f"diff-hwsyn-{t}", "/v1/applications/list", "page", 1)),
+        Table("apps_fix", "apps", APP_COLS, 0.35, groups=app_groups, ints=["release_id"],
+              bools=["is_disable"], families=[{"project_id": [PROJECT, PROJECT2, NO_PROJECT]}],
+              required=APP_REQUIRED,
+              paging=(f"diff-hwfix-{t}", "/v1/applications/list", "page", 1)),
+        Table("epsres", "epsres", EPSRES_COLS, 0.5, groups=res_groups,
+              families=epsres_families(prefixes["hwsyn"]), required=EPSRES_REQUIRED,
+              paging=(f"diff-hwsyn-{t}", "/resources/filter", "offset", 0)),
+        Table("epsres_fix", "epsres", EPSRES_COLS, 0.35, groups=res_groups,
+              families=epsres_families(prefixes["hwfix"]), required=EPSRES_REQUIRED,
+              paging=(f"diff-hwfix-{t}", "/resources/filter", "offset", 0)),
         Table("envs_part", "qoder", PART_COLS, 0.8, groups=["status", "networking_type"],
               ints=["idx"], rels=[f"envs_part_{i + 1}" for i in range(len(parts))],
               partitioned=True),
@@ -515,6 +674,10 @@ SET search_path = diff, public;
     by["eps_fix"].mock_items = lambda: eps_items(prefixes["hwfix"])
     by["deploy"].mock_items = lambda: deploy_items(prefixes["hw"])
     by["deploy_fix"].mock_items = lambda: deploy_items(prefixes["hwfix"])
+    by["apps"].mock_items = lambda: app_items(prefixes["hwsyn"], [PROJECT])
+    by["apps_fix"].mock_items = lambda: app_items(prefixes["hwfix"], [PROJECT, PROJECT2])
+    by["epsres"].mock_items = lambda: eps_resource_items(prefixes["hwsyn"])
+    by["epsres_fix"].mock_items = lambda: eps_resource_items(prefixes["hwfix"])
     by["envs_part"].mock_items = lambda: [i for _, _, p in parts for i in qoder_items(p)]
 
     sql.append(f"""
@@ -539,6 +702,19 @@ CREATE FOREIGN TABLE deploy (
 CREATE FOREIGN TABLE deploy_fix (
   {column_defs(DEPLOY_COLS)}
 ) SERVER diff_hwfix OPTIONS (resource 'deploy_environments', codearts_project_id '{PROJECT}');
+CREATE FOREIGN TABLE apps (
+  {column_defs(APP_COLS, overrides={'release_id': 'bigint'})}
+) SERVER diff_hwsyn OPTIONS (resource 'deploy_applications', codearts_project_id '{PROJECT}',
+                             page_size '9');
+CREATE FOREIGN TABLE apps_fix (
+  {column_defs(APP_COLS, overrides={'release_id': 'bigint'})}
+) SERVER diff_hwfix OPTIONS (resource 'deploy_applications', page_size '2');
+CREATE FOREIGN TABLE epsres (
+  {column_defs(EPSRES_COLS)}
+) SERVER diff_hwsyn OPTIONS (resource 'enterprise_project_resources', page_size '10');
+CREATE FOREIGN TABLE epsres_fix (
+  {column_defs(EPSRES_COLS)}
+) SERVER diff_hwfix OPTIONS (resource 'enterprise_project_resources', page_size '1');
 CREATE TABLE envs_part (
   {column_defs(PART_COLS, with_paths=False)}
 ) PARTITION BY RANGE (created_at);
@@ -559,11 +735,10 @@ CREATE TABLE envs_part (
                 sql.append(f"CREATE TABLE {x.local}_{i + 1} PARTITION OF {x.local} "
                            f"FOR VALUES FROM ({lo}) TO ({hi});")
             sql.append(f"INSERT INTO {x.local} SELECT * FROM {x.name};")
-        elif x.deploy:
-            sql.append(f"CREATE TABLE {x.local} AS SELECT * FROM {x.name} "
-                       f"WHERE application_id IN ('{APP1}', '{APP2}');")
         else:
-            sql.append(f"CREATE TABLE {x.local} AS SELECT * FROM {x.name};")
+            first, *more = x.copy_quals
+            sql.append(f"CREATE TABLE {x.local} AS SELECT * FROM {x.name}{where(first)};")
+            sql += [f"INSERT INTO {x.local} SELECT * FROM {x.name}{where(w)};" for w in more]
         sql.append(f"CREATE INDEX ON {x.local} (id);")
         sql.append(f"ANALYZE {x.local};")
     return sql, tables, len(parts)
@@ -584,7 +759,11 @@ def load_rows(tables):
             x.ids = [r["id"].rstrip() for r in x.rows]
         else:
             x.ids = [r["id"] for r in x.rows]
-        x.pairs = [(r["application_id"], r["id"]) for r in x.rows] if x.deploy else []
+        # (scope, key) of every row; the keyed rows of the joins' helpers
+        # are those whose scope a join can give (the first family's).
+        x.row_scopes = [(tuple(r[c] for c in x.scope_cols), r["id"]) for r in x.rows]
+        x.joinable = [(sc, k) for sc, k in x.row_scopes
+                      if x.families and fits(x.families[0], dict(zip(x.scope_cols, sc)))]
 
 
 # ---------------------------------------------------------------------------
@@ -617,8 +796,8 @@ def unknown_ids(t):
     if t.kind == "qoder":
         return ["env_00000000000000000000000000000000", "env_ffffffffffffffffffffffffffffffff",
                 "env_019e3bb39b6774d8878cd0b9d2375700"]
-    if t.kind == "eps":
-        return ["00000000-0000-4000-a000-000000000000", "ffffffff-ffff-4fff-afff-ffffffffffff"]
+    if t.kind in ("eps", "epsres"):
+        return [UNKNOWN_EP, "ffffffff-ffff-4fff-afff-ffffffffffff"]
     return ["ffffffffffffffffffffffffffffffff", "00000000000000000000000000000000"]
 
 
@@ -658,10 +837,15 @@ def key_list(t, rng, n=None):
 
 
 def flatten(obj, path=()):
+    """(path, leaf) of every scalar of a JSON value; an array element's path
+    component is its index."""
     if isinstance(obj, dict):
         for k, v in obj.items():
             yield from flatten(v, path + (k,))
-    elif not isinstance(obj, list):
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from flatten(v, path + (i,))
+    else:
         yield path, obj
 
 
@@ -670,7 +854,7 @@ def flatten(obj, path=()):
 # ---------------------------------------------------------------------------
 
 def atom(t, rng, a, col=None):
-    col = col or rng.choice([c for c in t.colnames if not (t.deploy and c == "application_id")])
+    col = col or rng.choice(t.free_cols)
     typ = t.types[col]
     c = f"{a}.{col}"
     vals = t.vals.get(col) or []
@@ -752,21 +936,18 @@ def atom(t, rng, a, col=None):
         ]
     elif typ == "jsonb":
         leaves = sorted({(p, json.dumps(lv)) for d in vals for p, lv in flatten(d) if p},
-                        key=lambda z: (z[0], z[1]))
+                        key=lambda z: ([str(p) for p in z[0]], z[1]))
         if not leaves:
             leaves = [(("k",), '"v"')]
         path, leaf = rng.choice(leaves)
         leaf = json.loads(leaf)
-        k = path[0]
-        k2 = rng.choice(leaves)[0][0]
-        nested = {}
-        cur = nested
-        for p in path[:-1]:
-            cur[p] = {}
-            cur = cur[p]
-        cur[path[-1]] = leaf
+        k = str(path[0])
+        k2 = str(rng.choice(leaves)[0][0])
+        nested = leaf   # what @> needs to find the leaf: an array holds it in an element
+        for p in reversed(path):
+            nested = [nested] if isinstance(p, int) else {p: nested}
         text_leaf = leaf if isinstance(leaf, str) else json.dumps(leaf)
-        pathlit = "'{" + ",".join(path) + "}'"
+        pathlit = "'{" + ",".join(map(str, path)) + "}'"
         choices = [
             lambda: f"{c} ? {q(k)}", lambda: f"{c} ?| ARRAY[{q(k)}, {q(k2)}]",
             lambda: f"{c} @> {lit(nested, 'jsonb')}", lambda: f"{c} #>> {pathlit} = {q(text_leaf)}",
@@ -801,7 +982,7 @@ def key_lit(t, v):
 def key_atom(t, rng, a, c=None):
     """Quals on the key column: get-by-id for =, IN and = ANY."""
     c = c or f"{a}.id"
-    ta, k = (t.helper("da"), "env_id") if t.deploy else (t.helper("ta"), "k")
+    ta, k = t.helper("da" if t.scope_cols else "ta"), "k"
     v = key_value(t, rng)
     lst = key_list(t, rng)
     cast = f"::{t.key_type}[]" if t.key_type != "text" and rng.random() < 0.5 else ""
@@ -836,17 +1017,59 @@ def key_atom(t, rng, a, c=None):
     return forms[0][1]()
 
 
-def scope(t, rng, a):
-    """Deploy environments need their application: always say which."""
-    if not t.deploy:
+def fits(family, scope):
+    """Whether a row's scope {column: value} is one of the family's (whose
+    rows have no value in the columns the family leaves out: a global EPS
+    type's project_id is '')."""
+    return set(scope) >= set(family) and all(scope[c] in vals for c, vals in family.items()) \
+        and not any(scope[c] for c in scope if c not in family)
+
+
+def values_qual(rng, c, vals):
+    """Values of one scope column as a qual the FDW takes apart."""
+    lst = ", ".join(map(q, vals))
+    forms = [f"{c} IN ({lst})", f"{c} IN ({lst}, NULL)",
+             f"{c} = ANY (ARRAY[{', '.join(map(q, vals + vals[:1]))}])"]
+    if len(vals) == 1:
+        v = vals[0]
+        forms += [f"{c} = {q(v)}"] * 4 + [f"{c} = (SELECT {q(v)}::text)",
+                                          f"{c} = lower({q(v.upper())})"]
+    return rng.choice(forms)
+
+
+def scope(t, rng, a, given=()):
+    """The quals a scoped table needs, but for the columns `given` by a join:
+    a row's scope, so that most queries have rows, now and then widened with
+    more values of its family (any combination of which is valid)."""
+    if not t.scope_cols or (t.scope_optional and rng.random() < 0.4):
         return None
-    c = f"{a}.application_id"
-    return rng.choice([
-        f"{c} = '{APP1}'", f"{c} = '{APP1}'", f"{c} = '{APP2}'",
-        f"{c} IN ('{APP1}', '{APP2}')", f"{c} IN ('{APP2}', '{APP1}')",
-        f"{c} IN ('{APP1}', NULL, '{APP1}')", f"{c} = ANY (ARRAY['{APP2}', '{APP1}', '{APP2}'])",
-        f"{c} = (SELECT '{APP1}'::text)", f"{c} = lower('{APP1.upper()}')",
-    ])
+    families = [f for f in t.families if set(f) >= set(given)]
+    row = dict(zip(t.scope_cols, rng.choice(t.row_scopes)[0]))
+    family = next((f for f in families if fits(f, row)), None)
+    if family is None:   # the row's scope cannot go with `given`: one from the pools
+        family = rng.choice(families)
+        row = {c: rng.choice(vals) for c, vals in family.items()}
+    quals = []
+    for c, pool in family.items():
+        if c in given:
+            continue
+        vals = [row[c]]
+        if rng.random() < 0.3:
+            vals += rng.sample(pool, min(len(pool), rng.randint(1, 2)))
+        quals.append(values_qual(rng, f"{a}.{c}", list(dict.fromkeys(vals))))
+    return " AND ".join(quals) or None
+
+
+def fuzzy_names(rng, names):
+    """Names as they are, and cased or cut short: what a fuzzy match finds
+    and the exact one does not."""
+    some = rng.sample(names, min(2, len(names)))
+    return names + [x.upper() for x in some] + [x[:len(x) // 2] for x in some]
+
+
+def scope_on(t, a, b, cols=None):
+    """Join condition: the scope of `a` from helper `b`'s columns."""
+    return " AND ".join(f"{a}.{c} = {b}.{c}" for c in cols or t.scope_cols)
 
 
 def where(*conds):
@@ -916,7 +1139,7 @@ def settings_text(step, unit):
 def sub(tpl, t, local):
     """Fill in the table names: @F@ is the foreign table or its copy."""
     out = tpl.replace("@F@", t.local if local else t.name)
-    for h in ("ta", "tb", "tc", "big", "apps", "da", "db", "dc"):
+    for h in ("ta", "tb", "tc", "big", "sc", "da", "db", "dc"):
         out = out.replace(f"@{h.upper()}@", t.helper(h))
     return out
 
@@ -950,7 +1173,7 @@ def maybe_order(t, rng, a, extra_order=None):
 
 def gen_filter(t, rng, n):
     units = []
-    cols = [c for c in t.colnames if not (t.deploy and c == "application_id")]
+    cols = t.free_cols
     for i in range(n):
         if i < len(cols) * 2:   # every column, twice, first
             c = atom(t, rng, "e", cols[i % len(cols)])
@@ -961,11 +1184,19 @@ def gen_filter(t, rng, n):
         order, mode = maybe_order(t, rng, "e")
         tpl = f"SELECT {select_list(t, rng, 'e')} FROM @F@ e{where(scope(t, rng, 'e'), c)}{order}"
         units.append(simple(t, "filter", tpl, mode, rng))
-    if t.deploy:   # a project the application is not in: no rows, or an error?
+    if t.kind == "deploy":   # a project the application is not in: no rows, or an error?
         units.append(simple(t, "filter", f"SELECT e.id FROM @F@ e WHERE e.application_id = '{APP1}' "
                                          "AND e.project_id = 'ffffffffffffffffffffffffffffffff'", rng=rng))
         units.append(simple(t, "filter", f"SELECT e.id FROM @F@ e WHERE e.application_id = '{APP1}' "
                                          f"AND e.project_id = '{PROJECT}'", rng=rng))
+    if t.kind == "epsres":
+        # A global type's resources have project_id '': asking for exactly
+        # that lists the type without a region project and finds them.
+        for ep, rtype in sorted({(r["enterprise_project_id"], r["resource_type"]) for r in t.rows
+                                 if not r["project_id"]})[:2]:
+            units.append(simple(t, "filter", f"SELECT e.id, e.name FROM @F@ e WHERE e.enterprise_project_id = "
+                                             f"{q(ep)} AND e.resource_type = {q(rtype)} AND e.project_id = ''",
+                                rng=rng))
     return units
 
 
@@ -975,9 +1206,11 @@ def gen_key(t, rng, n):
         c = key_atom(t, rng, "e")
         if rng.random() < 0.3:
             c = f"{c} AND {atom(t, rng, 'e')}"
-        if t.deploy and rng.random() < 0.2:
-            pair = rng.choice(t.pairs)
-            c = f"(e.application_id, e.id) IN (('{pair[0]}', '{pair[1]}'), ('{APP2}', {q(key_value(t, rng))}))"
+        if t.scope_cols and rng.random() < 0.2:   # a row value: the whole identity at once
+            (sc, k), (other, _) = rng.choice(t.row_scopes), rng.choice(t.row_scopes)
+            cols = ", ".join(f"e.{x}" for x in t.scope_cols)
+            c = (f"({cols}, e.id) IN (({', '.join(map(q, sc))}, {q(k)}), "
+                 f"({', '.join(map(q, other))}, {q(key_value(t, rng))}))")
         order, mode = maybe_order(t, rng, "e")
         tpl = f"SELECT {select_list(t, rng, 'e')} FROM @F@ e{where(scope(t, rng, 'e'), c)}{order}"
         units.append(simple(t, "key", tpl, mode, rng))
@@ -1025,24 +1258,28 @@ def join_templates(t, rng):
     """(template, mode-capable order key) for joins of keyed tables."""
     ef = lambda: cond(t, rng, "e", rng.choice([1, 1, 2]))  # noqa: E731
     cols = lambda: ", ".join(f"e.{c}" for c in rng.sample(t.colnames, min(len(t.colnames), rng.randint(1, 3))))  # noqa: E731
-    if t.deploy:
+    if t.scope_cols:
         s = lambda: scope(t, rng, "e")  # noqa: E731
+        on = lambda b: scope_on(t, "e", b)  # noqa: E731
+        given = rng.sample(t.scope_cols, rng.randint(1, len(t.scope_cols)))   # by the join
         return [
-            (f"SELECT da.n, da.tag, e.id, {cols()} FROM @DA@ da JOIN @F@ e ON e.application_id = da.app_id AND e.id = da.env_id", "da.n, e.id"),
-            (f"SELECT a.n, a.team, e.id, {cols()} FROM @APPS@ a JOIN @F@ e ON e.application_id = a.app_id{where(ef())}", "a.n, e.id"),
-            (f"SELECT da.n, db.n, e.id, {cols()} FROM @DA@ da JOIN @DB@ db ON db.env_id = da.env_id JOIN @F@ e ON e.application_id = da.app_id AND e.id = db.env_id", "da.n, db.n, e.id"),
-            (f"SELECT a.n, da.n, db.n, e.id, {cols()} FROM @APPS@ a JOIN @DA@ da ON da.app_id = a.app_id JOIN @DB@ db ON db.env_id = da.env_id JOIN @F@ e ON e.application_id = a.app_id AND e.id = da.env_id", "a.n, da.n, db.n, e.id"),
-            (f"SELECT da.n, db.n, dc.n, e.id FROM @DA@ da JOIN @DB@ db ON db.n = da.n JOIN @DC@ dc ON dc.env_id = db.env_id JOIN @F@ e ON e.application_id = da.app_id AND e.id = dc.env_id", "da.n, db.n, dc.n, e.id"),
-            (f"SELECT da.n, e.id, {cols()} FROM @DA@ da JOIN @F@ e ON e.id = da.env_id{where(s())}", "da.n, e.id"),
-            (f"SELECT da.n, e.id, e.name FROM @DA@ da LEFT JOIN @F@ e ON e.application_id = da.app_id AND e.id = da.env_id", "da.n, e.id"),
-            (f"SELECT a.n, e.id, e.name FROM @APPS@ a CROSS JOIN LATERAL (SELECT * FROM @F@ e WHERE e.application_id = a.app_id ORDER BY e.id LIMIT 3) e", "a.n, e.id"),
-            (f"SELECT a.n, e.c, e.s FROM @APPS@ a LEFT JOIN LATERAL (SELECT count(*) AS c, sum(e.instance_count) AS s FROM @F@ e WHERE e.application_id = a.app_id) e ON true", "a.n"),
-            (f"SELECT db.n, e.id, {cols()} FROM @F@ e JOIN @DB@ db ON db.env_id = e.id{where(s())}", "db.n, e.id"),
-            (f"SELECT e.id, e2.name FROM @F@ e JOIN @F@ e2 ON e2.application_id = e.application_id AND e2.id = e.id{where(s(), ef())}", "e.id"),
-            (f"SELECT b.n, e.id FROM @BIG@ b JOIN @F@ e ON e.application_id = b.app_id AND e.id = b.env_id{where(ef())}", "b.n, e.id"),
-            (f"SELECT da.n, a.n, e.id FROM @DA@ da, @APPS@ a, @F@ e WHERE a.app_id = da.app_id AND e.application_id = a.app_id AND e.id = da.env_id", "da.n, a.n, e.id"),
-            (f"SELECT a.n, db.n, e.id FROM @APPS@ a JOIN @F@ e ON e.application_id = a.app_id JOIN @DB@ db ON db.env_id = e.id", "a.n, db.n, e.id"),
-            (f"SELECT da.n, e.id FROM @DA@ da JOIN @F@ e ON e.application_id = da.app_id AND e.id = da.env_id AND e.name <> da.tag", "da.n, e.id"),
+            (f"SELECT da.n, da.tag, e.id, {cols()} FROM @DA@ da JOIN @F@ e ON {on('da')} AND e.id = da.k", "da.n, e.id"),
+            (f"SELECT a.n, a.team, e.id, {cols()} FROM @SC@ a JOIN @F@ e ON {on('a')}{where(ef())}", "a.n, e.id"),
+            (f"SELECT da.n, db.n, e.id, {cols()} FROM @DA@ da JOIN @DB@ db ON db.k = da.k JOIN @F@ e ON {on('da')} AND e.id = db.k", "da.n, db.n, e.id"),
+            (f"SELECT a.n, da.n, db.n, e.id, {cols()} FROM @SC@ a JOIN @DA@ da ON {scope_on(t, 'da', 'a')} JOIN @DB@ db ON db.k = da.k JOIN @F@ e ON {on('a')} AND e.id = da.k", "a.n, da.n, db.n, e.id"),
+            (f"SELECT da.n, db.n, dc.n, e.id FROM @DA@ da JOIN @DB@ db ON db.n = da.n JOIN @DC@ dc ON dc.k = db.k JOIN @F@ e ON {on('da')} AND e.id = dc.k", "da.n, db.n, dc.n, e.id"),
+            (f"SELECT da.n, e.id, {cols()} FROM @DA@ da JOIN @F@ e ON e.id = da.k{where(s())}", "da.n, e.id"),
+            (f"SELECT da.n, e.id, e.name FROM @DA@ da LEFT JOIN @F@ e ON {on('da')} AND e.id = da.k", "da.n, e.id"),
+            (f"SELECT a.n, e.id, e.name FROM @SC@ a CROSS JOIN LATERAL (SELECT * FROM @F@ e WHERE {on('a')} ORDER BY e.id LIMIT 3) e", "a.n, e.id"),
+            (f"SELECT a.n, e.c, e.s FROM @SC@ a LEFT JOIN LATERAL (SELECT count(*) AS c, sum({num(t, 'e', rng)}) AS s FROM @F@ e WHERE {on('a')}) e ON true", "a.n"),
+            (f"SELECT db.n, e.id, {cols()} FROM @F@ e JOIN @DB@ db ON db.k = e.id{where(s())}", "db.n, e.id"),
+            (f"SELECT e.id, e2.name FROM @F@ e JOIN @F@ e2 ON {scope_on(t, 'e2', 'e')} AND e2.id = e.id{where(s(), ef())}", "e.id"),
+            (f"SELECT b.n, e.id FROM @BIG@ b JOIN @F@ e ON {on('b')} AND e.id = b.k{where(ef())}", "b.n, e.id"),
+            (f"SELECT da.n, a.n, e.id FROM @DA@ da, @SC@ a, @F@ e WHERE {scope_on(t, 'a', 'da')} AND {on('a')} AND e.id = da.k", "da.n, a.n, e.id"),
+            (f"SELECT a.n, db.n, e.id FROM @SC@ a JOIN @F@ e ON {on('a')} JOIN @DB@ db ON db.k = e.id", "a.n, db.n, e.id"),
+            (f"SELECT da.n, e.id FROM @DA@ da JOIN @F@ e ON {on('da')} AND e.id = da.k AND e.name <> da.tag", "da.n, e.id"),
+            (f"SELECT da.n, e.id, {cols()} FROM @DA@ da JOIN @F@ e ON {scope_on(t, 'e', 'da', given)} AND e.id = da.k{where(scope(t, rng, 'e', given))}", "da.n, e.id"),
+            (f"SELECT db.n, e.id, e.name FROM @DB@ db JOIN @F@ e ON e.name = db.nm{where(s())}", "db.n, e.id"),
         ]
     return [
         (f"SELECT ta.n, ta.tag, e.id, {cols()} FROM @TA@ ta JOIN @F@ e ON e.id = ta.k{where(ef() if rng.random() < 0.4 else None)}", "ta.n, e.id"),
@@ -1072,6 +1309,11 @@ def join_templates(t, rng):
     ]
 
 
+def num(t, a, rng):
+    """An integer of a row: a column, or where the table has none its name's length."""
+    return f"{a}.{rng.choice(t.ints)}" if t.ints else f"length({a}.name)"
+
+
 def gen_join(t, rng, n):
     units = []
     for i in range(n):
@@ -1088,21 +1330,24 @@ def gen_join(t, rng, n):
 def semi_templates(t, rng):
     ef = lambda: cond(t, rng, "e", 1)  # noqa: E731
     sel = lambda: select_list(t, rng, "e")  # noqa: E731
-    if t.deploy:
-        s = lambda: scope(t, rng, "e")  # noqa: E731
+    if t.scope_cols:
+        s = lambda *more: where(scope(t, rng, "e"), *more)  # noqa: E731
+        on = lambda b: scope_on(t, "e", b)  # noqa: E731
+        scope_list = ", ".join(t.scope_cols)
+        row = ", ".join(f"e.{c}" for c in t.scope_cols)
         return [
-            f"SELECT {sel()} FROM @F@ e WHERE {s()} AND EXISTS (SELECT 1 FROM @DA@ da WHERE da.env_id = e.id)",
-            f"SELECT {sel()} FROM @F@ e WHERE {s()} AND NOT EXISTS (SELECT 1 FROM @DA@ da WHERE da.env_id = e.id)",
-            "SELECT da.n FROM @DA@ da WHERE EXISTS (SELECT 1 FROM @F@ e WHERE e.application_id = da.app_id AND e.id = da.env_id)",
-            "SELECT da.n FROM @DA@ da WHERE NOT EXISTS (SELECT 1 FROM @F@ e WHERE e.application_id = da.app_id AND e.id = da.env_id)",
-            f"SELECT a.n FROM @APPS@ a WHERE EXISTS (SELECT 1 FROM @F@ e WHERE e.application_id = a.app_id AND {ef()})",
-            f"SELECT da.n FROM @DA@ da WHERE da.env_id IN (SELECT e.id FROM @F@ e WHERE {s()} AND {ef()})",
-            f"SELECT da.n FROM @DA@ da WHERE da.env_id NOT IN (SELECT e.id FROM @F@ e WHERE {s()})",
-            "SELECT da.n, (SELECT e.name FROM @F@ e WHERE e.application_id = da.app_id AND e.id = da.env_id) FROM @DA@ da",
-            f"SELECT {sel()} FROM @F@ e WHERE {s()} AND (e.application_id, e.id) IN (SELECT app_id, env_id FROM @DA@)",
-            f"SELECT {sel()} FROM @F@ e WHERE {s()} AND e.id IN (SELECT env_id FROM @DB@ WHERE grp = {rng.randint(0, 3)})",
-            f"SELECT {sel()} FROM @F@ e WHERE {s()} AND e.id NOT IN (SELECT env_id FROM @DB@ WHERE env_id IS NOT NULL)",
-            "SELECT a.n, (SELECT count(*) FROM @F@ e WHERE e.application_id = a.app_id) FROM @APPS@ a",
+            f"SELECT {sel()} FROM @F@ e{s('EXISTS (SELECT 1 FROM @DA@ da WHERE da.k = e.id)')}",
+            f"SELECT {sel()} FROM @F@ e{s('NOT EXISTS (SELECT 1 FROM @DA@ da WHERE da.k = e.id)')}",
+            f"SELECT da.n FROM @DA@ da WHERE EXISTS (SELECT 1 FROM @F@ e WHERE {on('da')} AND e.id = da.k)",
+            f"SELECT da.n FROM @DA@ da WHERE NOT EXISTS (SELECT 1 FROM @F@ e WHERE {on('da')} AND e.id = da.k)",
+            f"SELECT a.n FROM @SC@ a WHERE EXISTS (SELECT 1 FROM @F@ e WHERE {on('a')} AND {ef()})",
+            f"SELECT da.n FROM @DA@ da WHERE da.k IN (SELECT e.id FROM @F@ e{s(ef())})",
+            f"SELECT da.n FROM @DA@ da WHERE da.k NOT IN (SELECT e.id FROM @F@ e{s()})",
+            f"SELECT da.n, (SELECT e.name FROM @F@ e WHERE {on('da')} AND e.id = da.k) FROM @DA@ da",
+            f"SELECT {sel()} FROM @F@ e{s(f'({row}, e.id) IN (SELECT {scope_list}, k FROM @DA@)')}",
+            f"SELECT {sel()} FROM @F@ e{s(f'e.id IN (SELECT k FROM @DB@ WHERE grp = {rng.randint(0, 3)})')}",
+            f"SELECT {sel()} FROM @F@ e{s('e.id NOT IN (SELECT k FROM @DB@ WHERE k IS NOT NULL)')}",
+            f"SELECT a.n, (SELECT count(*) FROM @F@ e WHERE {on('a')}) FROM @SC@ a",
         ]
     return [
         f"SELECT {sel()} FROM @F@ e WHERE EXISTS (SELECT 1 FROM @TA@ ta WHERE ta.k = e.id)",
@@ -1162,13 +1407,13 @@ def gen_limit(t, rng, n):
             tpl = f"SELECT count(*) FROM (SELECT 1 FROM @F@ e{where(s, c)} LIMIT {lim}{offs}) x"
             units.append(simple(t, "limit", tpl, "ordered", rng))
         elif form == 6:
-            if t.deploy:
-                tpl = f"SELECT da.n, e.id, e.name FROM @DA@ da JOIN @F@ e ON e.application_id = da.app_id AND e.id = da.env_id ORDER BY da.n, e.id LIMIT {lim}{offs}"
+            if t.scope_cols:
+                tpl = f"SELECT da.n, e.id, e.name FROM @DA@ da JOIN @F@ e ON {scope_on(t, 'e', 'da')} AND e.id = da.k ORDER BY da.n, e.id LIMIT {lim}{offs}"
             else:
                 tpl = f"SELECT ta.n, e.id, e.name FROM @TA@ ta JOIN @F@ e ON e.id = ta.k ORDER BY ta.n, e.id LIMIT {lim}{offs}"
             units.append(simple(t, "limit", tpl, "ordered", rng, multi=2))
         else:
-            tcol = [c for c, ty in t.cols if ty == "ts"][0]
+            tcol = next((c for c, ty in t.cols if ty == "ts"), "name")
             tpl = f"SELECT e.id, e.{tcol} FROM @F@ e{where(s)} ORDER BY e.{tcol} DESC, {t.order('e')} LIMIT {lim}{offs}"
             units.append(simple(t, "limit", tpl, "ordered", rng))
     # LIMIT ALL, LIMIT NULL: every row.
@@ -1186,14 +1431,14 @@ def gen_agg(t, rng, n):
         w = where(s, c)
         g = rng.choice(t.groups)
         g2 = rng.choice(t.groups)
-        x = rng.choice(t.ints)
+        x = num(t, "e", rng)
         b = rng.choice(t.bools) if t.bools else None
         form = i % 20
         mode = "multiset"
         if form == 0:
             tpl = f"SELECT count(*) FROM @F@ e{w}"
         elif form == 1:
-            tpl = f"SELECT count(*), count(e.{x}), count(DISTINCT e.{g}), min(e.{x}), max(e.{x}), sum(e.{x}), round(avg(e.{x}), 6) FROM @F@ e{w}"
+            tpl = f"SELECT count(*), count({x}), count(DISTINCT e.{g}), min({x}), max({x}), sum({x}), round(avg({x}), 6) FROM @F@ e{w}"
         elif form == 2:
             tpl = f"SELECT e.{g}, count(*), min(e.id), max(e.id) FROM @F@ e{w} GROUP BY e.{g} ORDER BY e.{g}"
             mode = "ordered"
@@ -1219,11 +1464,11 @@ def gen_agg(t, rng, n):
         elif form == 12:
             tpl = f"SELECT e.id, row_number() OVER (PARTITION BY e.{g} ORDER BY e.id), count(*) OVER (PARTITION BY e.{g}) FROM @F@ e{w}"
         elif form == 13:
-            tpl = f"SELECT e.id, rank() OVER (ORDER BY e.{x}), dense_rank() OVER (ORDER BY e.{g}) FROM @F@ e{w}"
+            tpl = f"SELECT e.id, rank() OVER (ORDER BY {x}), dense_rank() OVER (ORDER BY e.{g}) FROM @F@ e{w}"
         elif form == 14:
             tpl = f"SELECT e.id, lag(e.id) OVER (ORDER BY {t.order('e')}), lead(e.name) OVER (ORDER BY {t.order('e')}) FROM @F@ e{w}"
         elif form == 15:
-            tpl = f"SELECT e.id, sum(e.{x}) OVER (ORDER BY {t.order('e')} ROWS BETWEEN 2 PRECEDING AND CURRENT ROW), ntile(4) OVER (ORDER BY {t.order('e')}) FROM @F@ e{w}"
+            tpl = f"SELECT e.id, sum({x}) OVER (ORDER BY {t.order('e')} ROWS BETWEEN 2 PRECEDING AND CURRENT ROW), ntile(4) OVER (ORDER BY {t.order('e')}) FROM @F@ e{w}"
         elif form == 16:
             tpl = f"SELECT e.id, first_value(e.name) OVER (PARTITION BY e.{g} ORDER BY e.id) FROM @F@ e{w} ORDER BY {t.order('e')}"
             mode = "ordered"
@@ -1232,8 +1477,8 @@ def gen_agg(t, rng, n):
             tpl = (f"SELECT e.id FROM @F@ e{where(s, cond(t, rng, 'e', 1))} {op} "
                    f"SELECT e.id FROM @F@ e{where(scope(t, rng, 'e'), cond(t, rng, 'e', 1))}")
         elif form == 18:
-            if t.deploy:
-                tpl = "SELECT da.tag, count(*), string_agg(e.name, ',' ORDER BY e.name, da.n) FROM @DA@ da JOIN @F@ e ON e.application_id = da.app_id AND e.id = da.env_id GROUP BY da.tag"
+            if t.scope_cols:
+                tpl = f"SELECT da.tag, count(*), string_agg(e.name, ',' ORDER BY e.name, da.n) FROM @DA@ da JOIN @F@ e ON {scope_on(t, 'e', 'da')} AND e.id = da.k GROUP BY da.tag"
             else:
                 tpl = "SELECT ta.tag, count(*), string_agg(e.name, ',' ORDER BY e.name, ta.n) FROM @TA@ ta JOIN @F@ e ON e.id = ta.k GROUP BY ta.tag"
             units.append(simple(t, "agg", tpl, mode, rng, multi=2))
@@ -1252,26 +1497,54 @@ def prepared_templates(t, rng):
     kt = t.key_type
     sel = select_list(t, rng, "e")
     kv = lambda: q(key_value(t, rng))  # noqa: E731
-    if t.deploy:
-        app = lambda: rng.choice([q(APP1), q(APP1), q(APP2), "NULL"])  # noqa: E731
+    tags = lambda: rng.choice(["'red'", "'blue'", "'green'", "NULL"])  # noqa: E731
+    if t.scope_cols:
+        n = len(t.scope_cols)
+        family = t.families[0]
+        params = " AND ".join(f"e.{c} = ${i + 1}" for i, c in enumerate(t.scope_cols))
+        arrays = " AND ".join(f"e.{c} = ANY (${i + 1})" for i, c in enumerate(t.scope_cols))
+        fixed = scope(t, rng, "e")
+        name_args = fuzzy_names(rng, t.vals["name"]) + [None, "nope"]
+
+        def scope_args():
+            """A row's scope mostly, else values of the pools, now and then a NULL."""
+            if rng.random() < 0.7:
+                return ", ".join(map(q, rng.choice(t.joinable)[0]))
+            sc = [rng.choice(family[c]) for c in t.scope_cols]
+            if rng.random() < 0.3:
+                sc[rng.randrange(n)] = None
+            return ", ".join(map(q, sc))
+
         def pair():
             if rng.random() < 0.7:
-                a, i = rng.choice(t.pairs)
-                return f"{q(a)}, {q(i)}"
-            return f"{app()}, {kv()}"
+                sc, k = rng.choice(t.joinable)
+                return f"{', '.join(map(q, sc))}, {q(k)}"
+            return f"{scope_args()}, {kv()}"
+
+        def array_args():
+            """Per scope column a row's value, alone, with others of the pool
+            or a NULL, or no value at all."""
+            out = []
+            for c, v in zip(t.scope_cols, rng.choice(t.joinable)[0]):
+                vals = rng.choice([[v], [v], [v] + rng.sample(family[c], min(2, len(family[c]))),
+                                   [v, None], []])
+                out.append(f"ARRAY[{', '.join(map(q, vals))}]::text[]" if vals else "'{}'::text[]")
+            return ", ".join(out)
         return [
-            ("text, text", f"SELECT {sel} FROM @F@ e WHERE e.application_id = $1 AND e.id = $2", pair),
-            ("text", f"SELECT {sel} FROM @F@ e WHERE e.application_id = $1", app),
-            ("text[]", "SELECT e.application_id, e.id, e.name FROM @F@ e WHERE e.application_id = ANY ($1) AND e.os = 'linux'",
-             lambda: rng.choice([f"ARRAY['{APP1}']", f"ARRAY['{APP2}', '{APP1}']", "'{}'::text[]", f"ARRAY['{APP2}', NULL]"])),
-            ("text[], text[]", "SELECT e.id, e.name FROM @F@ e WHERE e.application_id = ANY ($1) AND e.id = ANY ($2)",
-             lambda: f"ARRAY['{APP1}', '{APP2}'], ARRAY[{', '.join(q(i) for _, i in rng.sample(t.pairs, 3))}, {kv()}]"),
-            ("text", "SELECT da.n, e.id, e.name FROM @DA@ da JOIN @F@ e ON e.application_id = da.app_id AND e.id = da.env_id WHERE da.tag = $1",
-             lambda: rng.choice(["'red'", "'blue'", "'green'", "NULL"])),
-            ("int", f"SELECT e.id FROM @F@ e WHERE e.application_id = '{APP1}' ORDER BY e.id LIMIT $1",
+            (", ".join(["text"] * n + [kt]), f"SELECT {sel} FROM @F@ e WHERE {params} AND e.id = ${n + 1}", pair),
+            (", ".join(["text"] * n), f"SELECT {sel} FROM @F@ e WHERE {params}", scope_args),
+            (", ".join(["text[]"] * n), f"SELECT e.id, e.name FROM @F@ e WHERE {arrays} AND {cond(t, rng, 'e', 1)}",
+             array_args),
+            (", ".join(["text[]"] * (n + 1)), f"SELECT e.id, e.name FROM @F@ e WHERE {arrays} AND e.id = ANY (${n + 1})",
+             lambda: f"{array_args()}, ARRAY[{', '.join(q(k) for _, k in rng.sample(t.joinable, 3))}, {kv()}]"),
+            ("text", f"SELECT da.n, e.id, e.name FROM @DA@ da JOIN @F@ e ON {scope_on(t, 'e', 'da')} AND e.id = da.k WHERE da.tag = $1",
+             tags),
+            ("int", f"SELECT e.id FROM @F@ e{where(fixed)} ORDER BY {t.order('e')} LIMIT $1",
              lambda: str(rng.choice([0, 1, 3, 40, 41, 1000]))),
-            ("text", f"SELECT a.n, e.id FROM @APPS@ a JOIN @DA@ da ON da.app_id = a.app_id JOIN @F@ e ON e.application_id = a.app_id AND e.id = da.env_id WHERE a.team IS DISTINCT FROM $1",
+            ("text", f"SELECT a.n, e.id FROM @SC@ a JOIN @DA@ da ON {scope_on(t, 'da', 'a')} JOIN @F@ e ON {scope_on(t, 'e', 'a')} AND e.id = da.k WHERE a.team IS DISTINCT FROM $1",
              lambda: rng.choice(["'orders'", "'billing'", "NULL"])),
+            ("text", f"SELECT e.id, e.name FROM @F@ e{where(fixed, 'e.name = $1')}",
+             lambda: q(rng.choice(name_args))),
         ]
     return [
         (kt, f"SELECT {sel} FROM @F@ e WHERE e.id = $1", kv),
@@ -1283,9 +1556,9 @@ def prepared_templates(t, rng):
         ("int", "SELECT e.id FROM @F@ e ORDER BY e.id LIMIT $1",
          lambda: str(rng.choice([0, 1, 5, 37, 38, 1000]))),
         ("text", "SELECT ta.n, e.id, e.name FROM @TA@ ta JOIN @F@ e ON e.id = ta.k WHERE ta.tag = $1",
-         lambda: rng.choice(["'red'", "'blue'", "'green'", "NULL"])),
+         tags),
         ("text", "SELECT e.id FROM @F@ e WHERE EXISTS (SELECT 1 FROM @TA@ ta WHERE ta.k = e.id AND ta.tag = $1)",
-         lambda: rng.choice(["'red'", "'blue'", "'green'", "NULL"])),
+         tags),
         (kt, "SELECT e.id FROM @F@ e WHERE e.id = lower($1)", lambda: q((key_value(t, rng) or "").upper())),
         (f"{kt}, int", "SELECT e.id FROM @F@ e WHERE e.id >= $1 ORDER BY e.id LIMIT $2",
          lambda: f"{kv()}, {rng.choice([1, 3, 50])}"),
@@ -1330,37 +1603,57 @@ def helper_sql(t, rng):
     kt = t.key_type
     sql = []
     name_vals = t.vals.get("name") or ["x"]
-    if t.deploy:
-        pairs = list(t.pairs)
-        rows_da = []
-        for _ in range(14):
-            rows_da.append(rng.choice(pairs))
-        rows_da += [rows_da[0], rows_da[1], rows_da[1]]                      # same key, again
-        rows_da += [(APP1, unknown_ids(t)[0]), (APP2, rng.choice(pairs)[1]),  # unknown, wrong app
-                    (None, rng.choice(pairs)[1]), (APP1, None), (APP2, "")]
+    if t.scope_cols:
+        keyed = list(t.joinable)
+        family = t.families[0]
+        scope_defs = ", ".join(f"{c} text" for c in t.scope_cols)
+
+        def tuples(rows):
+            """VALUES rows, numbered (column n) from 1."""
+            return ", ".join("(" + ", ".join([str(i + 1)] + [str(v) if isinstance(v, int) else q(v) for v in r]) + ")"
+                             for i, r in enumerate(rows))
+
+        def changed(sc, value):
+            """A scope with one column set to `value(column, its value)`."""
+            sc = list(sc)
+            i = rng.randrange(len(sc))
+            sc[i] = value(t.scope_cols[i], sc[i])
+            return tuple(sc)
+
+        def pool_scope():
+            return tuple(rng.choice(family[c]) for c in t.scope_cols)
+        rows_da = [rng.choice(keyed) for _ in range(14)]
+        rows_da += [rows_da[0], rows_da[1], rows_da[1]]                           # same key, again
+        rows_da += [(rows_da[2][0], unknown_ids(t)[0]),                            # unknown key
+                    (changed(rows_da[3][0], lambda c, v: rng.choice([x for x in family[c] if x != v])),
+                     rows_da[3][1]),                                               # a key, another scope
+                    (changed(rows_da[4][0], lambda c, v: None), rows_da[4][1]),  # a NULL in the scope
+                    (rows_da[5][0], None), (rows_da[6][0], "")]
         tags = ["red", "green", "blue", None]
-        vals = ", ".join(f"({i + 1}, {q(a)}, {q(e)}, {q(rng.choice(tags))}, {rng.randint(0, 9)})"
-                         for i, (a, e) in enumerate(rows_da))
-        sql.append(f"CREATE TABLE {t.helper('da')} (n int, app_id text, env_id text, tag text, w int);")
-        sql.append(f"INSERT INTO {t.helper('da')} VALUES {vals};")
-        sql.append(f"CREATE TABLE {t.helper('apps')} (n int, app_id text, team text);")
-        sql.append(f"INSERT INTO {t.helper('apps')} VALUES (1, '{APP1}', 'orders'), (2, '{APP2}', 'billing'), "
-                   f"(3, NULL, 'nobody'), (4, '{APP1}', 'orders-again');")
-        envs = [e for _, e in rows_da if e] + [rng.choice(pairs)[1] for _ in range(8)]
-        rows_db = [rng.choice(envs) for _ in range(16)] + [None, unknown_ids(t)[1]]
-        vals = ", ".join(f"({i + 1}, {q(e)}, {rng.randint(0, 3)}, {q(rng.choice(name_vals))})"
-                         for i, e in enumerate(rows_db))
-        sql.append(f"CREATE TABLE {t.helper('db')} (n int, env_id text, grp int, nm text);")
-        sql.append(f"INSERT INTO {t.helper('db')} VALUES {vals};")
-        rows_dc = [rng.choice(envs) for _ in range(12)]
-        vals = ", ".join(f"({i + 1}, {q(e)}, {rng.randint(0, 99)})" for i, e in enumerate(rows_dc))
-        sql.append(f"CREATE TABLE {t.helper('dc')} (n int, env_id text, x int);")
-        sql.append(f"INSERT INTO {t.helper('dc')} VALUES {vals};")
-        big = pairs[:300] + [(APP1, "%032x" % rng.getrandbits(128)) for _ in range(150)]
-        vals = ", ".join(f"({i + 1}, {q(a)}, {q(e)})" for i, (a, e) in enumerate(big))
-        sql.append(f"CREATE TABLE {t.helper('big')} (n int, app_id text, env_id text);")
-        sql.append(f"INSERT INTO {t.helper('big')} VALUES {vals};")
-        for h in ("da", "apps", "db", "dc", "big"):
+        sql.append(f"CREATE TABLE {t.helper('da')} (n int, {scope_defs}, k {kt}, tag text, w int);")
+        sql.append(f"INSERT INTO {t.helper('da')} VALUES "
+                   + tuples([(*sc, k, rng.choice(tags), rng.randint(0, 9)) for sc, k in rows_da]) + ";")
+        scopes = list(dict.fromkeys(sc for sc, _ in rows_da[:14]))[:2]
+        scopes += [pool_scope() for _ in range(2 - len(scopes))]
+        nulls = (None,) * len(t.scope_cols)
+        sql.append(f"CREATE TABLE {t.helper('sc')} (n int, {scope_defs}, team text);")
+        sql.append(f"INSERT INTO {t.helper('sc')} VALUES " + tuples(
+            [(*scopes[0], "orders"), (*scopes[1], "billing"), (*nulls, "nobody"),
+             (*scopes[0], "orders-again"), (*pool_scope(), "idle")]) + ";")
+        keys = [k for _, k in rows_da if k] + [rng.choice(keyed)[1] for _ in range(8)]
+        names = fuzzy_names(rng, name_vals)
+        rows_db = [rng.choice(keys) for _ in range(16)] + [None, unknown_ids(t)[1]]
+        sql.append(f"CREATE TABLE {t.helper('db')} (n int, k {kt}, grp int, nm text);")
+        sql.append(f"INSERT INTO {t.helper('db')} VALUES "
+                   + tuples([(k, rng.randint(0, 3), rng.choice(names)) for k in rows_db]) + ";")
+        sql.append(f"CREATE TABLE {t.helper('dc')} (n int, k {kt}, x int);")
+        sql.append(f"INSERT INTO {t.helper('dc')} VALUES "
+                   + tuples([(rng.choice(keys), rng.randint(0, 99)) for _ in range(12)]) + ";")
+        big = keyed[:300] + [(rng.choice(keyed)[0], "%s%08x" % (unknown_ids(t)[0][:-8], rng.getrandbits(32)))
+                             for _ in range(150)]
+        sql.append(f"CREATE TABLE {t.helper('big')} (n int, {scope_defs}, k {kt});")
+        sql.append(f"INSERT INTO {t.helper('big')} VALUES " + tuples([(*sc, k) for sc, k in big]) + ";")
+        for h in ("da", "sc", "db", "dc", "big"):
             sql.append(f"ANALYZE {t.helper(h)};")
         return sql
     ids = list(t.ids)
@@ -1630,6 +1923,10 @@ def main():
                   diag="\n".join(f"{helper[int(s[1:])][:150]} -> {r.sqlstate} {r.message}" for s, r in bad[:5])):
         return
 
+    # The request log counts the later pages of the copies too: only those
+    # requested from here on are the queries'.
+    paged_before = {t.name: paged_requests(t) for t in tables if t.paging}
+    by_name = {t.name: t for t in tables}
     work = {}
     for t in tables:
         units = []
@@ -1709,10 +2006,11 @@ def main():
         print(f"#   plans: " + ", ".join(f"{k} {v}" for k, v in sorted(feats.items())))
         # Coverage: a generator drifting into empty results or into plans
         # that never take the paths under test must fail, not just print.
+        t = by_name[name]
         fam = collections.defaultdict(collections.Counter)
         for u, _, _, fs, _ in out:
             fam[u.cat].update(fs)
-        for cat in sorted(REQUIRED_FEATURES):
+        for cat in sorted(t.required):
             if c[cat]:
                 print(f"#   {cat} plans: " + ", ".join(f"{k} {v}" for k, v in sorted(fam[cat].items())))
         if all(c[cat] for cat in CATEGORIES):   # a DIFF_ONLY subset has another mix
@@ -1720,7 +2018,14 @@ def main():
                                         f"(at least {MIN_ROWS_PCT}%)",
                    diag=f"{nonempty} of {len(out)} local results have rows; the generator "
                         f"drifted into empty results")
-        need = [(cat, f) for cat, fs in sorted(REQUIRED_FEATURES.items()) if c[cat] for f in fs]
+            if t.paging:
+                pages = paged_requests(t) - paged_before[name]
+                tap.ok(pages >= MIN_LATER_PAGES,
+                       f"{name}: the queries had the mock serve {pages} pages past the first "
+                       f"(at least {MIN_LATER_PAGES})",
+                       diag="the small pages were never paged through: the listings the "
+                            "generator makes are too short or too few")
+        need = [(cat, f) for cat, fs in sorted(t.required.items()) if c[cat] for f in fs]
         if need:
             short_of = [f"{cat}: no plan with {f!r} in {c[cat]} queries"
                         for cat, f in need if not fam[cat][f]]
@@ -1739,8 +2044,7 @@ def main():
     if not KEEP:
         run_batch([(f"d{i}", s) for i, s in enumerate(
             ["DROP SCHEMA IF EXISTS diff CASCADE"] +
-            [f"DROP SERVER IF EXISTS {s} CASCADE" for s in
-             ["diff_qsyn", "diff_qfix", "diff_hw", "diff_hwfix", "diff_p1", "diff_p2", "diff_p3"]])])
+            [f"DROP SERVER IF EXISTS {s} CASCADE" for s in SERVERS])])
 
 
 if __name__ == "__main__":
