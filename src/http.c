@@ -181,20 +181,14 @@ cf_http_counters(CfHttpHandle *handle, int64 *requests, int64 *connects)
 /*
  * Curl callbacks must not ereport (a longjmp would leave curl inconsistent),
  * so they allocate without raising and report trouble through flags.
- */
-/*
- * Append to a buffer of cxt that grows by doubling, up to limit bytes plus
- * a terminating NUL; false when the limit or memory runs out.
+ *
+ * Append to a buffer of cxt that grows by doubling, up to limit bytes (the
+ * caller's check) plus a terminating NUL; false when memory runs out.
  */
 static bool
 append_bytes(CfTransfer *t, char **buf, size_t *len, size_t *capacity,
 			 const char *data, size_t n, size_t limit)
 {
-	if (*len + n > limit)
-	{
-		t->too_large = true;
-		return false;
-	}
 	if (*len + n + 1 > *capacity)
 	{
 		size_t		grown_capacity = Max(*capacity * 2, 8192);
@@ -228,8 +222,14 @@ collect_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	CfTransfer *t = (CfTransfer *) arg;
 	size_t		n = size * nmemb;
+	size_t		limit = t->req->max_response_size;
 
-	if (!append_bytes(t, &t->body, &t->len, &t->capacity, data, n, t->req->max_response_size))
+	if (t->len + n > limit)
+	{
+		t->too_large = true;
+		return 0;
+	}
+	if (!append_bytes(t, &t->body, &t->len, &t->capacity, data, n, limit))
 		return 0;
 	return n;
 }
@@ -295,11 +295,16 @@ collect_header(char *line, size_t size, size_t nitems, void *arg)
 	else if ((value = header_value(line, n, "retry-after", &len)) != NULL &&
 			 t->retry_after_ms < 0)
 		t->retry_after_ms = retry_delay_ms(value, len, true);
-	/* keep "name: value" lines, without the status line and line breaks */
+	/*
+	 * Keep "name: value" lines, without the status line and line breaks.
+	 * Lines past CF_HEADERS_MAX are not kept: a header the client needs
+	 * (X-Subject-Token, x-request-id) is then missing, and said so.
+	 */
 	len = n;
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n'))
 		len--;
 	if (len > 0 && memchr(line, ':', len) != NULL &&
+		t->header_len + len + 1 <= CF_HEADERS_MAX &&
 		(!append_bytes(t, &t->header_lines, &t->header_len, &t->header_capacity,
 					   line, len, CF_HEADERS_MAX) ||
 		 !append_bytes(t, &t->header_lines, &t->header_len, &t->header_capacity,

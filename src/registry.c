@@ -303,11 +303,6 @@ static const CfPagination deploy_app_pagination = {
 	.total_path = "total_num",
 };
 
-static const char *const deploy_app_states[] = {
-	"abort", "failed", "not_started", "pending", "running", "succeeded", "timeout",
-	"not_executed", NULL
-};
-
 static const CfColumn deploy_application_columns[] = {
 	{"id", "id", "text", CF_COL_KEY},
 	{"name", "name", "text", 0},
@@ -315,7 +310,7 @@ static const CfColumn deploy_application_columns[] = {
 	{"project_name", "project_name", "text", 0},
 	{"is_disable", "is_disable", "boolean", CF_COL_UPDATABLE},
 	{"deploy_system", "deploy_system", "text", 0},
-	{"execution_state", "execution_state", "text", 0, .values = deploy_app_states},
+	{"execution_state", "execution_state", "text", 0},
 	{"release_id", "release_id", "bigint", 0},
 	{"duration", "duration", "text", 0},
 	{"create_user_id", "create_user_id", "text", 0},
@@ -511,7 +506,7 @@ static const CfPagination eps_resource_pagination = {
 };
 
 static const CfColumn eps_resource_columns[] = {
-	{"enterprise_project_id", "enterprise_project_id", "text", CF_COL_UPDATABLE | CF_COL_NOT_NULL},
+	{"enterprise_project_id", "enterprise_project_id", "text", CF_COL_UPDATABLE},
 	{"project_id", "project_id", "text", 0},
 	{"project_name", "project_name", "text", 0},
 	{"resource_type", "resource_type", "text", 0},
@@ -791,7 +786,10 @@ check_call(const CfResource *resource, const CfCall *call, const char *role,
 	const char *p = call->path;
 
 	if (call->method == NULL || call->path == NULL || call->path[0] != '/')
+	{
 		*problems = lappend(*problems, psprintf("%s call has no method or no path starting with \"/\"", role));
+		return;
+	}
 	if (strcmp(call->method, "GET") == 0 && (call->writes || call->fixed_body != NULL))
 		*problems = lappend(*problems, psprintf("%s call is a GET that writes or sends a body", role));
 	/* every {placeholder} has a path parameter, and every path parameter a placeholder */
