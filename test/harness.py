@@ -452,7 +452,11 @@ class MockControl:
         """The requests the mock cloud has recorded (optionally for one tenant).
 
         Each record is a dict with `seq`, `method`, `path`, `query`,
-        `headers`, `body`, `status` and `applied` (see test/mock_cloud.py).
+        `headers`, `body`, `status` and `applied` (see test/mock_cloud.py),
+        and `started` and `finished`: time.monotonic() seconds (floats) of
+        the mock process at the request's arrival and when its answer's
+        status was decided (null while unanswered).  They are comparable
+        only with each other, not with the test's own clock.
         """
         return self._call("GET", "requests", tenant)
 
@@ -464,6 +468,13 @@ class MockControl:
         """How many `requests` a tenant made and from how many
         `distinct_client_ports`: a kept-alive connection reuses one port."""
         return self._call("GET", "connections", tenant)
+
+    def concurrency(self, tenant=None):
+        """`{"requests": N, "peak_in_flight": P}`: how many requests the
+        tenant (all tenants when None) made, and the most of them that were
+        in flight at one moment (arrived, answer not yet decided; an
+        unanswered one counts until now)."""
+        return self._call("GET", "concurrency", tenant)
 
 
 class Mock(_Managed):

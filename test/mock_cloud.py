@@ -55,7 +55,11 @@ Every request record (``GET /_mock/control/requests``, ``--log``) has
 the mock changed its stored data for the request; false for reads, the
 list and filter POSTs included),
 complete before the first byte of the answer is sent, or, for a reset or a
-hang, before the connection is reset or left hanging.
+hang, before the connection is reset or left hanging.  It also has
+``started`` (time.monotonic() seconds, a float, of the mock process at the
+request's arrival) and ``finished`` (the same clock when the answer's status
+was decided, as ``status`` is filled in; null while unanswered); they are
+comparable only with each other, not with the client's clock.
 
 CodeArts applications (fixture ``codearts.applications``, the same records
 as the environment routes' applications):
@@ -140,7 +144,14 @@ not the IAM token's project ``HW_PROJECT``):
 Control API (never faulted, not logged): ``GET /_mock/control/requests
 [?tenant=T]``, ``DELETE /_mock/control/requests``, ``POST
 /_mock/control/reset``, ``GET /_mock/control/health``, ``GET
-/_mock/control/connections?tenant=T``.
+/_mock/control/connections?tenant=T``, ``GET
+/_mock/control/concurrency[?tenant=T]`` -> ``{"requests": N,
+"peak_in_flight": P}``: N records of the tenant (of all tenants without
+``tenant``) and P the most of them in flight at one moment (started and not
+finished; an unanswered record counts until now), swept over their
+``started``/``finished``; a request finishing at the instant another starts
+does not overlap it.  With ``latency_ms`` a client's parallel requests show
+as P > 1, sequential ones as P = 1.
 
 Usage::
 

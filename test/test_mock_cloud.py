@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -1275,6 +1276,96 @@ def test_unanswered_records_final():
             "--log: one line, status 0, per reset or hung request (none written twice)", len(lines))
 
 
+def concurrency(tenant=None):
+    return call("GET", "/_mock/control/concurrency" + (f"?tenant={tenant}" if tenant else "")).json
+
+
+def test_concurrency():
+    """Records carry started/finished; /_mock/control/concurrency sweeps them."""
+    opts = "latency_ms=200"
+    results = {}
+    barrier = threading.Barrier(4)
+
+    def parallel(i):
+        barrier.wait(5)
+        results[i] = qoder("GET", "/environments?limit=1", f"tenant=ccpar,{opts}").status
+
+    threads = [threading.Thread(target=parallel, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    T.check(sorted(results.values()) == [200] * 4, "concurrency: 4 parallel latency_ms=200 GETs "
+            "answered", results)
+    log = records("ccpar")
+    spans = [(r["started"], r["finished"]) for r in log]
+    T.check(len(log) == 4 and all(isinstance(start, float) and isinstance(end, float)
+                                  and start <= end for start, end in spans),
+            "records have started <= finished (floats)", spans)
+    T.check(len(log) == 4 and all(r["finished"] - r["started"] >= 0.2 for r in log),
+            "finished - started covers latency_ms=200",
+            [r["finished"] - r["started"] for r in log])
+    T.check(len(log) == 4 and max(r["started"] for r in log) < min(r["finished"] for r in log),
+            "4 parallel requests: their intervals overlap",
+            [(r["started"], r["finished"]) for r in log])
+    got = concurrency("ccpar")
+    T.check(got == {"requests": 4, "peak_in_flight": 4},
+            "control concurrency: 4 parallel requests, peak_in_flight 4", got)
+
+    for _ in range(4):
+        qoder("GET", "/environments?limit=1", f"tenant=ccseq,{opts}")
+    log = records("ccseq")
+    T.check(len(log) == 4 and all(a["finished"] <= b["started"] for a, b in zip(log, log[1:])),
+            "4 sequential requests: each starts after the previous one finished",
+            [(r["started"], r["finished"]) for r in log])
+    got = concurrency("ccseq")
+    T.check(got == {"requests": 4, "peak_in_flight": 1},
+            "control concurrency: 4 sequential requests, peak_in_flight 1", got)
+    every = concurrency()
+    T.check(set(every) == {"requests", "peak_in_flight"} and every["requests"] >= 8
+            and every["peak_in_flight"] >= 4, "control concurrency without tenant: all tenants",
+            every)
+    T.check(concurrency("ccnone") == {"requests": 0, "peak_in_flight": 0},
+            "control concurrency: a tenant without requests is 0, 0")
+
+    # an unanswered request: finished null, and in flight until now
+    slow = threading.Thread(target=qoder, args=("GET", "/environments?limit=1",
+                                                "tenant=ccslow,latency_ms=1500"))
+    slow.start()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not records("ccslow"):
+        time.sleep(0.02)
+    qoder("GET", "/environments?limit=1", "tenant=ccslow")
+    log, got = records("ccslow"), concurrency("ccslow")
+    slow.join(30)
+    T.check(len(log) == 2 and log[0]["finished"] is None and log[0]["status"] is None
+            and log[1]["finished"] is not None and log[1]["started"] >= log[0]["started"],
+            "unanswered record: finished is null", log)
+    T.check(got == {"requests": 2, "peak_in_flight": 2},
+            "control concurrency: an unanswered request counts as in flight until now", got)
+    log = records("ccslow")
+    T.check(log[0]["finished"] is not None and log[0]["finished"] > log[1]["finished"],
+            "the slow record is finished once answered, after the quick one", log)
+    with open(MOCK.log_file, encoding="utf-8") as handle:
+        lines = [json.loads(line) for line in handle if '"ccseq"' in line]
+    T.check(len(lines) == 4 and all(line["started"] <= line["finished"] for line in lines),
+            "--log lines carry started and finished", lines[:1])
+
+    # the sweep itself, on hand-made intervals (a MockState without a server)
+    state = mc.MockState(FIXTURES)
+    for tenant, spans in (("touch", [(0.0, 1.0), (1.0, 2.0)]), ("nest", [(0.0, 5.0), (1.0, 2.0),
+                          (1.5, 3.0), (4.0, 6.0)]), ("open", [(0.0, None), (0.5, None)])):
+        for start, end in spans:
+            record = {"tenant": tenant}
+            state.begin_record(record)
+            record["started"], record["finished"] = start, end
+    T.check([state.concurrency(t)["peak_in_flight"] for t in ("touch", "nest", "open")] == [1, 3, 2]
+            and state.concurrency() == {"requests": 8, "peak_in_flight": 6},
+            "sweep: touching intervals do not overlap, nested ones do, unanswered ones last "
+            "until now", [state.concurrency(t) for t in ("touch", "nest", "open", None)])
+    state.close()
+
+
 def test_rows_from():
     opts = "tenant=rf1,rows=5,rows_from=10"
     body = qoder("GET", "/environments?limit=100", opts).json
@@ -1996,7 +2087,8 @@ def main():
                      test_signer_vectors, test_codearts, test_eps, test_iam_and_tokens, test_aksk,
                      test_log_complete_before_reply, test_applied, test_fault_skip, test_after_apply,
                      test_ignore_offset, test_redirects, test_status_alone,
-                     test_unanswered_records_final, test_rows_from, test_not_found_envelopes,
+                     test_unanswered_records_final, test_concurrency, test_rows_from,
+                     test_not_found_envelopes,
                      test_archived_listing, test_eps_filters, test_fixture_shape,
                      test_codearts_apps_list, test_codearts_app_rows, test_codearts_app_info_disable,
                      test_eps_resources_filter, test_eps_resource_rows, test_eps_errors,

@@ -29,10 +29,17 @@ def control_connections(state, params):
             "distinct_client_ports": len({record["client_port"] for record in records})}
 
 
+def control_concurrency(state, params):
+    """Requests of a tenant (all tenants without ``tenant``) and the peak number of
+    them in flight at once (see MockState.concurrency)."""
+    return state.concurrency(params.get("tenant"))
+
+
 CONTROL_ROUTES = {
     ("GET", "requests"): control_requests,
     ("DELETE", "requests"): control_clear,
     ("POST", "reset"): control_reset,
     ("GET", "health"): control_health,
     ("GET", "connections"): control_connections,
+    ("GET", "concurrency"): control_concurrency,
 }

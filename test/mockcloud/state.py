@@ -4,6 +4,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from datetime import timedelta
 
 from .faults import FaultCounter
@@ -49,10 +50,15 @@ class MockState:
             return self.tokens.get(token)
 
     def begin_record(self, record):
-        """Append a request to the log at arrival, so hung requests are visible too."""
+        """Append a request to the log at arrival, so hung requests are visible too.
+
+        ``started`` is time.monotonic() of this process at arrival, ``finished``
+        stays None until finish_record (comparable with each other only)."""
         with self.lock:
             self.seq += 1
             record["seq"] = self.seq
+            record["started"] = time.monotonic()
+            record["finished"] = None
             self.requests.append(record)
 
     def mark_applied(self, record):
@@ -68,6 +74,7 @@ class MockState:
         has its answer always finds the complete record."""
         with self.lock:
             record["status"] = status
+            record["finished"] = time.monotonic()
             if note:
                 record["note"] = note
             if self.log_file:
@@ -77,6 +84,22 @@ class MockState:
     def records(self, tenant=None):
         with self.lock:
             return [dict(r) for r in self.requests if tenant is None or r["tenant"] == tenant]
+
+    def concurrency(self, tenant=None):
+        """``requests``: how many records the tenant (all tenants when None) has;
+        ``peak_in_flight``: the most of them in flight at one moment (started and
+        not finished; an unanswered one until now), swept over started/finished."""
+        with self.lock:
+            now = time.monotonic()
+            spans = [(r["started"], now if r["finished"] is None else r["finished"])
+                     for r in self.requests if tenant is None or r["tenant"] == tenant]
+        # at equal times an end (-1) sorts before a start (+1): touching spans do not overlap
+        events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+        peak = in_flight = 0
+        for _, step in events:
+            in_flight += step
+            peak = max(peak, in_flight)
+        return {"requests": len(spans), "peak_in_flight": peak}
 
     def clear_log(self):
         with self.lock:
