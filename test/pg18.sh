@@ -13,6 +13,12 @@
 # The build takes about 6 minutes on 2 cores, so its result is cached outside
 # the clone and reused when present: CI pays for it only on a fresh machine.
 #
+# Of contrib, only postgres_fdw is built (test/t_scaleout.py puts a
+# coordinator in front of cloud_fdw with it).  A cache from before it was
+# built gets just the module added: the same source package is fetched and
+# contrib/postgres_fdw built with PGXS against the cached installation,
+# which takes seconds, not a rebuild.
+#
 # Everything but the final pg_config path goes to stderr, so that callers can
 # write PG_CONFIG=$(bash test/pg18.sh).
 set -euo pipefail
@@ -29,11 +35,17 @@ pg_config=$prefix/bin/pg_config
 
 say() { echo "test/pg18.sh: $*" >&2; }
 
-# A finished build leaves this stamp last, so an interrupted one is redone.
+# A finished build leaves the stamp .complete last, so an interrupted one is
+# redone; an installed postgres_fdw leaves .postgres_fdw, before .complete
+# in a fresh build, alone when added to a cached one.
+cached=false
 if [[ -x $pg_config && -f $prefix/.complete ]]; then
-    say "using the cached $("$pg_config" --version) in $prefix"
-    echo "$pg_config"
-    exit 0
+    if [[ -f $prefix/.postgres_fdw ]]; then
+        say "using the cached $("$pg_config" --version) in $prefix"
+        echo "$pg_config"
+        exit 0
+    fi
+    cached=true
 fi
 
 # What the build needs beyond test/deps.sh: the parser generators, bzip2
@@ -72,6 +84,25 @@ tarball=$(ls "$work"/src/postgresql-18_*.orig.tar.*)
 tar -xf "$tarball" -C "$work/src"
 tree=$(find "$work/src" -mindepth 1 -maxdepth 1 -type d -name 'postgresql-18*')
 
+if $cached; then
+    # The minor releases of a major keep the ABI that extensions use, so a
+    # newer source than the cached build (unstable moved on) still fits it.
+    installed=$("$pg_config" --version)
+    source_version=${tree##*/postgresql-}
+    if [[ $installed != "PostgreSQL $source_version" ]]; then
+        say "note: building postgres_fdw $source_version for the cached $installed"
+    fi
+    say "adding postgres_fdw to the cached $installed in $prefix"
+    make -s -C "$tree/contrib/postgres_fdw" USE_PGXS=1 PG_CONFIG="$pg_config" >&2 \
+        && make -s -C "$tree/contrib/postgres_fdw" USE_PGXS=1 PG_CONFIG="$pg_config" \
+            install >&2 \
+        || { say "the build of postgres_fdw failed"; exit 1; }
+    touch "$prefix/.postgres_fdw"
+    say "added postgres_fdw to $installed"
+    echo "$pg_config"
+    exit 0
+fi
+
 say "building $(basename "$tree") into $prefix"
 mkdir -p "$(dirname "$prefix")"
 rm -rf "$prefix"
@@ -82,7 +113,10 @@ rm -rf "$prefix"
         --without-readline --without-zlib >&2
     make -s -j"$(nproc)" >&2
     make -s install >&2
+    make -s -C contrib/postgres_fdw >&2
+    make -s -C contrib/postgres_fdw install >&2
 ) || { say "the build of PostgreSQL 18 failed"; exit 1; }
+touch "$prefix/.postgres_fdw"
 touch "$prefix/.complete"
 
 say "built $("$pg_config" --version)"
