@@ -4,6 +4,7 @@ MODULE_big = cloud_fdw
 OBJS = \
 	src/analyze.o \
 	src/auth.o \
+	src/budget.o \
 	src/client.o \
 	src/cloud_fdw.o \
 	src/connection.o \

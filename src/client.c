@@ -15,6 +15,10 @@
  */
 #include "postgres.h"
 
+#include <unistd.h>
+
+#include "commands/defrem.h"
+#include "common/hashfn.h"
 #include "utils/memutils.h"
 
 #include "cloud_fdw.h"
@@ -27,9 +31,40 @@ struct CfExchange
 	CfRequest	req;			/* the caller's, copied */
 	CfHttpRequest http;
 	MemoryContext cxt;			/* where the answer goes */
-	int			slot;			/* in the connection's transport */
+	CfConnection *conn;
+	uint64		ticket;			/* in the connection's transport */
 	bool		cached_token;	/* carried a token bought earlier */
+	uint64		identity;		/* whose request budget it draws from */
+	double		rate_limit;
+	MemoryContextCallback cancel_on_reset;
 };
+
+/*
+ * Whose budget requests draw from: a hash of the endpoint and the
+ * credentials, never the credentials themselves.
+ */
+static uint64
+credential_identity(const CfClient *client)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	uint64		identity;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s\n%s\n%s", client->opts->provider->name,
+					 client->opts->endpoint,
+					 client->creds.method ? client->creds.method->description : "");
+	foreach(lc, client->creds.values)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		appendStringInfo(&buf, "\n%s=%s", def->defname, defGetString(def));
+	}
+	identity = hash_bytes_extended((const unsigned char *) buf.data, buf.len, 0);
+	explicit_bzero(buf.data, buf.len);
+	pfree(buf.data);
+	return identity == 0 ? 1 : identity;
+}
 
 /* Read the user mapping's credentials and find its connection. */
 void
@@ -38,13 +73,16 @@ cf_client_open(CfClient *client, UserMapping *user, const CfOptions *opts)
 	client->opts = opts;
 	cf_get_credentials(user, opts, &client->creds);
 	client->conn = cf_get_connection(user);
+	client->identity = credential_identity(client);
+	client->cxt = CurrentMemoryContext;
+	client->event_fd = -1;
 }
 
 /* Wait for a transfer and take its answer; no answer at all is an error. */
 static void
-take_answer(CfHttpHandle *handle, int slot, CfHttpResponse *resp)
+take_answer(CfHttpHandle *handle, uint64 ticket, CfHttpResponse *resp)
 {
-	cf_http_take(handle, cf_http_wait_any(handle, &slot, 1), resp);
+	cf_http_take(handle, cf_http_wait_any(handle, &ticket, 1), resp);
 	if (resp->transfer_error != 0)
 		cf_report_transfer_error(resp->transfer_error, resp->transfer_message);
 }
@@ -110,7 +148,7 @@ login(CfClient *client, CfScope scope)
 	CfHttpHandle *handle = cf_connection_http(client->conn);
 	TimestampTz expires;
 	char	   *token;
-	int			slot;
+	uint64		ticket;
 
 	client->creds.method->login(&client->creds, client->opts, scope, &login);
 	req.path = login.path;
@@ -118,8 +156,8 @@ login(CfClient *client, CfScope scope)
 	cf_push_request_context(&errcallback, &req);
 	trace_request(&req, true);
 	prepare_http(client, &req, psprintf("%s%s", login.endpoint, login.path), NIL, true, &http);
-	slot = cf_http_start(handle, &http, CurrentMemoryContext);
-	take_answer(handle, slot, &resp);
+	ticket = cf_http_start(handle, &http, CurrentMemoryContext);
+	take_answer(handle, ticket, &resp);
 	if (resp.status < 200 || resp.status > 299)
 		cf_report_http_error(client->opts->provider->envelope, &resp);
 	token = client->creds.method->take_login(&resp, &expires);
@@ -141,7 +179,16 @@ valid_token(CfClient *client, CfScope scope, bool *cached)
 	return *cached ? token : login(client, scope);
 }
 
-/* Credentials, then headers, then the transfer; the rate limit first of all. */
+/* The transport's pacer: the request budget of the exchange's identity. */
+static TimestampTz
+pace_exchange(void *arg, long retry_after_ms)
+{
+	CfExchange *x = (CfExchange *) arg;
+
+	return cf_budget_next_start(x->identity, x->rate_limit, retry_after_ms);
+}
+
+/* Credentials, then headers, then the transfer, paced by the request budget. */
 static void
 send_exchange(CfClient *client, CfExchange *x)
 {
@@ -157,8 +204,6 @@ send_exchange(CfClient *client, CfExchange *x)
 	MemoryContext oldcxt = MemoryContextSwitchTo(x->cxt);
 	List	   *auth_headers = NIL;
 
-	if (opts->rate_limit > 0)
-		cf_http_pause_until(handle, cf_connection_next_start(client->conn, opts->rate_limit));
 	x->cached_token = false;
 	if (needs_login(client))
 		auth.token = valid_token(client, auth.scope, &x->cached_token);
@@ -166,11 +211,27 @@ send_exchange(CfClient *client, CfExchange *x)
 	if (client->creds.method != NULL)
 		auth_headers = client->creds.method->sign(&auth);
 	prepare_http(client, &x->req, auth.url, auth_headers, !x->req.writes, &x->http);
+	x->http.pace = pace_exchange;
+	x->http.pace_arg = x;
 	trace_request(&x->req, false);
-	x->slot = cf_http_start(handle, &x->http, x->cxt);
+	x->ticket = cf_http_start(handle, &x->http, x->cxt);
 	if (x->req.writes)
 		cf_connection_mark_write(client->conn);
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * An exchange whose memory goes away (its scan ended early, an error)
+ * abandons its transfer, which would otherwise write into freed memory.
+ */
+static void
+cancel_exchange(void *arg)
+{
+	CfExchange *x = (CfExchange *) arg;
+	CfHttpHandle *handle = cf_connection_open_http(x->conn);
+
+	if (handle != NULL)
+		cf_http_cancel(handle, x->ticket);
 }
 
 /* Start a request; its answer will be kept in cxt. */
@@ -181,25 +242,107 @@ cf_client_start(CfClient *client, const CfRequest *req, MemoryContext cxt)
 
 	x->req = *req;
 	x->cxt = cxt;
+	x->conn = client->conn;
+	x->identity = client->identity;
+	x->rate_limit = client->opts->rate_limit;
 	send_exchange(client, x);
+	x->cancel_on_reset.func = cancel_exchange;
+	x->cancel_on_reset.arg = x;
+	MemoryContextRegisterResetCallback(cxt, &x->cancel_on_reset);
 	return x;
+}
+
+static uint64 *
+tickets_of(CfExchange *const *exchanges, int n)
+{
+	uint64	   *tickets = palloc(sizeof(uint64) * n);
+
+	for (int i = 0; i < n; i++)
+		tickets[i] = exchanges[i]->ticket;
+	return tickets;
 }
 
 /* Wait until one of the exchanges has its answer; that one. */
 CfExchange *
 cf_client_wait_any(CfClient *client, CfExchange *const *exchanges, int n)
 {
-	int		   *slots = palloc(sizeof(int) * n);
-	int			slot;
+	uint64	   *tickets = tickets_of(exchanges, n);
+	uint64		ticket = cf_http_wait_any(cf_connection_http(client->conn), tickets, n);
 
+	pfree(tickets);
 	for (int i = 0; i < n; i++)
-		slots[i] = exchanges[i]->slot;
-	slot = cf_http_wait_any(cf_connection_http(client->conn), slots, n);
-	pfree(slots);
-	for (int i = 0; i < n; i++)
-		if (exchanges[i]->slot == slot)
+		if (exchanges[i]->ticket == ticket)
 			return exchanges[i];
 	pg_unreachable();
+}
+
+/* Whether an exchange has its answer (or lost its transfer): no waiting. */
+bool
+cf_client_ready(CfClient *client, CfExchange *x)
+{
+	return cf_http_any_done(cf_connection_http(client->conn), &x->ticket, 1);
+}
+
+/* Let the transfers make progress, without waiting. */
+void
+cf_client_poll(CfClient *client)
+{
+	cf_http_poll(cf_connection_http(client->conn));
+}
+
+/* The client's copy of the event descriptor goes with the memory it was opened in. */
+static void
+close_event_fd(void *arg)
+{
+	CfClient   *client = (CfClient *) arg;
+
+	if (client->event_fd >= 0)
+		close(client->event_fd);
+	client->event_fd = -1;
+}
+
+/*
+ * A descriptor that becomes readable when one of the exchanges may have
+ * progressed, for a wait outside of ours (an asynchronous Append).  Each
+ * client has a copy of its handle's descriptor, since two scans on one
+ * connection wait in the same set, which takes a descriptor only once.
+ */
+int
+cf_client_event_fd(CfClient *client, CfExchange *const *exchanges, int n)
+{
+	CfHttpHandle *handle = cf_connection_http(client->conn);
+	uint64	   *tickets = tickets_of(exchanges, n);
+	int			fd = cf_http_event_fd(handle, tickets, n);
+
+	pfree(tickets);
+	if (client->event_fd >= 0 && client->event_handle != cf_http_id(handle))
+		close_event_fd(client);
+	if (client->event_fd < 0)
+	{
+		if (!client->event_fd_callback.func)
+		{
+			client->event_fd_callback.func = close_event_fd;
+			client->event_fd_callback.arg = client;
+			MemoryContextRegisterResetCallback(client->cxt, &client->event_fd_callback);
+		}
+		client->event_fd = dup(fd);
+		if (client->event_fd < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("could not duplicate a descriptor: %m")));
+		client->event_handle = cf_http_id(handle);
+	}
+	return client->event_fd;
+}
+
+/* Abandon an exchange whose answer is no longer wanted. */
+void
+cf_client_cancel(CfClient *client, CfExchange *x)
+{
+	CfHttpHandle *handle = cf_connection_open_http(client->conn);
+
+	if (handle != NULL)
+		cf_http_cancel(handle, x->ticket);
 }
 
 /*
@@ -212,13 +355,29 @@ cf_client_finish(CfClient *client, CfExchange *x, CfHttpResponse *resp)
 {
 	CfHttpHandle *handle = cf_connection_http(client->conn);
 
-	take_answer(handle, x->slot, resp);
+	take_answer(handle, x->ticket, resp);
+
+	/*
+	 * A read whose transfer was aborted by an error elsewhere on the
+	 * connection (a partition skipped, a subtransaction rolled back) is
+	 * simply sent again; a write's outcome is unknown, which is an error.
+	 */
+	while (resp->abandoned && !x->req.writes)
+	{
+		send_exchange(client, x);
+		take_answer(handle, x->ticket, resp);
+	}
+	if (resp->abandoned)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("cloud API request was abandoned before its answer"),
+				 errdetail("It may or may not have been applied.")));
 	if (resp->status == 401 && x->cached_token)
 	{
 		cf_token_keep(cf_connection_tokens(client->conn), client->opts->resource->scope,
 					  NULL, 0);
 		send_exchange(client, x);
-		take_answer(handle, x->slot, resp);
+		take_answer(handle, x->ticket, resp);
 	}
 }
 

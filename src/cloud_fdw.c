@@ -44,6 +44,7 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("cloud_fdw");
 	cf_http_init();
+	cf_budget_init();
 }
 
 PG_FUNCTION_INFO_V1(cloud_fdw_handler);

@@ -102,10 +102,18 @@ typedef struct CfTokenCache
 extern CfConnection *cf_get_connection(UserMapping *user);
 extern CfHttpHandle *cf_connection_http(CfConnection *conn);
 extern CfTokenCache *cf_connection_tokens(CfConnection *conn);
-extern TimestampTz cf_connection_next_start(CfConnection *conn, double rate);
+extern CfHttpHandle *cf_connection_open_http(CfConnection *conn);
 extern void cf_connection_mark_write(CfConnection *conn);
 extern Datum cloud_fdw_get_connections(PG_FUNCTION_ARGS);
 extern Datum cloud_fdw_disconnect_all(PG_FUNCTION_ARGS);
+
+/* ----------------------------------------------------------------
+ * Request budgets per credential identity (budget.c)
+ * ----------------------------------------------------------------
+ */
+extern void cf_budget_init(void);
+extern bool cf_budget_shared(void);
+extern TimestampTz cf_budget_next_start(uint64 identity, double rate, long retry_after_ms);
 
 /* ----------------------------------------------------------------
  * The client (client.c): the one path of every request
@@ -118,6 +126,11 @@ typedef struct CfClient
 	const CfOptions *opts;
 	CfCredentials creds;
 	CfConnection *conn;
+	uint64		identity;		/* of the credentials, for request budgets */
+	MemoryContext cxt;			/* it was opened in, and lives as long as */
+	int			event_fd;		/* a copy of the handle's, or -1 */
+	uint64		event_handle;	/* the handle it is a copy of */
+	MemoryContextCallback event_fd_callback;
 } CfClient;
 
 /* One call as the engine asks for it. */
@@ -141,6 +154,10 @@ extern void cf_client_open(CfClient *client, UserMapping *user, const CfOptions 
 extern CfExchange *cf_client_start(CfClient *client, const CfRequest *req, MemoryContext cxt);
 extern CfExchange *cf_client_wait_any(CfClient *client, CfExchange *const *exchanges, int n);
 extern void cf_client_finish(CfClient *client, CfExchange *exchange, CfHttpResponse *resp);
+extern bool cf_client_ready(CfClient *client, CfExchange *exchange);
+extern void cf_client_poll(CfClient *client);
+extern int	cf_client_event_fd(CfClient *client, CfExchange *const *exchanges, int n);
+extern void cf_client_cancel(CfClient *client, CfExchange *exchange);
 extern CfJson *cf_client_answer(const CfClient *client, const CfRequest *req,
 								const CfHttpResponse *resp, bool missing_ok,
 								MemoryContext cxt);

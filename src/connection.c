@@ -40,7 +40,6 @@ struct CfConnection
 	uint32		mapping_hashvalue;
 	bool		wrote;			/* sent a write in this transaction */
 	CfTokenCache tokens;		/* bought with the mapping's credentials */
-	TimestampTz next_start;		/* rate limit: when the next request may start */
 };
 
 static HTAB *connection_cache = NULL;
@@ -195,7 +194,6 @@ cf_get_connection(UserMapping *user)
 		entry->invalidated = false;
 		entry->wrote = false;
 		memset(&entry->tokens, 0, sizeof(entry->tokens));
-		entry->next_start = 0;
 	}
 	else if (entry->invalidated)
 		close_handle(entry);
@@ -225,17 +223,11 @@ cf_connection_tokens(CfConnection *conn)
 	return &conn->tokens;
 }
 
-/*
- * Client-side rate limit: requests start at least 1/rate seconds apart.
- * When the next request may start; the one after it, 1/rate later.
- */
-TimestampTz
-cf_connection_next_start(CfConnection *conn, double rate)
+/* The entry's transport handle if it is open, or NULL; opens none. */
+CfHttpHandle *
+cf_connection_open_http(CfConnection *conn)
 {
-	TimestampTz start = Max(GetCurrentTimestamp(), conn->next_start);
-
-	conn->next_start = start + (TimestampTz) (USECS_PER_SEC / rate);
-	return start;
+	return conn->handle;
 }
 
 PG_FUNCTION_INFO_V1(cloud_fdw_get_connections);

@@ -6,29 +6,40 @@
  * Each connection (user mapping) has one handle: a curl multi handle, which
  * owns the pool of kept-alive connections, and up to CF_MAX_TRANSFERS
  * transfers on it at once.  A request is started, then waited for, then
- * taken.  Nothing here knows a provider or a credential: requests arrive
- * with their headers, and answers leave with theirs.  Waiting gives control back to us at least every
- * CF_POLL_INTERVAL_MS: there we check for interrupts, so that
- * pg_cancel_backend, statement_timeout and termination work even while a
- * server is silent.  Curl never sees a longjmp: interrupts are serviced
- * between curl calls, and on any error every transfer of the connection is
- * detached (which aborts it).  Response bodies are buffered in PostgreSQL
- * memory, so they are freed with their memory context on every path.
+ * taken; each start gets a ticket, never reused, so that a caller holding
+ * the ticket of an aborted transfer learns it was abandoned instead of
+ * taking someone else's answer.  Nothing here knows a provider or a
+ * credential: requests arrive with their headers, and answers leave with
+ * theirs.
+ *
+ * Curl is driven through its socket interface: the sockets it wants
+ * watched, and a timer, sit in an epoll set of the handle, so that one
+ * descriptor tells when the handle has work.  A backend waits on it with
+ * its latch (pg_cancel_backend, statement_timeout and termination are
+ * serviced at once), and an asynchronous Append waits on it among its other
+ * partitions.  Curl never sees a longjmp: interrupts are serviced between
+ * curl calls, and on any error every transfer of the handle is detached
+ * (which aborts it).  Response bodies are buffered in PostgreSQL memory, so
+ * they are freed with their memory context on every path.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "access/xact.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
+#include "storage/latch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "cloud_fdw.h"
-#include "http.h"
 #include "http.h"
 
 #define CF_POLL_INTERVAL_MS 50
@@ -46,7 +57,8 @@
 typedef struct CfTransfer
 {
 	CURL	   *easy;			/* kept between requests */
-	bool		in_use;
+	uint64		ticket;			/* of the request it carries; 0: free */
+	bool		in_multi;		/* added to the multi handle (not waiting) */
 	bool		done;
 	SubTransactionId subid;		/* started in this subtransaction */
 	CURLcode	result;
@@ -67,7 +79,7 @@ typedef struct CfTransfer
 	bool		out_of_memory;
 	long		retry_after_ms; /* the server's Retry-After(-Ms), or -1 */
 	int			retries;		/* made so far */
-	TimestampTz retry_at;		/* waiting to be sent again then, or 0 */
+	TimestampTz send_at;		/* waiting to be sent then (a pace, a retry), or 0 */
 } CfTransfer;
 
 /*
@@ -79,12 +91,24 @@ typedef struct CfTransfer
 struct CfHttpHandle
 {
 	CURLM	   *multi;			/* owns the keep-alive connection pool */
-	int			in_flight;
+	uint64		id;				/* distinguishes handles, also across reuse */
+	int			epoll_fd;		/* curl's sockets and the alarm */
+	int			alarm_fd;		/* a timerfd: readable when the handle has work */
+	TimestampTz curl_due;		/* curl's timer expires then; 0: none */
+	TimestampTz alarm_at;		/* the alarm is armed for then; 0: not armed */
+	bool		socket_failed;	/* the epoll set refused a socket */
+	int			in_flight;		/* started, not finished */
 	CfTransfer **transfers;
 	int			ntransfers;
+	uint64		next_ticket;
 	int64		requests;		/* started through this handle */
 	int64		connects;		/* TCP/TLS connections it opened */
 };
+
+static uint64 next_handle_id = 1;
+
+static int	watch_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *socketp);
+static int	set_curl_timer(CURLM *multi, long timeout_ms, void *arg);
 
 void
 cf_http_init(void)
@@ -99,38 +123,72 @@ CfHttpHandle *
 cf_http_open(void)
 {
 	CfHttpHandle *handle = MemoryContextAllocZero(TopMemoryContext, sizeof(CfHttpHandle));
+	struct epoll_event ev = {.events = EPOLLIN};
 
-	handle->multi = curl_multi_init();
-	if (handle->multi == NULL)
+	handle->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	handle->alarm_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	ev.data.fd = handle->alarm_fd;
+	if (handle->epoll_fd < 0 || handle->alarm_fd < 0 ||
+		epoll_ctl(handle->epoll_fd, EPOLL_CTL_ADD, handle->alarm_fd, &ev) != 0 ||
+		(handle->multi = curl_multi_init()) == NULL)
 	{
+		int			save_errno = errno;
+
+		if (handle->epoll_fd >= 0)
+			close(handle->epoll_fd);
+		if (handle->alarm_fd >= 0)
+			close(handle->alarm_fd);
 		pfree(handle);
+		errno = save_errno;
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not create a libcurl handle")));
+				 errmsg("could not create a libcurl handle: %m")));
 	}
+	curl_multi_setopt(handle->multi, CURLMOPT_SOCKETFUNCTION, watch_socket);
+	curl_multi_setopt(handle->multi, CURLMOPT_SOCKETDATA, handle);
+	curl_multi_setopt(handle->multi, CURLMOPT_TIMERFUNCTION, set_curl_timer);
+	curl_multi_setopt(handle->multi, CURLMOPT_TIMERDATA, handle);
+	handle->id = next_handle_id++;
+	handle->next_ticket = 1;
 	return handle;
+}
+
+uint64
+cf_http_id(CfHttpHandle *handle)
+{
+	return handle->id;
 }
 
 /* Detach a transfer (aborting it if unfinished) and free its headers. */
 static void
 release_transfer(CfHttpHandle *handle, CfTransfer *t)
 {
-	if (!t->in_use)
+	if (t->ticket == 0)
 		return;
-	/* a retry waiting for its time is not in the multi handle: harmless */
-	curl_multi_remove_handle(handle->multi, t->easy);
+	if (t->in_multi)
+		curl_multi_remove_handle(handle->multi, t->easy);
 	curl_slist_free_all(t->headers);
 	t->headers = NULL;
-	t->in_use = false;
-	t->retry_at = 0;
+	t->ticket = 0;
+	t->in_multi = false;
+	t->send_at = 0;
 	if (!t->done)
 		handle->in_flight--;
 	t->done = false;
 }
 
+static CfTransfer *
+find_transfer(CfHttpHandle *handle, uint64 ticket)
+{
+	for (int i = 0; i < handle->ntransfers; i++)
+		if (handle->transfers[i]->ticket == ticket)
+			return handle->transfers[i];
+	return NULL;
+}
+
 /*
  * Abort the transfers of a handle started in subtransaction subid or later
- * (InvalidSubTransactionId: all of them).
+ * (InvalidSubTransactionId: all of them).  Their tickets say "abandoned".
  */
 void
 cf_http_abort(CfHttpHandle *handle, SubTransactionId subid)
@@ -139,10 +197,20 @@ cf_http_abort(CfHttpHandle *handle, SubTransactionId subid)
 	{
 		CfTransfer *t = handle->transfers[i];
 
-		if (!t->in_use || (subid != InvalidSubTransactionId && t->subid < subid))
+		if (t->ticket == 0 || (subid != InvalidSubTransactionId && t->subid < subid))
 			continue;
 		release_transfer(handle, t);
 	}
+}
+
+/* Abandon one request (its owner no longer wants the answer); no error. */
+void
+cf_http_cancel(CfHttpHandle *handle, uint64 ticket)
+{
+	CfTransfer *t = find_transfer(handle, ticket);
+
+	if (t != NULL)
+		release_transfer(handle, t);
 }
 
 void
@@ -158,6 +226,8 @@ cf_http_close(CfHttpHandle *handle)
 	if (handle->transfers)
 		pfree(handle->transfers);
 	curl_multi_cleanup(handle->multi);
+	close(handle->alarm_fd);
+	close(handle->epoll_fd);
 	pfree(handle);
 }
 
@@ -166,7 +236,7 @@ bool
 cf_http_writes_in_flight(CfHttpHandle *handle)
 {
 	for (int i = 0; i < handle->ntransfers; i++)
-		if (handle->transfers[i]->in_use && handle->transfers[i]->req->writes)
+		if (handle->transfers[i]->ticket != 0 && handle->transfers[i]->req->writes)
 			return true;
 	return false;
 }
@@ -176,6 +246,46 @@ cf_http_counters(CfHttpHandle *handle, int64 *requests, int64 *connects)
 {
 	*requests = handle->requests;
 	*connects = handle->connects;
+}
+
+/*
+ * Curl's socket callback: watch a socket for what curl waits for.  A
+ * socket is known to the epoll set once curl_multi_assign marked it.
+ */
+static int
+watch_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *socketp)
+{
+	CfHttpHandle *handle = (CfHttpHandle *) arg;
+	struct epoll_event ev = {0};
+
+	if (what == CURL_POLL_REMOVE)
+	{
+		/* curl may have closed it already, which removed it */
+		epoll_ctl(handle->epoll_fd, EPOLL_CTL_DEL, s, NULL);
+		curl_multi_assign(handle->multi, s, NULL);
+		return 0;
+	}
+	ev.data.fd = s;
+	ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+	if (epoll_ctl(handle->epoll_fd, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) != 0 &&
+		epoll_ctl(handle->epoll_fd, socketp ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, s, &ev) != 0)
+	{
+		handle->socket_failed = true;
+		return -1;
+	}
+	curl_multi_assign(handle->multi, s, handle);
+	return 0;
+}
+
+/* Curl's timer callback: when it wants to be called with CURL_SOCKET_TIMEOUT. */
+static int
+set_curl_timer(CURLM *multi, long timeout_ms, void *arg)
+{
+	CfHttpHandle *handle = (CfHttpHandle *) arg;
+
+	handle->curl_due = timeout_ms < 0 ? 0
+		: TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	return 0;
 }
 
 /*
@@ -429,15 +539,15 @@ set_transfer_options(CURL *easy, const CfHttpRequest *req, struct curl_slist *he
 	}
 }
 
-/* A free transfer slot, allocated when all are in use. */
-static int
+/* A free transfer, allocated when all are in use. */
+static CfTransfer *
 free_transfer(CfHttpHandle *handle)
 {
 	int			slot;
 
 	for (slot = 0; slot < handle->ntransfers; slot++)
-		if (!handle->transfers[slot]->in_use)
-			return slot;
+		if (handle->transfers[slot]->ticket == 0)
+			return handle->transfers[slot];
 	if (handle->ntransfers >= CF_MAX_TRANSFERS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -450,7 +560,7 @@ free_transfer(CfHttpHandle *handle)
 											   sizeof(CfTransfer *) * CF_MAX_TRANSFERS);
 	handle->transfers[slot] = MemoryContextAllocZero(TopMemoryContext, sizeof(CfTransfer));
 	handle->ntransfers++;
-	return slot;
+	return handle->transfers[slot];
 }
 
 /* Forget what an attempt received, before the next one. */
@@ -465,20 +575,52 @@ reset_attempt(CfTransfer *t)
 	t->upload_pos = 0;
 }
 
+/* Hand a transfer to curl now, or keep it waiting until "when". */
+static void
+schedule(CfHttpHandle *handle, CfTransfer *t, TimestampTz when)
+{
+	if (when > GetCurrentTimestamp())
+	{
+		t->send_at = when;
+		return;
+	}
+	t->send_at = 0;
+	if (curl_multi_add_handle(handle->multi, t->easy) != CURLM_OK)
+	{
+		t->done = true;
+		handle->in_flight--;
+		t->result = CURLE_FAILED_INIT;
+		return;
+	}
+	t->in_multi = true;
+}
+
+/* When the request's pacer lets an attempt go that we would send at "earliest". */
+static TimestampTz
+paced(const CfHttpRequest *req, TimestampTz earliest, long retry_after_ms)
+{
+	TimestampTz allowed;
+
+	if (req->pace == NULL)
+		return earliest;
+	allowed = req->pace(req->pace_arg, retry_after_ms);
+	return Max(earliest, allowed);
+}
+
 /*
  * Start a request; its response will be kept in cxt.  The request (and what
- * it points to) must stay alive until cf_http_take.
+ * it points to) must stay alive until cf_http_take or cf_http_cancel.
+ * Returns its ticket.
  */
-int
+uint64
 cf_http_start(CfHttpHandle *handle, const CfHttpRequest *req, MemoryContext cxt)
 {
 	struct curl_slist *headers = build_headers(req);
 	CfTransfer *t;
-	int			slot;
 
 	PG_TRY();
 	{
-		slot = free_transfer(handle);
+		t = free_transfer(handle);
 	}
 	PG_CATCH();
 	{
@@ -486,7 +628,6 @@ cf_http_start(CfHttpHandle *handle, const CfHttpRequest *req, MemoryContext cxt)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	t = handle->transfers[slot];
 	if (t->easy == NULL && (t->easy = curl_easy_init()) == NULL)
 	{
 		curl_slist_free_all(headers);
@@ -495,8 +636,9 @@ cf_http_start(CfHttpHandle *handle, const CfHttpRequest *req, MemoryContext cxt)
 				 errmsg("could not create a libcurl handle")));
 	}
 
-	t->in_use = true;
+	t->ticket = handle->next_ticket++;
 	t->done = false;
+	t->in_multi = false;
 	t->subid = GetCurrentSubTransactionId();
 	t->result = CURLE_OK;
 	t->req = req;
@@ -507,20 +649,12 @@ cf_http_start(CfHttpHandle *handle, const CfHttpRequest *req, MemoryContext cxt)
 	t->header_lines = NULL;
 	t->header_capacity = 0;
 	t->retries = 0;
-	t->retry_at = 0;
 	reset_attempt(t);
 	set_transfer_options(t->easy, req, headers, t);
-	if (curl_multi_add_handle(handle->multi, t->easy) != CURLM_OK)
-	{
-		t->done = true;
-		release_transfer(handle, t);
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not start HTTP transfer")));
-	}
 	handle->in_flight++;
 	handle->requests++;
-	return slot;
+	schedule(handle, t, paced(req, GetCurrentTimestamp(), -1));
+	return t->ticket;
 }
 
 /*
@@ -584,13 +718,17 @@ collect_finished(CfHttpHandle *handle)
 			long		status = 0;
 			long		delay_ms;
 
-			if (!t->in_use || t->done || t->easy != msg->easy_handle)
+			if (t->ticket == 0 || t->done || t->easy != msg->easy_handle)
 				continue;
 			curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &new_connects);
 			handle->connects += new_connects;
 			curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+			curl_multi_remove_handle(handle->multi, t->easy);
+			t->in_multi = false;
 			if (retry_delay(t, msg->data.result, status, &delay_ms))
 			{
+				long		retry_after_ms = t->retry_after_ms;
+
 				if (cloud_fdw_trace)
 					ereport(NOTICE,
 							(errmsg("cloud_fdw: retrying %s in %ld ms (%s)",
@@ -598,24 +736,26 @@ collect_finished(CfHttpHandle *handle)
 									msg->data.result != CURLE_OK
 									? curl_easy_strerror(msg->data.result)
 									: psprintf("HTTP %ld", status))));
-				curl_multi_remove_handle(handle->multi, t->easy);
 				t->retries++;
-				t->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay_ms);
 				reset_attempt(t);
+				schedule(handle, t,
+						 paced(t->req, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay_ms),
+							   retry_after_ms));
 				break;
 			}
 			t->done = true;
 			t->result = msg->data.result;
 			handle->in_flight--;
 			finished++;
+			break;
 		}
 	}
 	return finished;
 }
 
-/* Send again the retries whose time has come; the time of the next, or 0. */
+/* Hand to curl the transfers whose time has come; when the next is due, or 0. */
 static TimestampTz
-resend_due(CfHttpHandle *handle)
+send_due(CfHttpHandle *handle)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz next = 0;
@@ -624,75 +764,147 @@ resend_due(CfHttpHandle *handle)
 	{
 		CfTransfer *t = handle->transfers[i];
 
-		if (!t->in_use || t->retry_at == 0)
+		if (t->ticket == 0 || t->send_at == 0)
 			continue;
-		if (t->retry_at <= now)
-		{
-			t->retry_at = 0;
-			if (curl_multi_add_handle(handle->multi, t->easy) != CURLM_OK)
-				ereport(ERROR,
-						(errcode(ERRCODE_CONNECTION_FAILURE),
-						 errmsg("could not start HTTP transfer")));
-		}
-		else if (next == 0 || t->retry_at < next)
-			next = t->retry_at;
+		if (t->send_at <= now)
+			schedule(handle, t, 0);
+		else if (next == 0 || t->send_at < next)
+			next = t->send_at;
 	}
 	return next;
 }
 
-/*
- * Let curl work, then wait up to timeout_ms for a socket to be ready; no
- * wait when a transfer just finished, or when none is running unless the
- * caller wants to pass the time (a pause).
- */
-static void
-drive(CfHttpHandle *handle, int timeout_ms, bool idle_wait)
+/* The earliest of two due times, 0 meaning none. */
+static TimestampTz
+earliest(TimestampTz a, TimestampTz b)
 {
-	int			running;
-	TimestampTz next_retry = resend_due(handle);
-	CURLMcode	mc = curl_multi_perform(handle->multi, &running);
-
-	if (next_retry != 0)
-	{
-		long		until_retry_ms = (next_retry - GetCurrentTimestamp()) / 1000 + 1;
-
-		timeout_ms = (int) Max(0, Min(timeout_ms, until_retry_ms));
-		idle_wait = true;		/* a retry is waiting for its time */
-	}
-	if (mc == CURLM_OK && collect_finished(handle) == 0 &&
-		(running > 0 || idle_wait))
-	{
-		pgstat_report_wait_start(cf_wait_event_request());
-		mc = curl_multi_poll(handle->multi, NULL, 0, timeout_ms, NULL);
-		pgstat_report_wait_end();
-		if (mc == CURLM_OK)
-			mc = curl_multi_perform(handle->multi, &running);
-		collect_finished(handle);
-	}
-	if (mc != CURLM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not run HTTP transfer: %s", curl_multi_strerror(mc))));
+	return a == 0 ? b : b == 0 ? a : Min(a, b);
 }
 
 /*
- * Pass the time until "until" (a rate limit), keeping the other transfers
- * going and waking up for interrupts.
+ * Let curl act on the sockets that are ready and on its timer, without
+ * waiting; when the handle next has something due (a timer, a paced or
+ * retried send), or 0.
+ */
+static TimestampTz
+act(CfHttpHandle *handle)
+{
+	struct epoll_event events[64];
+	int			nready;
+	int			running;
+	CURLMcode	mc = CURLM_OK;
+	TimestampTz next_send = send_due(handle);
+
+	nready = epoll_wait(handle->epoll_fd, events, lengthof(events), 0);
+	if (nready < 0 && errno != EINTR)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not wait for HTTP sockets: %m")));
+	for (int i = 0; i < nready && mc == CURLM_OK; i++)
+	{
+		int			fd = events[i].data.fd;
+		int			mask = 0;
+
+		if (fd == handle->alarm_fd)
+		{
+			uint64		expirations;
+
+			/* only wakes a waiter up: what is due is checked below */
+			if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+				elog(DEBUG1, "could not read the alarm of an HTTP handle: %m");
+			handle->alarm_at = 0;
+			continue;
+		}
+		if (events[i].events & EPOLLIN)
+			mask |= CURL_CSELECT_IN;
+		if (events[i].events & EPOLLOUT)
+			mask |= CURL_CSELECT_OUT;
+		if (events[i].events & (EPOLLERR | EPOLLHUP))
+			mask |= CURL_CSELECT_ERR;
+		mc = curl_multi_socket_action(handle->multi, fd, mask, &running);
+	}
+	/* curl may ask to be called again at once (a transfer just added) */
+	for (int rounds = 0; mc == CURLM_OK && handle->curl_due != 0 &&
+		 handle->curl_due <= GetCurrentTimestamp() && rounds < 16; rounds++)
+	{
+		handle->curl_due = 0;
+		mc = curl_multi_socket_action(handle->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+	if (mc != CURLM_OK || handle->socket_failed)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not run HTTP transfer: %s",
+						mc != CURLM_OK ? curl_multi_strerror(mc)
+						: "a socket could not be watched")));
+	collect_finished(handle);
+	return earliest(handle->curl_due, next_send);
+}
+
+/* Milliseconds from now until "when" (0 if it has come), at most cap_ms. */
+static int
+ms_until(TimestampTz when, int cap_ms)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (when == 0)
+		return cap_ms;
+	if (when <= now)
+		return 0;
+	return (int) Min((int64) cap_ms, (when - now + 999) / 1000);
+}
+
+/*
+ * Let curl work, then wait up to CF_POLL_INTERVAL_MS for the handle or the
+ * latch; no wait when a transfer of the caller is done already.
+ */
+static void
+drive(CfHttpHandle *handle, const uint64 *tickets, int ntickets)
+{
+	TimestampTz due = act(handle);
+	int			timeout_ms;
+	int			rc;
+
+	if (cf_http_any_done(handle, tickets, ntickets))
+		return;
+	timeout_ms = ms_until(due, CF_POLL_INTERVAL_MS);
+	if (timeout_ms > 0)
+	{
+		rc = WaitLatchOrSocket(MyLatch,
+							   WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							   handle->epoll_fd, timeout_ms, cf_wait_event_request());
+		if (rc & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+	}
+	act(handle);
+}
+
+/*
+ * Whether one of these tickets is done: answered, failed, or abandoned (no
+ * longer known), which the caller learns from cf_http_take.
+ */
+bool
+cf_http_any_done(CfHttpHandle *handle, const uint64 *tickets, int ntickets)
+{
+	for (int i = 0; i < ntickets; i++)
+	{
+		CfTransfer *t = find_transfer(handle, tickets[i]);
+
+		if (t == NULL || t->done)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Let curl make progress without waiting, for a caller that waits elsewhere
+ * (an asynchronous Append).  On any error, every transfer is aborted.
  */
 void
-cf_http_pause_until(CfHttpHandle *handle, TimestampTz until)
+cf_http_poll(CfHttpHandle *handle)
 {
 	PG_TRY();
 	{
-		TimestampTz now;
-
-		while ((now = GetCurrentTimestamp()) < until)
-		{
-			long		remaining_ms = (until - now) / 1000 + 1;
-
-			drive(handle, (int) Min(remaining_ms, CF_POLL_INTERVAL_MS), true);
-			CHECK_FOR_INTERRUPTS();
-		}
+		act(handle);
 	}
 	PG_CATCH();
 	{
@@ -703,33 +915,65 @@ cf_http_pause_until(CfHttpHandle *handle, TimestampTz until)
 }
 
 /*
- * Wait until one of the given transfers is done; returns its slot.  Only
+ * The descriptor that becomes readable when the handle has work: a socket
+ * curl watches is ready, or the alarm rings, which is armed here for what
+ * is due next, at once if one of the tickets is done, and within
+ * CF_POLL_INTERVAL_MS in any case, so that a waiter checks for interrupts.
+ */
+int
+cf_http_event_fd(CfHttpHandle *handle, const uint64 *tickets, int ntickets)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz ring = TimestampTzPlusMilliseconds(now, CF_POLL_INTERVAL_MS);
+	TimestampTz due;
+
+	cf_http_poll(handle);
+	due = earliest(handle->curl_due, send_due(handle));
+	if (cf_http_any_done(handle, tickets, ntickets))
+		ring = now;
+	else if (due != 0)
+		ring = Min(ring, due);
+	if (handle->alarm_at == 0 || ring < handle->alarm_at)
+	{
+		struct itimerspec when = {{0, 0}, {0, 0}};
+		int64		wait_us = Max(1, ring - now);
+
+		when.it_value.tv_sec = wait_us / USECS_PER_SEC;
+		when.it_value.tv_nsec = (wait_us % USECS_PER_SEC) * 1000;
+		if (timerfd_settime(handle->alarm_fd, 0, &when, NULL) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("could not set the alarm of an HTTP handle: %m")));
+		handle->alarm_at = ring;
+	}
+	return handle->epoll_fd;
+}
+
+/*
+ * Wait until one of the given requests is done; returns its ticket.  Only
  * the caller's own transfers count: other scans and updates of the
  * statement may have theirs on the same handle.  On any error, every
  * transfer of the handle is aborted.
  */
-int
-cf_http_wait_any(CfHttpHandle *handle, const int *slots, int nslots)
+uint64
+cf_http_wait_any(CfHttpHandle *handle, const uint64 *tickets, int ntickets)
 {
-	volatile int found = -1;
+	volatile uint64 found = 0;
 
-	Assert(nslots > 0);
+	Assert(ntickets > 0);
 	PG_TRY();
 	{
-		for (;;)
+		while (!cf_http_any_done(handle, tickets, ntickets))
 		{
-			for (int i = 0; i < nslots && found < 0; i++)
-			{
-				CfTransfer *t = handle->transfers[slots[i]];
-
-				Assert(t->in_use);
-				if (t->done)
-					found = slots[i];
-			}
-			if (found >= 0)
-				break;
-			drive(handle, CF_POLL_INTERVAL_MS, false);
+			drive(handle, tickets, ntickets);
 			CHECK_FOR_INTERRUPTS();
+		}
+		for (int i = 0; i < ntickets && found == 0; i++)
+		{
+			CfTransfer *t = find_transfer(handle, tickets[i]);
+
+			if (t == NULL || t->done)
+				found = tickets[i];
 		}
 	}
 	PG_CATCH();
@@ -742,19 +986,30 @@ cf_http_wait_any(CfHttpHandle *handle, const int *slots, int nslots)
 }
 
 /*
- * Take the answer of a finished transfer and free its slot.  Limits are
- * raised here; a transfer that got no answer is said in transfer_error,
- * for the caller to report; the status is the caller's to judge.
+ * Take the answer of a finished request and free its transfer.  Limits are
+ * raised here; a request that got no answer is said in transfer_error, for
+ * the caller to report, and one that was abandoned (aborted by an error
+ * elsewhere, or cancelled) in "abandoned"; the status is the caller's to
+ * judge.
  */
 void
-cf_http_take(CfHttpHandle *handle, int slot, CfHttpResponse *resp)
+cf_http_take(CfHttpHandle *handle, uint64 ticket, CfHttpResponse *resp)
 {
-	CfTransfer *t = handle->transfers[slot];
-	const CfHttpRequest *req = t->req;
-	CURLcode	result = t->result;
+	CfTransfer *t = find_transfer(handle, ticket);
+	const CfHttpRequest *req;
+	CURLcode	result;
 	char		errbuf[CURL_ERROR_SIZE];
 
-	resp->status = 0;
+	memset(resp, 0, sizeof(CfHttpResponse));
+	if (t == NULL)
+	{
+		resp->abandoned = true;
+		resp->body = palloc0(1);
+		return;
+	}
+	Assert(t->done);
+	req = t->req;
+	result = t->result;
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (t->body == NULL)
 		t->body = MemoryContextAlloc(t->cxt, 1);

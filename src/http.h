@@ -20,6 +20,13 @@
 
 typedef struct CfHttpHandle CfHttpHandle;
 
+/*
+ * Asked before every attempt of a request when it may go: retry_after_ms
+ * is the pause the server asked for before this attempt, or -1.  No
+ * ereport: it runs between curl calls.
+ */
+typedef TimestampTz (*CfHttpPacer) (void *arg, long retry_after_ms);
+
 typedef struct CfHttpRequest
 {
 	const char *method;
@@ -34,6 +41,8 @@ typedef struct CfHttpRequest
 	size_t		max_response_size;
 	int			max_retries;
 	const char *ca_file;		/* NULL: the system's CA certificates */
+	CfHttpPacer pace;			/* NULL: every attempt goes at once */
+	void	   *pace_arg;
 } CfHttpRequest;
 
 typedef struct CfHttpResponse
@@ -45,6 +54,7 @@ typedef struct CfHttpResponse
 	int			retries;		/* attempts before the one answered */
 	int			transfer_error; /* a CURLcode: no answer came; 0: one did */
 	const char *transfer_message;	/* libcurl's words for it */
+	bool		abandoned;		/* aborted or cancelled before its answer */
 } CfHttpResponse;
 
 #define CF_JSON_CONTENT_TYPE "application/json"
@@ -56,10 +66,14 @@ extern void cf_http_init(void);
 extern CfHttpHandle *cf_http_open(void);
 extern void cf_http_close(CfHttpHandle *handle);
 extern void cf_http_abort(CfHttpHandle *handle, SubTransactionId subid);
-extern int	cf_http_start(CfHttpHandle *handle, const CfHttpRequest *req, MemoryContext cxt);
-extern int	cf_http_wait_any(CfHttpHandle *handle, const int *slots, int nslots);
-extern void cf_http_take(CfHttpHandle *handle, int slot, CfHttpResponse *resp);
-extern void cf_http_pause_until(CfHttpHandle *handle, TimestampTz until);
+extern uint64 cf_http_id(CfHttpHandle *handle);
+extern void cf_http_cancel(CfHttpHandle *handle, uint64 ticket);
+extern uint64 cf_http_start(CfHttpHandle *handle, const CfHttpRequest *req, MemoryContext cxt);
+extern bool cf_http_any_done(CfHttpHandle *handle, const uint64 *tickets, int ntickets);
+extern uint64 cf_http_wait_any(CfHttpHandle *handle, const uint64 *tickets, int ntickets);
+extern void cf_http_poll(CfHttpHandle *handle);
+extern int	cf_http_event_fd(CfHttpHandle *handle, const uint64 *tickets, int ntickets);
+extern void cf_http_take(CfHttpHandle *handle, uint64 ticket, CfHttpResponse *resp);
 extern bool cf_http_writes_in_flight(CfHttpHandle *handle);
 extern void cf_http_counters(CfHttpHandle *handle, int64 *requests, int64 *connects);
 extern const char *cf_http_header(const CfHttpResponse *resp, const char *name);
