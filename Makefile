@@ -29,7 +29,7 @@ DATA = cloud_fdw--$(EXTVERSION).sql
 PGFILEDESC = "cloud_fdw - foreign-data wrapper for cloud REST APIs"
 
 REGRESS = options select pushdown update errors faults huawei_sign huawei huawei_auth \
-	validation conversion readme planning writes iam_replay roles registry resources
+	validation conversion readme planning writes iam_replay roles registry resources scale
 REGRESS_OPTS = --inputdir=. --load-extension=cloud_fdw --no-locale
 
 PKG_CONFIG ?= pkg-config

@@ -46,7 +46,7 @@ SELECT id, name, os, deploy_type, instance_count, created_time, created_by_name,
  WHERE application_id = '43943381f7764c52baae8e697720873f' AND os = 'linux'
  ORDER BY created_time;
 ALTER FOREIGN TABLE cloud.deploy_environments OPTIONS (ADD page_size '2');
-SELECT count(*) FROM cloud.deploy_environments
+SELECT count(id) FROM cloud.deploy_environments
  WHERE application_id = '43943381f7764c52baae8e697720873f';
 ALTER FOREIGN TABLE cloud.deploy_environments OPTIONS (DROP page_size);
 

@@ -44,15 +44,16 @@
  * 16: the user to check permissions as (a view's owner) moved from the
  * range table entry to RTEPermissionInfo, which inheritance children do not
  * have; the planner copies it into ForeignScan, and the executor finds a
- * result relation's through its root.
+ * result relation's through its root.  rtindex is the foreign table's (a
+ * scan of an aggregate has no scanrelid).
  */
 static inline Oid
-cf_scan_user(const ForeignScan *plan, EState *estate)
+cf_scan_user(const ForeignScan *plan, EState *estate, Index rtindex)
 {
 #if PG_VERSION_NUM >= 160000
 	Oid			userid = plan->checkAsUser;
 #else
-	Oid			userid = exec_rt_fetch(plan->scan.scanrelid, estate)->checkAsUser;
+	Oid			userid = exec_rt_fetch(rtindex, estate)->checkAsUser;
 #endif
 
 	return OidIsValid(userid) ? userid : GetUserId();
@@ -93,6 +94,24 @@ cf_create_foreignscan_path(PlannerInfo *root, RelOptInfo *rel, PathTarget *targe
 	return create_foreignscan_path(root, rel, target, rows,
 								   startup_cost, total_cost, pathkeys, required_outer,
 								   fdw_outerpath, fdw_private);
+#endif
+}
+
+/* 17: upper paths take restriction clauses; 18: disabled nodes, as above. */
+static inline ForeignPath *
+cf_create_foreign_upper_path(PlannerInfo *root, RelOptInfo *rel, PathTarget *target,
+							 double rows, Cost startup_cost, Cost total_cost,
+							 List *fdw_private)
+{
+#if PG_VERSION_NUM >= 180000
+	return create_foreign_upper_path(root, rel, target, rows, 0, startup_cost, total_cost,
+									 NIL, NULL, NIL, fdw_private);
+#elif PG_VERSION_NUM >= 170000
+	return create_foreign_upper_path(root, rel, target, rows, startup_cost, total_cost,
+									 NIL, NULL, NIL, fdw_private);
+#else
+	return create_foreign_upper_path(root, rel, target, rows, startup_cost, total_cost,
+									 NIL, NULL, fdw_private);
 #endif
 }
 

@@ -62,6 +62,12 @@ cloud_fdw_handler(PG_FUNCTION_ARGS)
 	routine->IterateForeignScan = cloudIterateForeignScan;
 	routine->ReScanForeignScan = cloudReScanForeignScan;
 	routine->EndForeignScan = cloudEndForeignScan;
+	routine->GetForeignUpperPaths = cloudGetForeignUpperPaths;
+
+	routine->IsForeignPathAsyncCapable = cloudIsForeignPathAsyncCapable;
+	routine->ForeignAsyncRequest = cloudForeignAsyncRequest;
+	routine->ForeignAsyncConfigureWait = cloudForeignAsyncConfigureWait;
+	routine->ForeignAsyncNotify = cloudForeignAsyncNotify;
 
 	routine->AnalyzeForeignTable = cloudAnalyzeForeignTable;
 

@@ -59,6 +59,8 @@ typedef struct CfOptions
 	double		estimated_items;	/* the planner's guess of a full listing */
 	bool		estimated_items_given;	/* by the table option, which beats ANALYZE */
 	int			on_partial_error;	/* CfPartialErrors */
+	int			on_partition_error; /* CfPartialErrors: of the whole table */
+	bool		async_capable;	/* may run concurrently under an Append */
 } CfOptions;
 
 /*
@@ -84,6 +86,8 @@ extern const char *cf_param_option(const CfOptions *opts, const char *name);
 extern char *cf_column_path(Oid relid, AttrNumber attnum);
 extern char *cf_column_option(Oid relid, AttrNumber attnum, const char *name);
 extern AttrNumber cf_key_attnum(Relation rel, const CfResource *resource);
+extern Const *cf_fixed_value(Oid relid, Form_pg_attribute att);
+extern bool cf_column_is_fixed(Oid relid, AttrNumber attnum);
 extern const CfResource *cf_table_resource(Oid foreigntableid);
 
 /* ----------------------------------------------------------------
@@ -329,7 +333,9 @@ enum CfScanPrivate
 	CF_SCAN_ATTRS,				/* IntList of attribute numbers to convert */
 	CF_SCAN_FIELDS,				/* List of String: field of each fdw_expr */
 	CF_SCAN_ARRAYS,				/* IntList: whether each fdw_expr is an array */
-	CF_SCAN_LIMIT				/* Integer: rows the query needs at most, or 0 */
+	CF_SCAN_LIMIT,				/* Integer: rows the query needs at most, or 0 */
+	CF_SCAN_COUNT,				/* Integer: count(*) from the API's total (1) */
+	CF_SCAN_GATES				/* Integer: the last fdw_exprs are quals on fixed columns */
 };
 
 extern void cloudGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
@@ -339,12 +345,19 @@ extern void cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 extern ForeignScan *cloudGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 										Oid foreigntableid, ForeignPath *best_path,
 										List *tlist, List *scan_clauses, Plan *outer_plan);
+extern void cloudGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
+									  RelOptInfo *input_rel, RelOptInfo *output_rel,
+									  void *extra);
+extern bool cloudIsForeignPathAsyncCapable(ForeignPath *path);
 
 extern void cloudExplainForeignScan(ForeignScanState *node, ExplainState *es);
 extern void cloudBeginForeignScan(ForeignScanState *node, int eflags);
 extern TupleTableSlot *cloudIterateForeignScan(ForeignScanState *node);
 extern void cloudReScanForeignScan(ForeignScanState *node);
 extern void cloudEndForeignScan(ForeignScanState *node);
+extern void cloudForeignAsyncRequest(AsyncRequest *areq);
+extern void cloudForeignAsyncConfigureWait(AsyncRequest *areq);
+extern void cloudForeignAsyncNotify(AsyncRequest *areq);
 
 extern bool cloudAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
 									 BlockNumber *totalpages);

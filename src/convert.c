@@ -58,6 +58,7 @@ typedef struct CfColumnConv
 	bool		used;
 	const char *name;
 	const char *path;
+	Const	   *fixed;			/* the column's value in every row, or NULL */
 	CfTypeConv	type;
 } CfColumnConv;
 
@@ -158,6 +159,7 @@ cf_column_maps(Relation rel, const CfResource *resource, Bitmapset *attrs)
 		col->name = pstrdup(NameStr(att->attname));
 		col->path = cf_column_path(RelationGetRelid(rel), att->attnum);
 		col->used = (attrs == NULL || bms_is_member(att->attnum, attrs));
+		col->fixed = cf_fixed_value(RelationGetRelid(rel), att);
 		if (col->used)
 			init_type_conv(&col->type, att->atttypid, att->atttypmod);
 		col->type.zone = cf_column_option(RelationGetRelid(rel), att->attnum, "timezone");
@@ -352,6 +354,12 @@ cf_store_item(CfColumnMap *maps, CfJson *item, const CfParamValue *fallback,
 		slot->tts_isnull[i] = true;
 		if (!col->used)
 			continue;
+		if (col->fixed != NULL)
+		{
+			slot->tts_values[i] = col->fixed->constvalue;
+			slot->tts_isnull[i] = false;
+			continue;
+		}
 		maps->current = col;
 		maps->current_value = cfj_get(item, col->path);
 		if (maps->current_value == NULL && !cfj_has(item, col->path))

@@ -160,7 +160,8 @@ updatable_columns(Relation rel, const CfResource *resource)
 	{
 		const CfColumn *governing;
 
-		if (TupleDescAttr(tupdesc, i)->attisdropped)
+		if (TupleDescAttr(tupdesc, i)->attisdropped ||
+			cf_column_is_fixed(RelationGetRelid(rel), i + 1))
 			continue;
 		governing = cf_governing_column(resource, cf_column_path(RelationGetRelid(rel), i + 1));
 		if (governing != NULL && (governing->flags & CF_COL_UPDATABLE))
@@ -242,6 +243,12 @@ cloudPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelatio
 		if (attnum <= InvalidAttrNumber ||
 			TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attgenerated)
 			continue;
+		if (cf_column_is_fixed(rte->relid, attnum))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" of foreign table \"%s\" cannot be updated",
+							get_attname(rte->relid, attnum, false), get_rel_name(rte->relid)),
+					 errdetail("Its value is fixed by the table (column option \"value\"), not by the cloud API.")));
 		path = cf_column_path(rte->relid, attnum);
 		governing = cf_governing_column(opts.resource, path);
 		if (governing == NULL || !(governing->flags & CF_COL_UPDATABLE))

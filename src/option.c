@@ -83,8 +83,14 @@ static const CfOptionDef option_defs[] = {
 	.expected = "The value must be a non-negative number."},
 	{"on_partial_error", CF_ON_TABLE, CF_OPT_ENUM, .values = partial_error_values,
 	.default_value = "error", .offset = LANDS_IN(on_partial_error)},
+	{"on_partition_error", CF_ON_SERVER | CF_ON_TABLE, CF_OPT_ENUM,
+		.values = partial_error_values, .default_value = "error",
+	.offset = LANDS_IN(on_partition_error)},
+	{"async_capable", CF_ON_SERVER | CF_ON_TABLE, CF_OPT_BOOL, .default_value = "true",
+	.offset = LANDS_IN(async_capable)},
 	{"path", CF_ON_COLUMN, CF_OPT_STRING, .offset = -1, .check = check_path},
 	{"timezone", CF_ON_COLUMN, CF_OPT_STRING, .offset = -1, .check = check_timezone},
+	{"value", CF_ON_COLUMN, CF_OPT_STRING, .offset = -1},
 };
 
 /* Table options that supply a call parameter are declared by the registry. */
@@ -286,6 +292,14 @@ cloud_fdw_validator(PG_FUNCTION_ARGS)
 		check_value(def, lookup_option(def->defname, where));
 	}
 	check_required_options(options, where);
+
+	/* a fixed value stands for the column's field: it maps to none */
+	if (where == CF_ON_COLUMN && option_value(options, "path") != NULL &&
+		option_value(options, "value") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("options \"path\" and \"value\" cannot be used together"),
+				 errdetail("A column with a fixed value maps to no field of the resource.")));
 
 	if (where == CF_ON_SERVER)
 	{
@@ -1075,6 +1089,33 @@ cf_column_path(Oid relid, AttrNumber attnum)
 	char	   *path = cf_column_option(relid, attnum, "path");
 
 	return path ? path : get_attname(relid, attnum, false);
+}
+
+/*
+ * The value the column option "value" gives a column in every row of its
+ * table (a partition's account, its region), or NULL.
+ */
+Const *
+cf_fixed_value(Oid relid, Form_pg_attribute att)
+{
+	char	   *text = cf_column_option(relid, att->attnum, "value");
+	Oid			typinput;
+	Oid			typioparam;
+	Datum		value;
+
+	if (text == NULL)
+		return NULL;
+	getTypeInputInfo(att->atttypid, &typinput, &typioparam);
+	value = OidInputFunctionCall(typinput, text, typioparam, att->atttypmod);
+	return makeConst(att->atttypid, att->atttypmod, att->attcollation, att->attlen,
+					 value, false, att->attbyval);
+}
+
+/* Whether a column has a fixed value (the column option "value"). */
+bool
+cf_column_is_fixed(Oid relid, AttrNumber attnum)
+{
+	return cf_column_option(relid, attnum, "value") != NULL;
 }
 
 /* The column mapped to the resource's key, or InvalidAttrNumber. */

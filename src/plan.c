@@ -13,7 +13,10 @@
 #include <math.h>
 
 #include "access/table.h"
+#include "catalog/pg_aggregate.h"
 #include "catalog/pg_type.h"
+#include "optimizer/tlist.h"
+#include "utils/fmgroids.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
@@ -57,6 +60,7 @@ typedef struct CfRelInfo
 {
 	CfOptions	opts;
 	char	  **paths;			/* JSON path of each column, by attnum - 1 */
+	Const	  **fixed;			/* the value a column has in every row, or NULL */
 	int			natts;
 	Bitmapset  *attrs_used;		/* attribute numbers the query reads */
 	CfCallChoice *base_choice;	/* for the quals of the relation alone, or NULL */
@@ -320,9 +324,18 @@ cloudGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 	tupdesc = RelationGetDescr(rel);
 	fpinfo->natts = tupdesc->natts;
 	fpinfo->paths = palloc0(sizeof(char *) * tupdesc->natts);
+	fpinfo->fixed = palloc0(sizeof(Const *) * tupdesc->natts);
 	for (int i = 0; i < tupdesc->natts; i++)
-		if (!TupleDescAttr(tupdesc, i)->attisdropped)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (att->attisdropped)
+			continue;
+		/* a fixed column maps to no field: it is never a key */
+		fpinfo->fixed[i] = cf_fixed_value(foreigntableid, att);
+		if (fpinfo->fixed[i] == NULL)
 			fpinfo->paths[i] = cf_column_path(foreigntableid, i + 1);
+	}
 	table_close(rel, NoLock);
 
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid,
@@ -525,26 +538,39 @@ cloudGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 }
 
 /*
- * The rows a listing must deliver at most, when the query's LIMIT says so
- * for sure: one relation, nothing between the scan and the LIMIT that
- * needs more rows (sorting, grouping, aggregates...), and every qual applied
- * exactly by the API, so that no local check drops rows.  0: unknown.
+ * Whether a qual only reads columns the table fixes (the column option
+ * "value"): it is decided without a request, exactly.
  */
-static int
-safe_limit(PlannerInfo *root, const CfCall *call, List *used, List *rinfos)
+static bool
+is_fixed_qual(RelOptInfo *baserel, CfRelInfo *fpinfo, RestrictInfo *rinfo)
 {
-	Query	   *parse = root->parse;
+	Bitmapset  *attrs = NULL;
+	int			attr = -1;
+
+	if (!bms_equal(rinfo->clause_relids, baserel->relids) ||
+		contain_volatile_functions((Node *) rinfo->clause))
+		return false;
+	pull_varattnos((Node *) rinfo->clause, baserel->relid, &attrs);
+	while ((attr = bms_next_member(attrs, attr)) >= 0)
+	{
+		AttrNumber	attnum = attr + FirstLowInvalidHeapAttributeNumber;
+
+		if (attnum < 1 || fpinfo->fixed[attnum - 1] == NULL)
+			return false;
+	}
+	return attrs != NULL;
+}
+
+/* Whether the API (or the table's fixed values) applies every qual exactly. */
+static bool
+quals_exact(RelOptInfo *baserel, CfRelInfo *fpinfo, const CfCall *call, List *used,
+			List *rinfos)
+{
 	ListCell   *lc;
 
-	if (root->limit_tuples <= 0 || root->limit_tuples > INT_MAX ||
-		parse->commandType != CMD_SELECT ||
-		bms_membership(root->all_baserels) != BMS_SINGLETON ||
-		parse->sortClause != NIL || parse->setOperations != NULL ||
-		parse->rowMarks != NIL)
-		return 0;
 	foreach(lc, rinfos)
 	{
-		bool		exact = false;
+		bool		exact = is_fixed_qual(baserel, fpinfo, lfirst_node(RestrictInfo, lc));
 		ListCell   *lu;
 
 		foreach(lu, used)
@@ -555,9 +581,63 @@ safe_limit(PlannerInfo *root, const CfCall *call, List *used, List *rinfos)
 				exact = true;
 		}
 		if (!exact)
-			return 0;
+			return false;
 	}
+	return true;
+}
+
+/*
+ * The rows a listing must deliver at most, when the query's LIMIT says so
+ * for sure: one relation, nothing between the scan and the LIMIT that
+ * needs more rows (sorting, grouping, aggregates...), and every qual applied
+ * exactly by the API, so that no local check drops rows.  0: unknown.
+ */
+static int
+safe_limit(PlannerInfo *root, RelOptInfo *baserel, CfRelInfo *fpinfo,
+		   const CfCall *call, List *used, List *rinfos)
+{
+	Query	   *parse = root->parse;
+
+	if (root->limit_tuples <= 0 || root->limit_tuples > INT_MAX ||
+		parse->commandType != CMD_SELECT ||
+		bms_membership(root->all_baserels) != BMS_SINGLETON ||
+		parse->sortClause != NIL || parse->setOperations != NULL ||
+		parse->rowMarks != NIL ||
+		!quals_exact(baserel, fpinfo, call, used, rinfos))
+		return 0;
 	return (int) root->limit_tuples;
+}
+
+/* A fixed column's Var replaced by its value: a qual that needs no row. */
+static Node *
+replace_fixed_columns(Node *node, void *context)
+{
+	RelOptInfo *baserel = (RelOptInfo *) context;
+	CfRelInfo  *fpinfo = (CfRelInfo *) baserel->fdw_private;
+
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Var) && ((Var *) node)->varno == baserel->relid &&
+		((Var *) node)->varlevelsup == 0 && ((Var *) node)->varattno > 0)
+		return (Node *) copyObject(fpinfo->fixed[((Var *) node)->varattno - 1]);
+	return expression_tree_mutator(node, replace_fixed_columns, context);
+}
+
+/* The quals on fixed columns, with the values in place, for the scan to decide. */
+static List *
+fixed_gates(RelOptInfo *baserel, CfRelInfo *fpinfo, List *rinfos)
+{
+	List	   *gates = NIL;
+	ListCell   *lc;
+
+	foreach(lc, rinfos)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		if (is_fixed_qual(baserel, fpinfo, rinfo))
+			gates = lappend(gates, replace_fixed_columns((Node *) rinfo->clause, baserel));
+	}
+	return gates;
 }
 
 /* The attribute numbers a scan must convert; a whole-row reference needs all. */
@@ -574,17 +654,26 @@ retrieved_attrs(Bitmapset *attrs_used, int natts)
 	return attrs;
 }
 
+/* The upper relation of a count(*) scan: the scanned relation's. */
+typedef struct CfUpperInfo
+{
+	RelOptInfo *input_rel;
+} CfUpperInfo;
+
 ForeignScan *
 cloudGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 					ForeignPath *best_path, List *tlist, List *scan_clauses,
 					Plan *outer_plan)
 {
-	CfRelInfo  *fpinfo = (CfRelInfo *) baserel->fdw_private;
+	bool		count_only = IS_UPPER_REL(baserel);
+	RelOptInfo *scanrel = count_only ? ((CfUpperInfo *) baserel->fdw_private)->input_rel : baserel;
+	CfRelInfo  *fpinfo = (CfRelInfo *) scanrel->fdw_private;
 	CfCallChoice *choice;
 	List	   *fdw_exprs = NIL;
 	List	   *fields = NIL;
 	List	   *arrays = NIL;
-	int			limit;
+	List	   *gates;
+	int			limit = 0;
 	ListCell   *lc;
 
 	/* the path's choice; the last-resort path has none, and says what is missing */
@@ -602,13 +691,90 @@ cloudGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		arrays = lappend_int(arrays, qual->is_array);
 	}
 
-	limit = safe_limit(root, choice->call, choice->used, scan_clauses);
+	/*
+	 * A count(*) reads the total of each listing, its quals all applied
+	 * exactly by the API or by the table's fixed values: nothing is checked
+	 * locally.  Otherwise every qual is checked locally too, the key quals
+	 * included: cheap.
+	 */
+	if (count_only)
+		scan_clauses = scanrel->baserestrictinfo;
+	else
+		limit = safe_limit(root, baserel, fpinfo, choice->call, choice->used, scan_clauses);
+	gates = fixed_gates(scanrel, fpinfo, scan_clauses);
+	fdw_exprs = list_concat(fdw_exprs, gates);
+	scan_clauses = count_only ? NIL : extract_actual_clauses(scan_clauses, false);
+	return make_foreignscan(tlist, scan_clauses, count_only ? 0 : baserel->relid, fdw_exprs,
+							lappend(lappend(list_make5(makeInteger(choice->call == fpinfo->opts.resource->get),
+													   retrieved_attrs(fpinfo->attrs_used, fpinfo->natts),
+													   fields, arrays, makeInteger(limit)),
+											makeInteger(count_only)),
+									makeInteger(list_length(gates))),
+							count_only ? tlist : NIL, NIL, outer_plan);
+}
 
-	/* Every qual is checked locally too, the key quals included: cheap. */
-	scan_clauses = extract_actual_clauses(scan_clauses, false);
-	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
-							list_make5(makeInteger(choice->call == fpinfo->opts.resource->get),
-									   retrieved_attrs(fpinfo->attrs_used, fpinfo->natts),
-									   fields, arrays, makeInteger(limit)),
-							NIL, NIL, outer_plan);
+/* Whether an expression is count(*), with no FILTER, DISTINCT or ORDER BY. */
+static bool
+is_count_star(Expr *expr)
+{
+	Aggref	   *agg = (Aggref *) expr;
+
+	return IsA(expr, Aggref) && agg->aggfnoid == F_COUNT_ && agg->aggstar &&
+		agg->aggfilter == NULL && agg->aggdistinct == NIL && agg->aggorder == NIL &&
+		agg->aggkind == AGGKIND_NORMAL && agg->agglevelsup == 0;
+}
+
+/*
+ * count(*) of a listing whose answers say how many items all pages hold:
+ * one request per combination of key values, for a page of one item,
+ * when the query counts the rows of this table alone, with no GROUP BY,
+ * and every qual is applied exactly by the API.
+ */
+void
+cloudGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
+						  RelOptInfo *input_rel, RelOptInfo *output_rel, void *extra)
+{
+	CfRelInfo  *fpinfo = (CfRelInfo *) input_rel->fdw_private;
+	Query	   *parse = root->parse;
+	PathTarget *target = root->upper_targets[UPPERREL_GROUP_AGG];
+	CfCallChoice *choice;
+	CfUpperInfo *upper;
+	double		rounds;
+	ListCell   *lc;
+
+	if (stage != UPPERREL_GROUP_AGG || !IS_SIMPLE_REL(input_rel) || fpinfo == NULL ||
+		output_rel->fdw_private != NULL ||
+		parse->groupClause != NIL || parse->groupingSets != NIL ||
+		parse->havingQual != NULL || target == NULL ||
+		bms_membership(root->all_baserels) != BMS_SINGLETON)
+		return;
+	choice = fpinfo->base_choice;
+	if (choice == NULL || choice->call != fpinfo->opts.resource->list ||
+		fpinfo->opts.resource->pagination->total_path == NULL ||
+		!quals_exact(input_rel, fpinfo, choice->call, choice->used, input_rel->baserestrictinfo))
+		return;
+	foreach(lc, target->exprs)
+		if (!is_count_star((Expr *) lfirst(lc)))
+			return;
+
+	upper = palloc0(sizeof(CfUpperInfo));
+	upper->input_rel = input_rel;
+	output_rel->fdw_private = upper;
+	rounds = 1;
+	foreach(lc, choice->used)
+		rounds *= key_values_estimate((CfKeyQual *) lfirst(lc));
+	add_path(output_rel, (Path *)
+			 cf_create_foreign_upper_path(root, output_rel, target, 1,
+										  rounds * fpinfo->opts.request_latency_ms * CF_COST_PER_MS,
+										  rounds * fpinfo->opts.request_latency_ms * CF_COST_PER_MS,
+										  list_make1(choice)));
+}
+
+/* Scans of a table may run concurrently under an Append unless it says not to. */
+bool
+cloudIsForeignPathAsyncCapable(ForeignPath *path)
+{
+	RelOptInfo *rel = path->path.parent;
+
+	return IS_SIMPLE_REL(rel) && ((CfRelInfo *) rel->fdw_private)->opts.async_capable;
 }

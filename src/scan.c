@@ -2,17 +2,27 @@
  *
  * scan.c
  *		  Executing foreign scans: every combination of key values is one get
- *		  (up to "concurrency" at once) or one listing, page by page, each
- *		  page in a memory context of its own; rescans with the same key
- *		  values replay the last execution.
+ *		  or one listing, page by page.  Requests go out ahead of the rows,
+ *		  up to "concurrency" at once: gets of the next combinations, pages
+ *		  whose position the first page's total makes known, the next page
+ *		  of a cursor as soon as the cursor is read.  Rows come out in the
+ *		  order of the requests, each page in a memory context of its own,
+ *		  freed once its rows are out, so that no more than "concurrency"
+ *		  pages are ever held.  Under an Append, the same pipeline runs
+ *		  asynchronously: every partition's requests are on their way at
+ *		  once.  Rescans with the same key values replay the last execution.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "executor/execAsync.h"
+#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
+#include "storage/latch.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
 
@@ -43,8 +53,26 @@ typedef struct CfScanStats
 	int64		bytes;
 	int64		replays;		/* executions served from the replay cache */
 	int64		retries;
+	int			most_held;		/* pages held at once, on their way or being read */
 	instr_time	http_time;		/* waiting for responses */
 } CfScanStats;
+
+/* One request of a scan: a get, or a page of a listing; and then its items. */
+typedef struct CfFetch
+{
+	MemoryContext cxt;			/* the request, its answer and its items */
+	CfRequest	req;
+	CfExchange *exchange;
+	int			combo;			/* its combination of key values */
+} CfFetch;
+
+/* What the scan asks for next, ahead of the rows. */
+typedef enum CfPlanned
+{
+	CF_NEXT_KNOWN,				/* the next request is known */
+	CF_NEXT_AFTER_PAGE,			/* known once the last page asked for is read */
+	CF_NEXT_COMBINATION			/* the combination is done: the next one */
+} CfPlanned;
 
 typedef struct CfScanState
 {
@@ -54,20 +82,39 @@ typedef struct CfScanState
 	CfColumnMap *maps;
 	const CfCall *call;
 	bool		is_get;
+	bool		count_only;		/* an aggregate: count(*) from the API's total */
 	CfScanKey  *keys;
 	int			nkeys;
+	List	   *gates;			/* ExprState: quals on fixed columns */
 	MemoryContext execcxt;		/* one execution (reset on rescan) */
-	MemoryContext pagecxt;		/* one fetched page, reset per page */
+	MemoryContext fetchcxt;		/* parent of the fetches' contexts */
 	CfParamValue *values;		/* the current combination of key values */
 	int			ncombos;		/* combinations of key values to request */
-	int			combo;
-	CfJson	   *items;			/* the current page's items */
-	int		   *item_combos;	/* a get batch: each item's combination */
+	bool		started;
+	bool		finished;		/* every row is out (or the scan was skipped) */
+	bool		no_waiting;		/* an asynchronous Append asks for a row */
+	bool		would_wait;		/* ... and it is not there yet */
+	int64		rows;			/* returned by this execution */
+	int64		count_total;	/* count_only: the totals answered so far */
+
+	/* the requests on their way, in row order: a ring of "concurrency" */
+	CfFetch   **window;
+	int			first;
+	int			nfetches;
+
+	/* what to ask for next */
+	int			next_combo;		/* the combination being asked for */
+	CfPlanned	planned;
+	CfPageCursor ahead;			/* the next page to ask for */
+	double		ahead_total;	/* pages ahead are known from this total, or -1 */
+
+	/* the fetch being read */
+	CfFetch    *current;
+	CfJson	   *items;
 	int			nitems;
 	int			next_item;
-	bool		started;
-	bool		pages_done;		/* no page left for this combination */
-	CfPageCursor cursor;
+	int			combo;			/* of the rows being read */
+	CfPageCursor cursor;		/* the listing as read so far */
 
 	/*
 	 * The rows of the last execution, kept while they are few, so that a
@@ -99,12 +146,13 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
-	Relation	rel = node->ss.ss_currentRelation;
+	Index		rtindex = bms_next_member(plan->fs_relids, -1);
+	Oid			relid = exec_rt_fetch(rtindex, estate)->relid;
 	CfScanState *state;
 	UserMapping *user;
-	Bitmapset  *attrs = NULL;
 	List	   *fields;
-	ListCell   *lc;
+	int			ngates;
+	int			nexprs = list_length(plan->fdw_exprs);
 
 	/* Plain EXPLAIN makes no request and needs no credentials. */
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -112,17 +160,26 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
 
 	state = palloc0(sizeof(CfScanState));
 	node->fdw_state = state;
-	cf_get_options(RelationGetRelid(rel), &state->opts);
-	user = GetUserMapping(cf_scan_user(plan, estate), state->opts.serverid);
+	cf_get_options(relid, &state->opts);
+	user = GetUserMapping(cf_scan_user(plan, estate, rtindex), state->opts.serverid);
 	cf_client_open(&state->client, user, &state->opts);
-	state->relname = RelationGetRelationName(rel);
+	state->relname = get_rel_name(relid);
+	state->count_only = intVal(list_nth(plan->fdw_private, CF_SCAN_COUNT));
 
-	foreach(lc, (List *) list_nth(plan->fdw_private, CF_SCAN_ATTRS))
-		attrs = bms_add_member(attrs, lfirst_int(lc));
-	state->maps = cf_column_maps(rel, state->opts.resource, attrs);
+	if (!state->count_only)
+	{
+		Bitmapset  *attrs = NULL;
+		ListCell   *lc;
+
+		foreach(lc, (List *) list_nth(plan->fdw_private, CF_SCAN_ATTRS))
+			attrs = bms_add_member(attrs, lfirst_int(lc));
+		state->maps = cf_column_maps(node->ss.ss_currentRelation, state->opts.resource, attrs);
+	}
 
 	state->is_get = intVal(list_nth(plan->fdw_private, CF_SCAN_IS_GET));
 	apply_limit(&state->opts, intVal(list_nth(plan->fdw_private, CF_SCAN_LIMIT)));
+	if (state->count_only)
+		state->opts.page_size = 1;
 	state->call = state->is_get ? state->opts.resource->get : state->opts.resource->list;
 	fields = (List *) list_nth(plan->fdw_private, CF_SCAN_FIELDS);
 	state->nkeys = list_length(fields);
@@ -140,13 +197,18 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
 		key->expr = ExecInitExpr(expr, (PlanState *) node);
 		state->values[i].field = key->field;
 	}
+	ngates = intVal(list_nth(plan->fdw_private, CF_SCAN_GATES));
+	for (int i = nexprs - ngates; i < nexprs; i++)
+		state->gates = lappend(state->gates,
+							   ExecInitExpr(list_nth(plan->fdw_exprs, i), (PlanState *) node));
 
+	state->window = palloc0(sizeof(CfFetch *) * state->opts.concurrency);
 	state->execcxt = AllocSetContextCreate(estate->es_query_cxt,
 										   "cloud_fdw execution",
 										   ALLOCSET_SMALL_SIZES);
-	state->pagecxt = AllocSetContextCreate(estate->es_query_cxt,
-										   "cloud_fdw page",
-										   ALLOCSET_DEFAULT_SIZES);
+	state->fetchcxt = AllocSetContextCreate(estate->es_query_cxt,
+											"cloud_fdw fetches",
+											ALLOCSET_SMALL_SIZES);
 	state->replaycxt = AllocSetContextCreate(estate->es_query_cxt,
 											 "cloud_fdw replay",
 											 ALLOCSET_DEFAULT_SIZES);
@@ -262,6 +324,41 @@ same_key_values(List *a, List *b)
 }
 
 /*
+ * Quals on columns whose value the table fixes (the column option "value")
+ * are decided here, without a request: a partition of another account has
+ * no rows.
+ */
+static bool
+gates_pass(ForeignScanState *node, CfScanState *state)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	ListCell   *lc;
+
+	foreach(lc, state->gates)
+	{
+		bool		isnull;
+		Datum		passed = ExecEvalExpr((ExprState *) lfirst(lc), econtext, &isnull);
+
+		if (isnull || !DatumGetBool(passed))
+			return false;
+	}
+	return true;
+}
+
+/* Abandon the requests on their way and free what they hold. */
+static void
+drop_fetches(CfScanState *state)
+{
+	state->current = NULL;
+	state->items = NULL;
+	state->nitems = state->next_item = 0;
+	state->nfetches = 0;
+	state->first = 0;
+	/* deleting a fetch's context cancels its transfer */
+	MemoryContextReset(state->fetchcxt);
+}
+
+/*
  * Evaluate the keys: every combination of their values is one request (a
  * get) or one listing.  With the same values as the recorded execution,
  * replay it instead.
@@ -272,10 +369,11 @@ start_scan(ForeignScanState *node, CfScanState *state)
 	MemoryContext oldcxt;
 	List	   *key_values = NIL;
 
+	drop_fetches(state);
 	MemoryContextReset(state->execcxt);
 	oldcxt = MemoryContextSwitchTo(state->execcxt);
-	state->ncombos = 1;
-	for (int i = 0; i < state->nkeys; i++)
+	state->ncombos = gates_pass(node, state) ? 1 : 0;
+	for (int i = 0; i < state->nkeys && state->ncombos > 0; i++)
 	{
 		CfScanKey  *key = &state->keys[i];
 		int64		ncombos;
@@ -287,25 +385,27 @@ start_scan(ForeignScanState *node, CfScanState *state)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("too many combinations of key values for foreign table \"%s\"",
-							RelationGetRelationName(node->ss.ss_currentRelation)),
+							state->relname),
 					 errdetail("The values given for the keys would need more than %d requests.",
 							   CF_MAX_KEY_COMBINATIONS),
 					 errhint("Give fewer values, or join the values as a table instead of lists.")));
 		state->ncombos = (int) ncombos;
 	}
+	state->next_combo = -1;
+	state->planned = CF_NEXT_COMBINATION;
 	state->combo = -1;
-	state->pages_done = true;
-	state->nitems = 0;
-	state->next_item = 0;
+	state->finished = false;
+	state->rows = 0;
+	state->count_total = 0;
 	memset(&state->cursor, 0, sizeof(CfPageCursor));
+	memset(&state->ahead, 0, sizeof(CfPageCursor));
 	MemoryContextSwitchTo(oldcxt);
 
-	state->replaying = state->replay_complete &&
+	state->replaying = state->replay_complete && !state->count_only &&
 		same_key_values(key_values, state->replay_keys);
 	if (state->replaying)
 	{
 		state->stats.replays++;
-		state->next_item = 0;
 		return;
 	}
 
@@ -317,7 +417,7 @@ start_scan(ForeignScanState *node, CfScanState *state)
 	state->replay_combos = palloc(sizeof(int) * CF_REPLAY_MAX_ITEMS);
 	MemoryContextSwitchTo(oldcxt);
 	state->nreplay = 0;
-	state->recording = true;
+	state->recording = !state->count_only;
 	state->replay_complete = false;
 }
 
@@ -351,6 +451,98 @@ set_combination(CfScanState *state, int combo)
 	}
 }
 
+static int
+pages_held(CfScanState *state)
+{
+	return state->nfetches + (state->current != NULL ? 1 : 0);
+}
+
+/* Send the request of a combination, for the page "cursor" of a listing. */
+static void
+start_fetch(CfScanState *state, int combo, CfPageCursor *cursor)
+{
+	MemoryContext cxt = AllocSetContextCreate(state->fetchcxt, "cloud_fdw page",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	CfFetch    *fetch = palloc0(sizeof(CfFetch));
+	ErrorContextCallback errcallback;
+
+	fetch->cxt = cxt;
+	fetch->combo = combo;
+	set_combination(state, combo);
+	cf_build_request(state->call, state->values, state->nkeys, &state->opts, cursor,
+					 false, &fetch->req);
+	cf_push_request_context(&errcallback, &fetch->req);
+	fetch->exchange = cf_client_start(&state->client, &fetch->req, cxt);
+	error_context_stack = errcallback.previous;
+	MemoryContextSwitchTo(oldcxt);
+	state->window[(state->first + state->nfetches) % state->opts.concurrency] = fetch;
+	state->nfetches++;
+	state->stats.most_held = Max(state->stats.most_held, pages_held(state));
+}
+
+/*
+ * The page after "cursor" when the total says where it is (offset or page
+ * number pagination, whose first page was full): false when there is none.
+ */
+static bool
+predict_next_page(CfScanState *state, CfPageCursor *cursor)
+{
+	const CfPagination *pg = state->opts.resource->pagination;
+	int64		asked;
+
+	if (pg->style == CF_PAGE_NUMBER)
+	{
+		asked = cursor->position * (int64) cursor->page_size;
+		cursor->position++;
+	}
+	else
+	{
+		cursor->position += cursor->page_size;
+		asked = cursor->position;
+	}
+	return asked < (int64) state->ahead_total;
+}
+
+/*
+ * Send what is known to come next, while fewer than "concurrency" pages
+ * are held: gets of the next combinations, the pages of a listing the
+ * total makes known, then the first page of the next combination.
+ */
+static void
+fill_window(CfScanState *state)
+{
+	bool		one_per_combination = state->is_get || state->count_only;
+
+	while (pages_held(state) < state->opts.concurrency)
+	{
+		if (state->planned == CF_NEXT_COMBINATION)
+		{
+			if (state->next_combo + 1 >= state->ncombos)
+				return;
+			state->next_combo++;
+			if (!state->is_get)
+			{
+				MemoryContext oldcxt = MemoryContextSwitchTo(state->execcxt);
+
+				cf_first_page(state->opts.resource, state->opts.page_size, &state->ahead);
+				MemoryContextSwitchTo(oldcxt);
+			}
+			state->ahead_total = -1;
+			state->planned = CF_NEXT_KNOWN;
+		}
+		if (state->planned == CF_NEXT_AFTER_PAGE)
+			return;
+		start_fetch(state, state->next_combo, state->is_get ? NULL : &state->ahead);
+		if (one_per_combination)
+			state->planned = CF_NEXT_COMBINATION;
+		else if (state->ahead_total < 0)
+			state->planned = CF_NEXT_AFTER_PAGE;
+		else if (!predict_next_page(state, &state->ahead))
+			state->planned = CF_NEXT_COMBINATION;
+	}
+}
+
 static void
 count_response(CfScanState *state, const CfHttpResponse *resp, instr_time started)
 {
@@ -364,128 +556,139 @@ count_response(CfScanState *state, const CfHttpResponse *resp, instr_time starte
 	state->stats.bytes += resp->body_len;
 }
 
-/* Fetch the next page of the current combination's listing. */
+/*
+ * After a page of the combination still being asked for: what comes next
+ * is now known, from the cursor, or from the total when the page was full.
+ */
 static void
-fetch_page(CfScanState *state)
+plan_after_page(CfScanState *state, double total, int nitems)
 {
-	const CfResource *resource = state->opts.resource;
-	MemoryContext oldcxt;
-	ErrorContextCallback errcallback;
-	CfRequest	req;
-	CfHttpResponse resp;
-	CfJson	   *page;
-	instr_time	started;
+	const CfPagination *pg = state->opts.resource->pagination;
 
-	MemoryContextReset(state->pagecxt);
-	oldcxt = MemoryContextSwitchTo(state->pagecxt);
-	cf_build_request(state->call, state->values, state->nkeys, &state->opts,
-					 &state->cursor, false, &req);
-	cf_push_request_context(&errcallback, &req);
-
-	INSTR_TIME_SET_CURRENT(started);
-	page = cf_call_json(&state->client, &req, true, state->pagecxt, &resp);
-	count_response(state, &resp, started);
-	state->stats.pages++;
-	state->item_combos = NULL;
-	state->next_item = 0;
-	if (resp.status == 404)
+	if (state->combo != state->next_combo || state->planned != CF_NEXT_AFTER_PAGE)
+		return;
+	if (state->cursor.done)
 	{
-		/* the parent of the listing does not exist: it has no items */
-		state->nitems = 0;
-		state->pages_done = true;
-		error_context_stack = errcallback.previous;
-		MemoryContextSwitchTo(oldcxt);
+		state->planned = CF_NEXT_COMBINATION;
 		return;
 	}
-	cf_check_partial_errors(&state->opts, page, state->relname);
-	state->items = cf_page_items(resource, page);
-	state->nitems = cfj_array_length(state->items);
-	MemoryContextSwitchTo(state->execcxt);
-	cf_advance_cursor(resource, page, state->items, &state->cursor);
-	state->pages_done = state->cursor.done;
-
-	error_context_stack = errcallback.previous;
-	MemoryContextSwitchTo(oldcxt);
+	/* the pages seen are the reader's to check, and to free */
+	state->ahead = state->cursor;
+	state->ahead.seen = NIL;
+	state->planned = CF_NEXT_KNOWN;
+	if (pg->style != CF_PAGE_CURSOR && total >= 0 && nitems == state->cursor.page_size)
+		state->ahead_total = total;
 }
 
 /*
- * Get the items of the next combinations, up to "concurrency" requests at
- * once; items keep the order of their keys, the API's 404 is no item.
- * False when no combination is left.
+ * The listing being read has ended before pages asked for ahead (the
+ * items changed while it was read): drop those, and ask for no more.
  */
-static bool
-fetch_get_batch(CfScanState *state)
+static void
+drop_rest_of_combination(CfScanState *state)
 {
-	int			first = state->combo + 1;
-	int			n = Min(state->opts.concurrency, state->ncombos - first);
-	CfRequest  *reqs;
-	CfExchange **exchanges;
+	while (state->nfetches > 0 && state->window[state->first]->combo == state->combo)
+	{
+		MemoryContextDelete(state->window[state->first]->cxt);
+		state->first = (state->first + 1) % state->opts.concurrency;
+		state->nfetches--;
+	}
+	if (state->next_combo == state->combo)
+		state->planned = CF_NEXT_COMBINATION;
+}
+
+/*
+ * Read the answer of the first fetch on its way: its items become the rows
+ * to return.  A listing's 404 means its parent does not exist: no items.
+ * When a listing ends early, its pages asked for ahead are dropped.
+ */
+static void
+read_fetch(CfScanState *state)
+{
+	const CfResource *resource = state->opts.resource;
+	CfFetch    *fetch = state->window[state->first];
+	ErrorContextCallback errcallback;
 	MemoryContext oldcxt;
+	CfHttpResponse resp;
+	CfJson	   *answer;
 	instr_time	started;
 
-	if (n <= 0)
-		return false;
-	MemoryContextReset(state->pagecxt);
-	oldcxt = MemoryContextSwitchTo(state->pagecxt);
-	reqs = palloc0(sizeof(CfRequest) * n);
-	exchanges = palloc(sizeof(CfExchange *) * n);
-	INSTR_TIME_SET_CURRENT(started);
-	for (int i = 0; i < n; i++)
+	state->first = (state->first + 1) % state->opts.concurrency;
+	state->nfetches--;
+	state->current = fetch;
+	state->next_item = 0;
+	state->nitems = 0;
+	if (fetch->combo != state->combo)
 	{
-		set_combination(state, first + i);
-		cf_build_request(state->call, state->values, state->nkeys, &state->opts,
-						 NULL, false, &reqs[i]);
-		exchanges[i] = cf_client_start(&state->client, &reqs[i], state->pagecxt);
+		state->combo = fetch->combo;
+		if (!state->is_get && !state->count_only)
+		{
+			oldcxt = MemoryContextSwitchTo(state->execcxt);
+			cf_first_page(resource, state->opts.page_size, &state->cursor);
+			MemoryContextSwitchTo(oldcxt);
+		}
 	}
 
-	state->items = cfj_new_array(state->pagecxt);
-	state->item_combos = palloc(sizeof(int) * n);
-	state->nitems = 0;
-	state->next_item = 0;
-	for (int i = 0; i < n; i++)
+	oldcxt = MemoryContextSwitchTo(fetch->cxt);
+	cf_push_request_context(&errcallback, &fetch->req);
+	INSTR_TIME_SET_CURRENT(started);
+	cf_client_finish(&state->client, fetch->exchange, &resp);
+	count_response(state, &resp, started);
+	answer = cf_client_answer(&state->client, &fetch->req, &resp, true, fetch->cxt);
+	if (state->count_only)
 	{
-		ErrorContextCallback errcallback;
-		CfHttpResponse resp;
-		CfJson	   *answer;
-		CfJson	   *item;
+		double		total = answer ? cf_page_total(resource, answer) : 0;
 
-		cf_push_request_context(&errcallback, &reqs[i]);
-		cf_client_finish(&state->client, exchanges[i], &resp);
-		count_response(state, &resp, started);
-		answer = cf_client_answer(&state->client, &reqs[i], &resp, true, state->pagecxt);
-		if (resp.status != 404)
+		if (answer != NULL)
+			cf_check_partial_errors(&state->opts, answer, state->relname);
+		if (total < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("list response has no total count \"%s\"",
+							resource->pagination->total_path)));
+		state->count_total += (int64) total;
+		state->items = NULL;
+	}
+	else if (state->is_get)
+	{
+		state->items = cfj_new_array(fetch->cxt);
+		if (answer != NULL)
 		{
-			item = cf_answer_item(state->call, answer);
+			CfJson	   *item = cf_answer_item(state->call, answer);
+
 			if (item == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("get response holds no item object")));
 			cfj_array_append(state->items, item);
-			state->item_combos[state->nitems++] = first + i;
 		}
-		error_context_stack = errcallback.previous;
 	}
-	state->combo += n;
+	else
+	{
+		double		total = -1;
+
+		state->stats.pages++;
+		if (answer == NULL)
+		{
+			state->items = cfj_new_array(fetch->cxt);
+			state->cursor.done = true;
+		}
+		else
+		{
+			cf_check_partial_errors(&state->opts, answer, state->relname);
+			state->items = cf_page_items(resource, answer);
+			total = cf_page_total(resource, answer);
+			MemoryContextSwitchTo(state->execcxt);
+			cf_advance_cursor(resource, answer, state->items, &state->cursor);
+		}
+		plan_after_page(state, total, cfj_array_length(state->items));
+		if (state->cursor.done)
+			drop_rest_of_combination(state);
+	}
+	state->nitems = state->items ? cfj_array_length(state->items) : 0;
+	error_context_stack = errcallback.previous;
 	MemoryContextSwitchTo(oldcxt);
-	return true;
 }
-
-/* Start the listing of the next combination; false when there is none. */
-static bool
-next_listing(CfScanState *state)
-{
-	MemoryContext oldcxt;
-
-	if (++state->combo >= state->ncombos)
-		return false;
-	set_combination(state, state->combo);
-	oldcxt = MemoryContextSwitchTo(state->execcxt);
-	cf_first_page(state->opts.resource, state->opts.page_size, &state->cursor);
-	MemoryContextSwitchTo(oldcxt);
-	state->pages_done = false;
-	return true;
-}
-
 static TupleTableSlot *
 store_row(ForeignScanState *node, CfScanState *state, CfJson *item, int combo)
 {
@@ -498,19 +701,36 @@ store_row(ForeignScanState *node, CfScanState *state, CfJson *item, int combo)
 	oldcxt = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
 	cf_store_item(state->maps, item, state->values, state->nkeys, slot);
 	MemoryContextSwitchTo(oldcxt);
+	state->rows++;
 	return slot;
 }
 
-TupleTableSlot *
-cloudIterateForeignScan(ForeignScanState *node)
+/* The one row of an aggregate scan: the sum of the totals. */
+static TupleTableSlot *
+store_count(ForeignScanState *node, CfScanState *state)
 {
-	CfScanState *state = (CfScanState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 
+	ExecClearTuple(slot);
+	slot->tts_values[0] = Int64GetDatum(state->count_total);
+	slot->tts_isnull[0] = false;
+	return ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * The next row, or an empty slot at the end; or NULL when it would have
+ * to wait and may not (wait = false: an asynchronous Append asks).
+ */
+static TupleTableSlot *
+next_row(ForeignScanState *node, CfScanState *state, bool wait)
+{
 	if (!state->started)
 	{
 		state->started = true;
 		start_scan(node, state);
 	}
+	if (state->finished)
+		return ExecClearTuple(node->ss.ss_ScanTupleSlot);
 
 	if (state->replaying)
 	{
@@ -528,23 +748,127 @@ cloudIterateForeignScan(ForeignScanState *node)
 		{
 			int			i = state->next_item++;
 			CfJson	   *item = cfj_array_get(state->items, i);
-			int			combo = state->item_combos ? state->item_combos[i] : state->combo;
 
-			record_item(state, item, combo);
-			return store_row(node, state, item, combo);
+			record_item(state, item, state->combo);
+			return store_row(node, state, item, state->combo);
 		}
-		if (state->is_get)
+		if (state->current != NULL)
 		{
-			if (!fetch_get_batch(state))
-				break;
-			continue;
+			MemoryContextDelete(state->current->cxt);
+			state->current = NULL;
+			state->items = NULL;
+			state->nitems = 0;
 		}
-		if (state->pages_done && !next_listing(state))
+		fill_window(state);
+		if (state->nfetches == 0)
 			break;
-		fetch_page(state);
+		if (!wait)
+		{
+			CfExchange *head = state->window[state->first]->exchange;
+
+			if (!cf_client_ready(&state->client, head))
+				cf_client_poll(&state->client);
+			if (!cf_client_ready(&state->client, head))
+				return NULL;
+		}
+		read_fetch(state);
+		fill_window(state);
 	}
 
+	state->finished = true;
 	state->replay_complete = state->recording;
+	if (state->count_only)
+		return store_count(node, state);
+	return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+}
+
+/*
+ * Errors a partition may be skipped for: what the cloud answered or failed
+ * to answer.  Cancellation, termination, lack of memory and our own limits
+ * are never skipped.
+ */
+static bool
+is_remote_failure(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_CONNECTION_EXCEPTION:
+		case ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION:
+		case ERRCODE_DATA_EXCEPTION:
+		case ERRCODE_FDW_ERROR:
+			return true;
+	}
+	return sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE ||
+		sqlerrcode == ERRCODE_UNDEFINED_OBJECT ||
+		sqlerrcode == ERRCODE_INSUFFICIENT_RESOURCES ||
+		sqlerrcode == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE ||
+		sqlerrcode == ERRCODE_INVALID_PARAMETER_VALUE;
+}
+
+/* Give up on this table for the statement, saying so. */
+static void
+skip_partition(CfScanState *state, ErrorData *edata)
+{
+	drop_fetches(state);
+	state->finished = true;
+	state->recording = false;
+	state->replay_complete = false;
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("skipping foreign table \"%s\" of server \"%s\": %s",
+					state->relname, state->opts.server_name, edata->message),
+			 edata->detail ? errdetail("%s", edata->detail) : 0,
+			 state->rows > 0
+			 ? errhint("It returned " INT64_FORMAT " rows before the error; its other rows are missing from the result.",
+					   state->rows)
+			 : errhint("Its rows are missing from the result.")));
+}
+
+/*
+ * next_row, under the table's "on_partition_error": with 'warn', a table
+ * whose cloud fails is skipped with a WARNING instead of failing the query.
+ * Only our own code runs inside, which holds no lock or buffer, and the
+ * transport aborted the connection's transfers on the way out, so the
+ * error can be caught without a subtransaction.
+ */
+static TupleTableSlot *
+next_row_or_skip(ForeignScanState *node, CfScanState *state, bool wait)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	TupleTableSlot *volatile slot = NULL;
+
+	if (state->opts.on_partition_error != CF_PARTIAL_WARN)
+		return next_row(node, state, wait);
+	PG_TRY();
+	{
+		slot = next_row(node, state, wait);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		if (!is_remote_failure(edata->sqlerrcode))
+			PG_RE_THROW();
+		FlushErrorState();
+		skip_partition(state, edata);
+		FreeErrorData(edata);
+		slot = ExecClearTuple(node->ss.ss_ScanTupleSlot);
+	}
+	PG_END_TRY();
+	return slot;
+}
+
+TupleTableSlot *
+cloudIterateForeignScan(ForeignScanState *node)
+{
+	CfScanState *state = (CfScanState *) node->fdw_state;
+	TupleTableSlot *slot = next_row_or_skip(node, state, !state->no_waiting);
+
+	if (slot != NULL)
+		return slot;
+	state->would_wait = true;
 	return ExecClearTuple(node->ss.ss_ScanTupleSlot);
 }
 
@@ -553,9 +877,8 @@ cloudReScanForeignScan(ForeignScanState *node)
 {
 	CfScanState *state = (CfScanState *) node->fdw_state;
 
+	drop_fetches(state);
 	state->started = false;
-	state->nitems = 0;
-	state->next_item = 0;
 }
 
 void
@@ -563,14 +886,72 @@ cloudEndForeignScan(ForeignScanState *node)
 {
 	CfScanState *state = (CfScanState *) node->fdw_state;
 
-	/* The contexts belong to the query; release pages and replays early anyway. */
+	/* The contexts belong to the query; abandon requests and free pages early anyway. */
 	if (state != NULL)
 	{
-		MemoryContextDelete(state->pagecxt);
+		MemoryContextDelete(state->fetchcxt);
 		MemoryContextDelete(state->replaycxt);
 	}
 }
 
+/*
+ * An asynchronous Append asks for a row: give one, or say it will come.
+ * The row goes through the node (its quals, its projection), whose
+ * IterateForeignScan returns an empty slot both at the end and when it
+ * would have to wait, which it may not do here.
+ */
+static void
+produce_async(AsyncRequest *areq)
+{
+	PlanState  *node = areq->requestee;
+	CfScanState *state = (CfScanState *) ((ForeignScanState *) node)->fdw_state;
+	TupleTableSlot *slot;
+
+	state->no_waiting = true;
+	state->would_wait = false;
+	PG_TRY();
+	{
+		slot = node->ExecProcNodeReal(node);
+	}
+	PG_FINALLY();
+	{
+		state->no_waiting = false;
+	}
+	PG_END_TRY();
+	if (!TupIsNull(slot))
+		ExecAsyncRequestDone(areq, slot);
+	else if (state->would_wait)
+		ExecAsyncRequestPending(areq);
+	else
+		ExecAsyncRequestDone(areq, NULL);
+}
+
+void
+cloudForeignAsyncRequest(AsyncRequest *areq)
+{
+	produce_async(areq);
+}
+
+/* Wake the Append up when the connection has progress to make. */
+void
+cloudForeignAsyncConfigureWait(AsyncRequest *areq)
+{
+	ForeignScanState *node = (ForeignScanState *) areq->requestee;
+	CfScanState *state = (CfScanState *) node->fdw_state;
+	AppendState *requestor = (AppendState *) areq->requestor;
+	int			fd;
+
+	Assert(state->nfetches > 0);
+	fd = cf_client_event_fd(&state->client, &state->window[state->first]->exchange, 1);
+	AddWaitEventToSet(requestor->as_eventset, WL_SOCKET_READABLE, fd, NULL, areq);
+}
+
+void
+cloudForeignAsyncNotify(AsyncRequest *areq)
+{
+	CHECK_FOR_INTERRUPTS();
+	produce_async(areq);
+}
 
 /*
  * EXPLAIN VERBOSE shows the request a scan starts with, relative to the
@@ -583,6 +964,7 @@ cloudExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
 	CfOptions	opts;
 	bool		is_get = intVal(list_nth(plan->fdw_private, CF_SCAN_IS_GET));
+	bool		count_only = intVal(list_nth(plan->fdw_private, CF_SCAN_COUNT));
 	List	   *fields = (List *) list_nth(plan->fdw_private, CF_SCAN_FIELDS);
 	List	   *arrays = (List *) list_nth(plan->fdw_private, CF_SCAN_ARRAYS);
 	CfParamValue *values = palloc0(sizeof(CfParamValue) * Max(1, list_length(fields)));
@@ -599,6 +981,8 @@ cloudExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		if (!state->is_get)
 			ExplainPropertyInteger("Remote pages", NULL, state->stats.pages, es);
 		ExplainPropertyInteger("Remote bytes", NULL, state->stats.bytes, es);
+		if (state->stats.most_held > 1)
+			ExplainPropertyInteger("Remote requests at once", NULL, state->stats.most_held, es);
 		if (state->stats.retries > 0)
 			ExplainPropertyInteger("Remote retries", NULL, state->stats.retries, es);
 		if (state->stats.replays > 0)
@@ -609,8 +993,11 @@ cloudExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	}
 	if (!es->verbose)
 		return;
-	cf_get_options(RelationGetRelid(node->ss.ss_currentRelation), &opts);
+	cf_get_options(exec_rt_fetch(bms_next_member(plan->fs_relids, -1), node->ss.ps.state)->relid,
+				   &opts);
 	apply_limit(&opts, intVal(list_nth(plan->fdw_private, CF_SCAN_LIMIT)));
+	if (count_only)
+		opts.page_size = 1;
 
 	/*
 	 * Key values that are not constants are deparsed in the context EXPLAIN
@@ -644,7 +1031,8 @@ cloudExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	cf_build_request(is_get ? opts.resource->get : opts.resource->list, values, nvalues,
 					 &opts, is_get ? NULL : &cursor, true, &req);
 	ExplainPropertyText("Remote request", is_get ? cf_request_text(&req)
-						: psprintf("%s (all pages)", cf_request_text(&req)), es);
+						: psprintf(count_only ? "%s (total count only)" : "%s (all pages)",
+								   cf_request_text(&req)), es);
 	if (keys.len > 0)
 		ExplainPropertyText("Remote keys", keys.data, es);
 }
