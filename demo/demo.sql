@@ -184,3 +184,40 @@ SELECT r.project_name AS region, r.resource_type, r.resource_name
   JOIN watched w ON w.resource_type = r.resource_type AND w.project_id = r.project_id
  WHERE r.enterprise_project_id = '5aa119a8-d25b-45a7-8d1b-88e127885635'
  ORDER BY 1, 2, 3;
+
+\echo '== 14. Three accounts in one table: a partition per account, all listed at once =='
+\echo '   (each account is a server of its own; the account column is fixed per partition'
+\echo '    by the column option value, so WHERE account = ... asks only that account)'
+\set acct_a :mock_url '/_mock/tenant=demo_acct_a,rows=150,latency_ms=30/api/v1/cloud'
+\set acct_b :mock_url '/_mock/tenant=demo_acct_b,rows=150,rows_from=150,latency_ms=30/api/v1/cloud'
+\set acct_c :mock_url '/_mock/tenant=demo_acct_c,rows=150,rows_from=300,latency_ms=30/api/v1/cloud'
+CREATE TABLE all_envs (account text NOT NULL, id text, name text, status text)
+  PARTITION BY LIST (account);
+CREATE SERVER acct_a FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', endpoint :'acct_a');
+CREATE SERVER acct_b FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', endpoint :'acct_b');
+CREATE SERVER acct_c FOREIGN DATA WRAPPER cloud_fdw OPTIONS (provider 'qoder', endpoint :'acct_c');
+CREATE USER MAPPING FOR CURRENT_USER SERVER acct_a OPTIONS (token 'pt-test-admin');
+CREATE USER MAPPING FOR CURRENT_USER SERVER acct_b OPTIONS (token 'pt-test-admin');
+CREATE USER MAPPING FOR CURRENT_USER SERVER acct_c OPTIONS (token 'pt-test-admin');
+CREATE FOREIGN TABLE envs_acct_a (account text OPTIONS (value 'acct-a') NOT NULL, id text, name text, status text)
+  SERVER acct_a OPTIONS (resource 'environments');
+CREATE FOREIGN TABLE envs_acct_b (account text OPTIONS (value 'acct-b') NOT NULL, id text, name text, status text)
+  SERVER acct_b OPTIONS (resource 'environments');
+CREATE FOREIGN TABLE envs_acct_c (account text OPTIONS (value 'acct-c') NOT NULL, id text, name text, status text)
+  SERVER acct_c OPTIONS (resource 'environments');
+ALTER TABLE all_envs ATTACH PARTITION envs_acct_a FOR VALUES IN ('acct-a');
+ALTER TABLE all_envs ATTACH PARTITION envs_acct_b FOR VALUES IN ('acct-b');
+ALTER TABLE all_envs ATTACH PARTITION envs_acct_c FOR VALUES IN ('acct-c');
+EXPLAIN (COSTS OFF) SELECT account, status, count(*) FROM all_envs GROUP BY account, status;
+SELECT account, status, count(*) FROM all_envs GROUP BY account, status ORDER BY account, status;
+\echo '   (timed: every partition at once, then one after the other with enable_async_append = off)'
+\timing on
+SELECT count(id) FROM all_envs;
+SET enable_async_append = off;
+SELECT count(id) FROM all_envs;
+RESET enable_async_append;
+\timing off
+
+\echo '== 15. count(*) from the API''s total: one request for one item =='
+EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM cloud.enterprise_projects;
+SELECT count(*) FROM cloud.enterprise_projects;
