@@ -26,6 +26,30 @@ def to_json_bytes(obj):
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+# Items are replaced, never mutated, so an item's JSON can be kept with the
+# very object it encodes: pages of the same items cost a join, not an
+# encoding, and the mock's own CPU does not hide a client's concurrency.
+_ITEM_JSON = {}
+_ITEM_JSON_MAX = 200_000
+
+
+def item_json_bytes(item):
+    """to_json_bytes(item), encoded once per item object."""
+    cached = _ITEM_JSON.get(item["id"])
+    if cached is None or cached[0] is not item:
+        if len(_ITEM_JSON) >= _ITEM_JSON_MAX:
+            _ITEM_JSON.clear()
+        cached = _ITEM_JSON[item["id"]] = (item, to_json_bytes(item))
+    return cached[1]
+
+
+def json_object_with_items(key, items, rest):
+    """The bytes of {key: items, **rest}, in that order, items from item_json_bytes."""
+    tail = to_json_bytes(rest)
+    head = b'{"' + key.encode("utf-8") + b'":[' + b",".join(map(item_json_bytes, items)) + b"]"
+    return head + (b"," + tail[1:] if len(tail) > 2 else b"}")
+
+
 def parse_rfc3339(text):
     """Parse an RFC 3339 timestamp with an offset; None when it is not one."""
     try:

@@ -4,7 +4,8 @@ import base64
 import copy
 
 from .constants import QODER_TOKENS
-from .helpers import int_in_range, iso_micro, parse_int, parse_rfc3339, utcnow
+from .helpers import (int_in_range, iso_micro, json_object_with_items, parse_int,
+                      parse_rfc3339, utcnow)
 from .replies import Reply, qoder_error, qoder_fail
 
 QODER_DEFAULT_LIMIT = 20
@@ -114,14 +115,13 @@ def qoder_list(req):
     data = found[:limit]
     if step == 1:       # before_id walked towards newer ids: present them newest first
         data.reverse()
-    body = {"data": data,
-            "first_id": data[0]["id"] if data else None,
+    rest = {"first_id": data[0]["id"] if data else None,
             "last_id": data[-1]["id"] if data else None,
             "has_more": has_more}
     if req.opts.gen == "c":
-        body["next_page"] = encode_page_cursor(body["last_id"]) \
-            if has_more and body["last_id"] else None
-    return Reply.json(200, body)
+        rest["next_page"] = encode_page_cursor(rest["last_id"]) \
+            if has_more and rest["last_id"] else None
+    return Reply(200, json_object_with_items("data", data, rest))
 
 
 def qoder_get(req):

@@ -2,6 +2,7 @@
 
 import bisect
 import copy
+import functools
 import hashlib
 import threading
 from datetime import datetime, timedelta, timezone
@@ -14,6 +15,10 @@ SYNTH_STEP = timedelta(minutes=1)
 SYNTH_NETWORKS = ("unrestricted", "limited", "allowlist")
 
 
+# Synthetic rows are pure functions of their index, and environments are
+# replaced, never mutated (QoderStore): built once, they serve every page,
+# so that the mock's own CPU does not hide a client's concurrency.
+@functools.lru_cache(maxsize=200_000)
 def synthetic_env_id(index):
     """Time-ordered (UUIDv7-like) id of synthetic environment ``index`` (0-based)."""
     millis = int((SYNTH_EPOCH + index * SYNTH_STEP).timestamp() * 1000)
@@ -22,6 +27,7 @@ def synthetic_env_id(index):
                                       (number * 0x9E3779B97F4A7C15) & (16 ** 15 - 1))
 
 
+@functools.lru_cache(maxsize=200_000)
 def synthetic_env(index):
     """Synthetic environment ``index``, built on demand so rows=100000 costs nothing upfront."""
     number = index + 1
