@@ -9,12 +9,20 @@ in one run so that the ratios compare like with like.
 - 1,000 local rows joined to remote rows by id: the planner's choice, and
   one get per row;
 - a bulk UPDATE of 1,000 rows: concurrency 8, and the same PUTs one by one;
-- peak backend memory of scans of 1,000 and 100,000 rows.
+- peak backend memory of scans of 1,000 and 100,000 rows;
+- organisation scale, each against a goal (printed as met or missed, the
+  run does not fail on a miss): 8 foreign partitions under one Append,
+  asynchronous against one after the other; 10,000 enterprise projects in
+  100 offset pages, concurrency 8 against concurrency 1 and the curl
+  floor; count(*) of those 10,000 in one request; and 4 backends under one
+  rate_limit of 20/s, with cloud_fdw in shared_preload_libraries (one
+  budget for the cluster) and without (a budget per backend).
 
 It prints a table and writes it, with the machine, date and settings, to
 bench/RESULTS.md, as the section of the PostgreSQL major it ran on: the
 sections of other majors are kept, so one file holds the last run on each.
 """
+import contextlib
 import datetime
 import json
 import os
@@ -32,9 +40,26 @@ from harness import (ROOT, Cluster, Mock, build_and_install,  # noqa: E402
                      install_signal_handlers, pg_bindir, pg_config)
 
 TOKEN = "pt-test-admin"
+HW_TOKEN = "hw-test-token"
 RUNS = 5
 ROWS = 10_000
 PAGE = 100
+SCALE_LATENCY = 20          # ms, of every organisation-scale measurement
+PARTITIONS = 8
+PARTITION_ROWS = 300        # 3 cursor pages of 100 each
+EPS_ROWS = 10_000
+BUDGET_RATE = 20            # requests per second
+BUDGET_BACKENDS = 4
+BUDGET_PAGES = 50           # per backend, pages of one item: 4 x 50 at 20/s = 10 s
+GOAL_ASYNC = 5.0            # async Append against enable_async_append = off
+GOAL_PAGES = 4.0            # concurrency 8 against concurrency 1 and the floor
+GOAL_COUNT_REQUESTS = 1
+GOAL_BUDGET_PER_10S = 210
+
+
+def verdict(met):
+    """How a goal is reported: a miss is a figure to read, not a failed run."""
+    return "goal met" if met else "goal missed"
 
 
 def median_time(fn, runs=RUNS):
@@ -86,6 +111,28 @@ class Bench:
                 return urls
             urls.append(f"{endpoint}/environments?limit={PAGE}&after_id={page['last_id']}")
 
+    def curl_floor(self, urls, header):
+        """The floor of a listing: its pages one after the other, by one curl
+        process over one kept-alive connection (no PostgreSQL, no parsing)."""
+        config = "".join(f'url = "{u}"\noutput = /dev/null\n' for u in urls)
+        return median_time(lambda: subprocess.run(
+            ["curl", "-s", "-f", "-H", header, "--config", "-"],
+            input=config, text=True, check=True))
+
+    def curl_chains(self, chains, header):
+        """The floor of listings read at once: one curl process per listing,
+        all started together, each fetching its pages in turn."""
+        def run():
+            procs = [subprocess.Popen(["curl", "-s", "-f", "-H", header, "--config", "-"],
+                                      stdin=subprocess.PIPE, text=True) for _ in chains]
+            for proc, urls in zip(procs, chains):
+                proc.stdin.write("".join(f'url = "{u}"\noutput = /dev/null\n' for u in urls))
+                proc.stdin.close()
+            for proc in procs:
+                if proc.wait() != 0:
+                    raise RuntimeError(f"curl exit status {proc.returncode}")
+        return median_time(run)
+
     def scan(self, latency):
         tenant = f"scan{latency}"
         endpoint = self.endpoint(tenant, f",rows={ROWS},latency_ms={latency}")
@@ -95,10 +142,7 @@ class Bench:
         fdw = median_time(lambda: self.psql(f"SELECT count(*), max(created_at) FROM scan{latency}_envs"))
 
         urls = self.page_urls(endpoint)
-        config = "".join(f'url = "{u}"\noutput = /dev/null\n' for u in urls)
-        curl = median_time(lambda: subprocess.run(
-            ["curl", "-s", "-f", "-H", f"Authorization: Bearer {TOKEN}", "--config", "-"],
-            input=config, text=True, check=True))
+        curl = self.curl_floor(urls, f"Authorization: Bearer {TOKEN}")
 
         self.psql(f"""
             CREATE OR REPLACE FUNCTION py_envs(endpoint text, token text)
@@ -173,6 +217,142 @@ class Bench:
         assert count == str(rows), count
         return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
 
+    def async_append(self, latency, accounts):
+        """8 accounts under one partitioned table: with async Append every
+        partition's pages are on their way at once (3 round trips in all),
+        with enable_async_append = off one partition after the other (24).
+        Each account is a mock of its own, as accounts are independent API
+        capacity: one Python process would do the 8 answers of a round one
+        after the other on the two cores PostgreSQL shares with it."""
+        self.psql("""
+            DROP TABLE IF EXISTS parts;
+            CREATE TABLE parts (account text NOT NULL, id text, name text, status text)
+              PARTITION BY LIST (account);""")
+        tenants = [f"part{k}" for k in range(PARTITIONS)]
+        endpoints = [f"{mock.url}/_mock/tenant={tenant},rows={PARTITION_ROWS},"
+                     f"rows_from={k * PARTITION_ROWS},latency_ms={latency}/api/v1/cloud"
+                     for k, (tenant, mock) in enumerate(zip(tenants, accounts))]
+        for k, endpoint in enumerate(endpoints):
+            self.server(f"s{k}", endpoint)
+            # column options come before NOT NULL; PARTITION OF takes none, hence ATTACH
+            self.psql(f"""
+                CREATE FOREIGN TABLE p_{k} (account text OPTIONS (value 'acct-{k}') NOT NULL,
+                                            id text, name text, status text)
+                  SERVER s{k} OPTIONS (resource 'environments');
+                ALTER TABLE parts ATTACH PARTITION p_{k} FOR VALUES IN ('acct-{k}');""")
+        query = "SELECT count(id) FROM parts"   # count(id): every row is read, no count from a total
+        sync = f"SET enable_async_append = off; {query}"
+        assert "Async Foreign Scan" in self.psql(f"EXPLAIN (COSTS OFF) {query}")
+        assert "Async" not in self.psql(f"SET enable_async_append = off; EXPLAIN (COSTS OFF) {query}")
+        def requests():
+            return sum(m.control.connections(t)["requests"] for t, m in zip(tenants, accounts))
+        before = requests()
+        count = self.psql(query)
+        pages = requests() - before
+        assert count == str(PARTITIONS * PARTITION_ROWS), count
+        assert self.psql(sync) == count
+        asynchronous = self.session_median(query)
+        synchronous = self.session_median(query, "SET enable_async_append = off;")
+        # the same pages by curl: what the mock itself allows at once and in turn
+        chains = [self.page_urls(endpoint) for endpoint in endpoints]
+        header = f"Authorization: Bearer {TOKEN}"
+        curl_at_once = self.curl_chains(chains, header)
+        curl_in_turn = self.curl_floor([u for urls in chains for u in urls], header)
+        ratio = synchronous / asynchronous
+        return {"latency": latency, "pages": pages, "async": asynchronous, "sync": synchronous,
+                "ratio": ratio, "curl_at_once": curl_at_once, "curl_in_turn": curl_in_turn,
+                "met": ratio >= GOAL_ASYNC}
+
+    def session_median(self, query, settings="", runs=RUNS):
+        """The median time of a query run `runs` times in one session, after a
+        first run: what the scans take, without a new backend and its
+        connections to the cloud each time (which cost both sides alike)."""
+        timings = self.psql(f"""{settings}
+            CREATE TEMP TABLE timings (t float8);
+            DO $$ DECLARE started timestamptz; BEGIN
+              EXECUTE $q${query}$q$;
+              FOR i IN 1..{runs} LOOP
+                started := clock_timestamp();
+                EXECUTE $q${query}$q$;
+                INSERT INTO timings VALUES (extract(epoch FROM clock_timestamp() - started));
+              END LOOP;
+            END $$;
+            SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t) FROM timings;""")
+        return float(timings.splitlines()[-1])
+
+    def eps_server(self, name, endpoint, options=""):
+        """A Huawei Cloud server with the fixed test token, and its table eps
+        of enterprise projects in pages of 100 (offset pagination with a
+        total: every page's position is known after the first)."""
+        self.psql(f"""
+            DROP SERVER IF EXISTS {name} CASCADE;
+            CREATE SERVER {name} FOREIGN DATA WRAPPER cloud_fdw
+              OPTIONS (provider 'huaweicloud', region 'cn-north-4', endpoint '{endpoint}'{options});
+            CREATE USER MAPPING FOR CURRENT_USER SERVER {name} OPTIONS (auth_token '{HW_TOKEN}');
+            CREATE FOREIGN TABLE eps (id text, name text, status integer, type text)
+              SERVER {name} OPTIONS (resource 'enterprise_projects', page_size '{PAGE}');""")
+
+    def eps_pages(self, latency):
+        """10,000 enterprise projects in 100 pages: concurrency 8 against 1,
+        and against the curl floor, which fetches the same pages in turn."""
+        tenant = f"eps{latency}"
+        endpoint = f"{self.mock.url}/_mock/tenant={tenant},eps_rows={EPS_ROWS},latency_ms={latency}"
+        self.eps_server("eps_hw", endpoint, ", concurrency '8'")
+        query = "SELECT count(id) FROM eps"     # count(id): the scan, not the count shortcut
+        assert self.psql(query) == str(EPS_ROWS)
+        peak = self.mock.control.concurrency(tenant)["peak_in_flight"]
+        results = {}
+        for concurrency in (8, 1):
+            self.psql(f"ALTER SERVER eps_hw OPTIONS (SET concurrency '{concurrency}')")
+            results[concurrency] = median_time(lambda: self.psql(query))
+        self.psql("ALTER SERVER eps_hw OPTIONS (SET concurrency '8')")
+        urls = [f"{endpoint}/v1.0/enterprise-projects?limit={PAGE}&offset={offset}"
+                for offset in range(0, EPS_ROWS, PAGE)]
+        curl = self.curl_floor(urls, f"X-Auth-Token: {HW_TOKEN}")
+        vs_one, vs_curl = results[1] / results[8], curl / results[8]
+        return {"latency": latency, "tenant": tenant, "pages": len(urls), "peak": peak,
+                "concurrent": results[8], "one_by_one": results[1], "curl": curl,
+                "vs_one": vs_one, "vs_curl": vs_curl, "met": min(vs_one, vs_curl) >= GOAL_PAGES}
+
+    def count_star(self, pages):
+        """count(*) of the 10,000 enterprise projects of eps_pages: the API's
+        total_count of a page of one item, so one request whatever the size."""
+        tenant = pages["tenant"]
+        query = "SELECT count(*) FROM eps"
+        before = self.requests(tenant)
+        count = self.psql(query)
+        requests = self.requests(tenant) - before
+        elapsed = median_time(lambda: self.psql(query))
+        return {"latency": pages["latency"], "count": int(count), "requests": requests,
+                "time": elapsed, "met": count == str(EPS_ROWS) and requests == GOAL_COUNT_REQUESTS}
+
+    def budget(self, latency, label):
+        """4 backends at once list the same credential's 50 pages of one item
+        each under rate_limit 20/s. One budget for the cluster spreads the
+        200 requests over 10 s; a budget per backend lets each go at 20/s.
+        The rate is read from the mock's clock: first arrival to last answer."""
+        tenant = f"budget_{label}"
+        self.server("budget", self.endpoint(tenant, f",rows={BUDGET_PAGES},latency_ms={latency}"),
+                    f", rate_limit '{BUDGET_RATE}', page_size '1'")
+        cmd = [self.psql_bin, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+               "-c", "SELECT count(id) FROM budget_envs"]
+        start = time.monotonic()
+        procs = [subprocess.Popen(cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for _ in range(BUDGET_BACKENDS)]
+        outputs = [(proc.communicate(), proc.returncode) for proc in procs]
+        elapsed = time.monotonic() - start
+        finished = sum(rc == 0 and out.strip() == str(BUDGET_PAGES) for (out, _), rc in outputs)
+        for (_, err), rc in outputs:
+            if rc != 0:
+                print(f"budget ({label}): a backend failed: {err.strip()}", file=sys.stderr)
+        records = self.mock.control.requests(tenant)
+        span = max(r["finished"] for r in records) - min(r["started"] for r in records)
+        per_10s = len(records) * 10 / span
+        return {"latency": latency, "label": label, "requests": len(records), "span": span,
+                "elapsed": elapsed, "per_10s": per_10s, "vs_rate": len(records) / span / BUDGET_RATE,
+                "finished": finished,
+                "met": per_10s <= GOAL_BUDGET_PER_10S and finished == BUDGET_BACKENDS}
+
 
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -193,6 +373,17 @@ def main():
         updates = [bench.update(20)]
         mem_small = bench.memory(1_000)
         mem_large = bench.memory(100_000)
+        with contextlib.ExitStack() as stack:
+            accounts = [stack.enter_context(Mock()) for _ in range(PARTITIONS)]
+            parts = bench.async_append(SCALE_LATENCY, accounts)
+        pages = bench.eps_pages(SCALE_LATENCY)
+        counted = bench.count_star(pages)
+        budgets = [bench.budget(SCALE_LATENCY, "per_backend")]
+        with Cluster(settings={"shared_buffers": "128MB",
+                               "shared_preload_libraries": "cloud_fdw"}) as preloaded:
+            shared = Bench(preloaded, mock)
+            shared.psql("CREATE EXTENSION IF NOT EXISTS cloud_fdw;")
+            budgets.insert(0, shared.budget(SCALE_LATENCY, "shared"))
 
     major = re.match(r"PostgreSQL (\d+)", pg_config("--version")).group(1)  # also "18beta1"
     lines = [
@@ -202,7 +393,8 @@ def main():
         f"- machine: {machine()}",
         f"- PostgreSQL: {pg_config('--version')}",
         f"- settings: mock cloud on loopback with an injected per-request latency; page size {PAGE}; "
-        f"median of {RUNS} runs for scans, one run for the join and the update",
+        f"median of {RUNS} runs for scans and counts, one run for the join, the update and "
+        f"the budgets; organisation scale at {SCALE_LATENCY} ms",
         "",
         f"### Full scan of {ROWS:,} rows",
         "",
@@ -227,12 +419,66 @@ def main():
               "| rows | peak RSS | growth over 1,000 rows |", "|---|---|---|",
               f"| 1,000 | {mem_small / 1024:.1f} MB | |",
               f"| 100,000 | {mem_large / 1024:.1f} MB | {(mem_large - mem_small) / 1024:+.1f} MB |", ""]
+    lines += scale_lines(parts, pages, counted, budgets)
     section = "\n".join(lines)
     print(section)
     out = ROOT / "bench" / "RESULTS.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(merge_section(out.read_text() if out.exists() else "", major, section))
     print(f"written to {out.relative_to(ROOT)}, section PostgreSQL {major}")
+
+
+def scale_lines(parts, pages, counted, budgets):
+    """The organisation-scale tables, each row with its goal and whether it
+    was met, then the goals again in one list."""
+    shared = budgets[0]
+    lines = [f"### Async Append: {PARTITIONS} foreign partitions of {PARTITION_ROWS} rows "
+             f"({PARTITION_ROWS // PAGE} cursor pages each), `SELECT count(id)`", "",
+             "| latency | pages | async Append | enable_async_append = off | speed-up | goal | "
+             f"curl: {PARTITIONS} listings at once | curl: one after the other | curl speed-up |",
+             "|---|---|---|---|---|---|---|---|---|",
+             f"| {parts['latency']} ms | {parts['pages']} | {parts['async']:.3f} s | {parts['sync']:.3f} s | "
+             f"{parts['ratio']:.2f}x | >= {GOAL_ASYNC:g}x: {verdict(parts['met'])} | "
+             f"{parts['curl_at_once']:.3f} s | {parts['curl_in_turn']:.3f} s | "
+             f"{parts['curl_in_turn'] / parts['curl_at_once']:.2f}x |",
+             "", f"Each account is a mock process of its own; cloud_fdw's times are medians of "
+             f"{RUNS} runs in one session. The curl columns fetch the same {parts['pages']} pages, "
+             "one curl per account at once and one curl for all in turn: what the mocks "
+             "themselves allow on the machine's cores.",
+             "", f"### Concurrent pages: {EPS_ROWS:,} enterprise projects, `SELECT count(id)`", "",
+             "| latency | pages | curl alone (floor) | concurrency 1 | concurrency 8 | peak in flight | "
+             "vs concurrency 1 | vs floor | goal |",
+             "|---|---|---|---|---|---|---|---|---|",
+             f"| {pages['latency']} ms | {pages['pages']} | {pages['curl']:.3f} s | {pages['one_by_one']:.3f} s | "
+             f"{pages['concurrent']:.3f} s | {pages['peak']} | {pages['vs_one']:.2f}x | {pages['vs_curl']:.2f}x | "
+             f">= {GOAL_PAGES:g}x both: {verdict(pages['met'])} |",
+             "", f"### count(*) of {EPS_ROWS:,} enterprise projects", "",
+             "| latency | answer | requests | time | goal |", "|---|---|---|---|---|",
+             f"| {counted['latency']} ms | {counted['count']} | {counted['requests']} | {counted['time']:.3f} s | "
+             f"{GOAL_COUNT_REQUESTS} request: {verdict(counted['met'])} |",
+             "", f"### Shared budget: rate_limit {BUDGET_RATE}/s, {BUDGET_BACKENDS} backends at once, "
+             f"{BUDGET_PAGES} pages of 1 item each", "",
+             "| cluster | requests | mock: first arrival to last answer | elapsed | per 10 s | "
+             f"vs {BUDGET_RATE}/s | backends with all rows | goal |",
+             "|---|---|---|---|---|---|---|---|"]
+    for b in budgets:
+        cluster = ("shared_preload_libraries = cloud_fdw" if b is shared
+                   else "not preloaded (a budget per backend)")
+        goal = (f"<= {GOAL_BUDGET_PER_10S} per 10 s, all finish: {verdict(b['met'])}" if b is shared
+                else "contrast, no goal")
+        lines.append(f"| {cluster} | {b['requests']} | {b['span']:.2f} s | {b['elapsed']:.2f} s | "
+                     f"{b['per_10s']:.0f} | {b['vs_rate']:.2f}x | {b['finished']} of {BUDGET_BACKENDS} | "
+                     f"{goal} |")
+    lines += ["", "### Goals", "",
+              f"- async Append >= {GOAL_ASYNC:g}x: {parts['ratio']:.2f}x, {verdict(parts['met'])}",
+              f"- concurrency 8 >= {GOAL_PAGES:g}x faster than concurrency 1 and the floor: "
+              f"{pages['vs_one']:.2f}x and {pages['vs_curl']:.2f}x, {verdict(pages['met'])}",
+              f"- count(*) of {EPS_ROWS:,} in {GOAL_COUNT_REQUESTS} request: {counted['count']} in "
+              f"{counted['requests']}, {verdict(counted['met'])}",
+              f"- shared budget <= {GOAL_BUDGET_PER_10S} requests per 10 s, every backend finishes: "
+              f"{shared['per_10s']:.0f}, {shared['finished']} of {BUDGET_BACKENDS}, {verdict(shared['met'])}",
+              ""]
+    return lines
 
 
 def merge_section(text, major, section):
