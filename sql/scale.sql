@@ -108,6 +108,8 @@ SELECT count(*) FROM envs;
 RESET statement_timeout;
 ALTER SERVER acct2 OPTIONS (SET endpoint :'acct2');
 SELECT count(*) FROM envs;
+-- Nor is an error of the query itself (here in a key's value).
+SELECT count(*) FROM envs_acct2 WHERE id = (SELECT (1 / 0)::text);
 
 -- count(*) of a listing that answers its total: one request for one item.
 \set hw :mock_url '/_mock/tenant=scale_hw,eps_rows=57'

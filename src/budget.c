@@ -88,13 +88,6 @@ cf_budget_init(void)
 	shmem_startup_hook = attach_budget_memory;
 }
 
-/* Whether budgets are shared by all backends. */
-bool
-cf_budget_shared(void)
-{
-	return shared_budgets != NULL;
-}
-
 /* The budget of an identity among n, taking the least recently used one's place. */
 static CfBudget *
 find_budget(CfBudget *budgets, int n, uint64 identity)

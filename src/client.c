@@ -335,16 +335,6 @@ cf_client_event_fd(CfClient *client, CfExchange *const *exchanges, int n)
 	return client->event_fd;
 }
 
-/* Abandon an exchange whose answer is no longer wanted. */
-void
-cf_client_cancel(CfClient *client, CfExchange *x)
-{
-	CfHttpHandle *handle = cf_connection_open_http(client->conn);
-
-	if (handle != NULL)
-		cf_http_cancel(handle, x->ticket);
-}
-
 /*
  * The answer of an exchange, waited for.  A cached token the API refuses (401)
  * was refused before anything was done, so it is replaced and the request

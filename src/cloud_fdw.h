@@ -116,7 +116,6 @@ extern Datum cloud_fdw_disconnect_all(PG_FUNCTION_ARGS);
  * ----------------------------------------------------------------
  */
 extern void cf_budget_init(void);
-extern bool cf_budget_shared(void);
 extern TimestampTz cf_budget_next_start(uint64 identity, double rate, long retry_after_ms);
 
 /* ----------------------------------------------------------------
@@ -161,7 +160,6 @@ extern void cf_client_finish(CfClient *client, CfExchange *exchange, CfHttpRespo
 extern bool cf_client_ready(CfClient *client, CfExchange *exchange);
 extern void cf_client_poll(CfClient *client);
 extern int	cf_client_event_fd(CfClient *client, CfExchange *const *exchanges, int n);
-extern void cf_client_cancel(CfClient *client, CfExchange *exchange);
 extern CfJson *cf_client_answer(const CfClient *client, const CfRequest *req,
 								const CfHttpResponse *resp, bool missing_ok,
 								MemoryContext cxt);

@@ -653,6 +653,8 @@ read_fetch(CfScanState *state)
 	cf_client_finish(&state->client, fetch->exchange, &resp);
 	count_response(state, &resp, started);
 	answer = cf_client_answer(&state->client, &fetch->req, &resp, true, fetch->cxt);
+	if (!state->is_get)
+		state->stats.pages++;
 	if (state->count_only)
 	{
 		double		total = answer ? cf_page_total(resource, answer) : 0;
@@ -685,7 +687,6 @@ read_fetch(CfScanState *state)
 	{
 		double		total = -1;
 
-		state->stats.pages++;
 		if (answer == NULL)
 		{
 			state->items = cfj_new_array(fetch->cxt);
@@ -857,6 +858,13 @@ next_row_or_skip(ForeignScanState *node, CfScanState *state, bool wait)
 
 	if (state->opts.on_partition_error != CF_PARTIAL_WARN)
 		return next_row(node, state, wait);
+
+	/* the query's own key and gate expressions may fail: that is no skip */
+	if (!state->started)
+	{
+		state->started = true;
+		start_scan(node, state);
+	}
 	PG_TRY();
 	{
 		slot = next_row(node, state, wait);
