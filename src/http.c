@@ -654,6 +654,13 @@ cf_http_start(CfHttpHandle *handle, const CfHttpRequest *req, MemoryContext cxt)
 	handle->in_flight++;
 	handle->requests++;
 	schedule(handle, t, paced(req, GetCurrentTimestamp(), -1));
+
+	/*
+	 * A request leaves when it is started: under an asynchronous Append
+	 * nothing else may drive this handle for a while, and a write that an
+	 * error overtook before it left would be reported in doubt.
+	 */
+	cf_http_poll(handle);
 	return t->ticket;
 }
 
@@ -963,6 +970,8 @@ cf_http_wait_any(CfHttpHandle *handle, const uint64 *tickets, int ntickets)
 	Assert(ntickets > 0);
 	PG_TRY();
 	{
+		/* the other transfers go on even when the awaited one is done */
+		act(handle);
 		while (!cf_http_any_done(handle, tickets, ntickets))
 		{
 			drive(handle, tickets, ntickets);

@@ -504,8 +504,6 @@ predict_next_page(CfScanState *state, CfPageCursor *cursor)
 	return asked < (int64) state->ahead_total;
 }
 
-static void add_to_window(CfScanState *state);
-
 /*
  * Send what is known to come next, while fewer than "concurrency" pages
  * are held: gets of the next combinations, the pages of a listing the
@@ -513,22 +511,6 @@ static void add_to_window(CfScanState *state);
  */
 static void
 fill_window(CfScanState *state)
-{
-	int			held = pages_held(state);
-
-	add_to_window(state);
-
-	/*
-	 * Let the new requests leave now: under an asynchronous Append, nothing
-	 * may drive this connection until the rows of the other partitions are
-	 * out.
-	 */
-	if (pages_held(state) > held)
-		cf_client_poll(&state->client);
-}
-
-static void
-add_to_window(CfScanState *state)
 {
 	bool		one_per_combination = state->is_get || state->count_only;
 
