@@ -152,6 +152,26 @@ SELECT id FROM eps$$) AS line WHERE line ~ 'Remote (pages|requests)';
 -- A LIMIT stops early; the pages asked for ahead are abandoned.
 SELECT count(*) FROM (SELECT id FROM eps LIMIT 7) s;
 SELECT id FROM eps ORDER BY id LIMIT 1;
+-- A cursor's pages asked for ahead inside a savepoint that rolls back are
+-- aborted with it, and asked for again: no row lost or repeated.
+ALTER SERVER scale_hw OPTIONS (SET concurrency '4');
+DO $$
+DECLARE
+  c refcursor;
+  r record;
+  ids text[] := '{}';
+BEGIN
+  OPEN c FOR SELECT id FROM eps;
+  FOR i IN 1..3 LOOP FETCH c INTO r; ids := ids || r.id; END LOOP;
+  BEGIN
+    FOR i IN 1..6 LOOP FETCH c INTO r; ids := ids || r.id; END LOOP;
+    PERFORM 1 / 0;
+  EXCEPTION WHEN division_by_zero THEN NULL;
+  END;
+  LOOP FETCH c INTO r; EXIT WHEN NOT FOUND; ids := ids || r.id; END LOOP;
+  RAISE NOTICE 'rows: %, distinct: %, listed: %', cardinality(ids),
+    (SELECT count(DISTINCT i) FROM unnest(ids) i), (SELECT count(id) FROM eps);
+END $$;
 
 SET client_min_messages = warning;
 DROP SERVER acct1, acct2, acct3, scale_hw CASCADE;
