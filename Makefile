@@ -5,6 +5,7 @@ OBJS = \
 	src/analyze.o \
 	src/auth.o \
 	src/budget.o \
+	src/cache.o \
 	src/client.o \
 	src/cloud_fdw.o \
 	src/connection.o \
@@ -24,12 +25,15 @@ OBJS = \
 	src/url.o
 
 EXTENSION = cloud_fdw
-EXTVERSION = 1.0
-DATA = cloud_fdw--$(EXTVERSION).sql
+# A new version is an upgrade script from the last one: CREATE EXTENSION
+# installs 1.0 and applies the upgrades, so both paths run the same SQL.
+EXTVERSION = 1.1
+DATA = cloud_fdw--1.0.sql cloud_fdw--1.0--1.1.sql
 PGFILEDESC = "cloud_fdw - foreign-data wrapper for cloud REST APIs"
 
 REGRESS = options select pushdown update errors faults huawei_sign huawei huawei_auth \
-	validation conversion readme planning writes iam_replay roles registry resources scale
+	validation conversion readme planning writes iam_replay roles registry resources scale \
+	cache
 REGRESS_OPTS = --inputdir=. --load-extension=cloud_fdw --no-locale
 
 PKG_CONFIG ?= pkg-config

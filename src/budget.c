@@ -18,9 +18,6 @@
  */
 #include "postgres.h"
 
-#include "miscadmin.h"
-#include "storage/ipc.h"
-#include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/timestamp.h"
@@ -48,44 +45,25 @@ typedef struct CfSharedBudgets
 static CfSharedBudgets *shared_budgets = NULL;
 static CfBudget local_budgets[CF_LOCAL_BUDGETS];
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-static void
-request_budget_memory(void)
+/* From the shmem_request_hook: the size of the shared budgets. */
+Size
+cf_budget_shmem_size(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(sizeof(CfSharedBudgets));
+	return sizeof(CfSharedBudgets);
 }
 
-static void
-attach_budget_memory(void)
+/* From the shmem_startup_hook, under AddinShmemInitLock. */
+void
+cf_budget_attach_shmem(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	shared_budgets = ShmemInitStruct("cloud_fdw budgets", sizeof(CfSharedBudgets), &found);
 	if (!found)
 	{
 		memset(shared_budgets, 0, sizeof(CfSharedBudgets));
 		SpinLockInit(&shared_budgets->mutex);
 	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-/* From _PG_init: ask for the shared area when the library is preloaded. */
-void
-cf_budget_init(void)
-{
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = request_budget_memory;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = attach_budget_memory;
 }
 
 /* The budget of an identity among n, taking the least recently used one's place. */

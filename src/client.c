@@ -11,15 +11,30 @@
  * when a cached token was refused (401), and judges the status.  Above
  * this file nothing knows a header; below it, nothing knows a provider.
  *
+ * A read of a client that uses the cache (a scan of a table with
+ * "cache_ttl") is answered from it when it can be, and its answer is kept
+ * once it parsed; every write notes what the end of the statement must
+ * drop from the cache.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <unistd.h>
 
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "common/hashfn.h"
+#include "common/sha2.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 #include "cloud_fdw.h"
 
@@ -34,36 +49,61 @@ struct CfExchange
 	CfConnection *conn;
 	uint64		ticket;			/* in the connection's transport */
 	bool		cached_token;	/* carried a token bought earlier */
-	uint64		identity;		/* whose request budget it draws from */
+	uint64		budget;			/* whose request budget it draws from */
 	double		rate_limit;
+	char	   *cache_key;		/* method, URL and body: NULL when not cached */
+	Size		cache_key_len;
+	CfCacheTicket cache_ticket; /* the pending entry its answer fills */
+	bool		from_cache;		/* answered from the cache: no transfer */
+	char	   *cached_body;
+	Size		cached_len;
 	MemoryContextCallback cancel_on_reset;
 };
 
 /*
- * Whose budget requests draw from: a hash of the endpoint and the
- * credentials, never the credentials themselves.
+ * Who calls: a SHA-256 of the provider, the authentication method and the
+ * credentials, so that the secret itself is never kept.
  */
-static uint64
-credential_identity(const CfClient *client)
+static void
+credential_identity(const CfOptions *opts, const CfCredentials *creds, uint8 *identity)
 {
 	StringInfoData buf;
 	ListCell   *lc;
-	uint64		identity;
 
+	StaticAssertStmt(CF_IDENTITY_LEN == PG_SHA256_DIGEST_LENGTH, "identity is a SHA-256");
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "%s\n%s\n%s", client->opts->provider->name,
-					 client->opts->endpoint,
-					 client->creds.method ? client->creds.method->description : "");
-	foreach(lc, client->creds.values)
+	appendStringInfo(&buf, "%s\n%s", opts->provider->name,
+					 creds->method ? creds->method->description : "");
+	foreach(lc, creds->values)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
 
 		appendStringInfo(&buf, "\n%s=%s", def->defname, defGetString(def));
 	}
-	identity = hash_bytes_extended((const unsigned char *) buf.data, buf.len, 0);
+	cf_sha256(buf.data, buf.len, identity);
 	explicit_bzero(buf.data, buf.len);
 	pfree(buf.data);
-	return identity == 0 ? 1 : identity;
+}
+
+/* Whose budget requests draw from: the identity at one endpoint. */
+static uint64
+budget_of(const CfClient *client)
+{
+	uint64		budget = hash_bytes_extended(client->cache_scope.identity, CF_IDENTITY_LEN, 0);
+
+	budget = hash_bytes_extended((const unsigned char *) client->opts->endpoint,
+								 strlen(client->opts->endpoint), budget);
+	return budget == 0 ? 1 : budget;
+}
+
+static uint32
+resource_hash(const CfResource *resource)
+{
+	char	   *name = psprintf("%s/%s", resource->provider->name, resource->name);
+	uint32		hash = hash_bytes((const unsigned char *) name, strlen(name));
+
+	pfree(name);
+	return hash;
 }
 
 /* Read the user mapping's credentials and find its connection. */
@@ -73,9 +113,29 @@ cf_client_open(CfClient *client, UserMapping *user, const CfOptions *opts)
 	client->opts = opts;
 	cf_get_credentials(user, opts, &client->creds);
 	client->conn = cf_get_connection(user);
-	client->identity = credential_identity(client);
+	credential_identity(opts, &client->creds, client->cache_scope.identity);
+	client->cache_scope.resource = resource_hash(opts->resource);
+	client->cache_scope.server_hash = GetSysCacheHashValue1(FOREIGNSERVEROID,
+															ObjectIdGetDatum(opts->serverid));
+	client->cache_scope.mapping_hash = GetSysCacheHashValue1(USERMAPPINGOID,
+															 ObjectIdGetDatum(user->umid));
+	client->budget = budget_of(client);
+	client->cache_ttl_ms = 0;
+	client->cache_hits = client->cache_misses = 0;
 	client->cxt = CurrentMemoryContext;
 	client->event_fd = -1;
+}
+
+/*
+ * Let the client's reads be answered from the cache, as the table's
+ * cache_ttl and cloud_fdw.cache_ttl allow, entries' ages counted from now
+ * (the start of the query) for as long as the client lives.
+ */
+void
+cf_client_use_cache(CfClient *client)
+{
+	client->cache_ttl_ms = cf_cache_ttl_ms(client->opts);
+	client->cache_since = GetCurrentTimestamp();
 }
 
 /* Wait for a transfer and take its answer; no answer at all is an error. */
@@ -94,16 +154,17 @@ needs_login(const CfClient *client)
 }
 
 static void
-trace_request(const CfRequest *req, bool secret_body)
+trace_request(const CfRequest *req, bool secret_body, bool from_cache)
 {
 	if (!cloud_fdw_trace)
 		return;
 	ereport(NOTICE,
-			(errmsg("cloud_fdw: %s %s%s%s", req->method, req->path,
+			(errmsg("cloud_fdw: %s %s%s%s%s", req->method, req->path,
 					req->body ? " " : "",
 					req->body == NULL ? ""
 					: secret_body ? "(body not shown: it holds credentials)"
-					: cf_utf8_to_display(req->body, strlen(req->body)))));
+					: cf_utf8_to_display(req->body, strlen(req->body)),
+					from_cache ? " (from the cache)" : "")));
 }
 
 /* The transport's request for a call to url, with these headers. */
@@ -154,7 +215,7 @@ login(CfClient *client, CfScope scope)
 	req.path = login.path;
 	req.body = login.body;
 	cf_push_request_context(&errcallback, &req);
-	trace_request(&req, true);
+	trace_request(&req, true, false);
 	prepare_http(client, &req, psprintf("%s%s", login.endpoint, login.path), NIL, true, &http);
 	ticket = cf_http_start(handle, &http, CurrentMemoryContext);
 	take_answer(handle, ticket, &resp);
@@ -185,7 +246,7 @@ pace_exchange(void *arg, long retry_after_ms)
 {
 	CfExchange *x = (CfExchange *) arg;
 
-	return cf_budget_next_start(x->identity, x->rate_limit, retry_after_ms);
+	return cf_budget_next_start(x->budget, x->rate_limit, retry_after_ms);
 }
 
 /* Credentials, then headers, then the transfer, paced by the request budget. */
@@ -213,7 +274,7 @@ send_exchange(CfClient *client, CfExchange *x)
 	prepare_http(client, &x->req, auth.url, auth_headers, !x->req.writes, &x->http);
 	x->http.pace = pace_exchange;
 	x->http.pace_arg = x;
-	trace_request(&x->req, false);
+	trace_request(&x->req, false, false);
 	x->ticket = cf_http_start(handle, &x->http, x->cxt);
 	if (x->req.writes)
 		cf_connection_mark_write(client->conn);
@@ -222,7 +283,8 @@ send_exchange(CfClient *client, CfExchange *x)
 
 /*
  * An exchange whose memory goes away (its scan ended early, an error)
- * abandons its transfer, which would otherwise write into freed memory.
+ * abandons its transfer, which would otherwise write into freed memory,
+ * and the cache entry others may be waiting for.
  */
 static void
 cancel_exchange(void *arg)
@@ -230,8 +292,44 @@ cancel_exchange(void *arg)
 	CfExchange *x = (CfExchange *) arg;
 	CfHttpHandle *handle = cf_connection_open_http(x->conn);
 
-	if (handle != NULL)
+	if (handle != NULL && x->ticket != 0)
 		cf_http_cancel(handle, x->ticket);
+	cf_cache_abandon(&x->cache_ticket);
+}
+
+/* The cache key of a request: method, URL and body; no credential. */
+static void
+set_cache_key(const CfClient *client, CfExchange *x)
+{
+	StringInfoData key;
+
+	initStringInfo(&key);
+	appendStringInfo(&key, "%s %s%s\n%s", x->req.method, client->opts->endpoint,
+					 x->req.path, x->req.body ? x->req.body : "");
+	x->cache_key = key.data;
+	x->cache_key_len = key.len;
+}
+
+/* Answer a read from the cache if it can be; else it will fill the cache. */
+static bool
+answer_from_cache(CfClient *client, CfExchange *x)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(x->cxt);
+
+	set_cache_key(client, x);
+	MemoryContextSwitchTo(oldcxt);
+	x->from_cache = cf_cache_lookup(&client->cache_scope, x->cache_key, x->cache_key_len,
+									client->cache_since, client->cache_ttl_ms,
+									client->opts->request_timeout_ms, x->cxt,
+									&x->cached_body, &x->cached_len, &x->cache_ticket);
+	if (x->from_cache)
+	{
+		client->cache_hits++;
+		trace_request(&x->req, false, true);
+	}
+	else
+		client->cache_misses++;
+	return x->from_cache;
 }
 
 /* Start a request; its answer will be kept in cxt. */
@@ -243,22 +341,36 @@ cf_client_start(CfClient *client, const CfRequest *req, MemoryContext cxt)
 	x->req = *req;
 	x->cxt = cxt;
 	x->conn = client->conn;
-	x->identity = client->identity;
+	x->budget = client->budget;
 	x->rate_limit = client->opts->rate_limit;
-	send_exchange(client, x);
 	x->cancel_on_reset.func = cancel_exchange;
 	x->cancel_on_reset.arg = x;
 	MemoryContextRegisterResetCallback(cxt, &x->cancel_on_reset);
+	if (req->writes)
+		cf_cache_note_write(&client->cache_scope);
+	else if (client->cache_ttl_ms > 0 && answer_from_cache(client, x))
+		return x;
+	send_exchange(client, x);
 	return x;
 }
 
+/* Whether the exchange's answer came from the cache, not from the API. */
+bool
+cf_client_was_cached(const CfExchange *x)
+{
+	return x->from_cache;
+}
+
+/* The tickets of exchanges on their way (those not answered from the cache). */
 static uint64 *
-tickets_of(CfExchange *const *exchanges, int n)
+tickets_of(CfExchange *const *exchanges, int n, int *ntickets)
 {
 	uint64	   *tickets = palloc(sizeof(uint64) * n);
 
+	*ntickets = 0;
 	for (int i = 0; i < n; i++)
-		tickets[i] = exchanges[i]->ticket;
+		if (!exchanges[i]->from_cache)
+			tickets[(*ntickets)++] = exchanges[i]->ticket;
 	return tickets;
 }
 
@@ -266,9 +378,15 @@ tickets_of(CfExchange *const *exchanges, int n)
 CfExchange *
 cf_client_wait_any(CfClient *client, CfExchange *const *exchanges, int n)
 {
-	uint64	   *tickets = tickets_of(exchanges, n);
-	uint64		ticket = cf_http_wait_any(cf_connection_http(client->conn), tickets, n);
+	uint64	   *tickets;
+	int			ntickets;
+	uint64		ticket;
 
+	for (int i = 0; i < n; i++)
+		if (exchanges[i]->from_cache)
+			return exchanges[i];
+	tickets = tickets_of(exchanges, n, &ntickets);
+	ticket = cf_http_wait_any(cf_connection_http(client->conn), tickets, ntickets);
 	pfree(tickets);
 	for (int i = 0; i < n; i++)
 		if (exchanges[i]->ticket == ticket)
@@ -280,7 +398,7 @@ cf_client_wait_any(CfClient *client, CfExchange *const *exchanges, int n)
 bool
 cf_client_ready(CfClient *client, CfExchange *x)
 {
-	return cf_http_any_done(cf_connection_http(client->conn), &x->ticket, 1);
+	return x->from_cache || cf_http_any_done(cf_connection_http(client->conn), &x->ticket, 1);
 }
 
 /* Let the transfers make progress, without waiting. */
@@ -311,9 +429,13 @@ int
 cf_client_event_fd(CfClient *client, CfExchange *const *exchanges, int n)
 {
 	CfHttpHandle *handle = cf_connection_http(client->conn);
-	uint64	   *tickets = tickets_of(exchanges, n);
-	int			fd = cf_http_event_fd(handle, tickets, n);
+	int			ntickets;
+	uint64	   *tickets = tickets_of(exchanges, n, &ntickets);
+	int			fd;
 
+	/* an answer from the cache is ready: nobody waits for it */
+	Assert(ntickets == n);
+	fd = cf_http_event_fd(handle, tickets, ntickets);
 	pfree(tickets);
 	if (client->event_fd >= 0 && client->event_handle != cf_http_id(handle))
 		close_event_fd(client);
@@ -343,8 +465,17 @@ cf_client_event_fd(CfClient *client, CfExchange *const *exchanges, int n)
 void
 cf_client_finish(CfClient *client, CfExchange *x, CfHttpResponse *resp)
 {
-	CfHttpHandle *handle = cf_connection_http(client->conn);
+	CfHttpHandle *handle;
 
+	if (x->from_cache)
+	{
+		memset(resp, 0, sizeof(CfHttpResponse));
+		resp->status = 200;
+		resp->body = x->cached_body;
+		resp->body_len = x->cached_len;
+		return;
+	}
+	handle = cf_connection_http(client->conn);
 	take_answer(handle, x->ticket, resp);
 
 	/*
@@ -376,20 +507,28 @@ cf_client_finish(CfClient *client, CfExchange *x, CfHttpResponse *resp)
  * own 404 means "no such item" (NULL), while a bare 404 (a wrong endpoint)
  * is an error.  The empty body of a write is NULL too (204); anything
  * else is parsed in cxt, so that an empty answer to a read is an error.
+ * Only an answer that parsed is kept in the cache: errors never are.
  */
 CfJson *
-cf_client_answer(const CfClient *client, const CfRequest *req, const CfHttpResponse *resp,
+cf_client_answer(const CfClient *client, CfExchange *x, const CfHttpResponse *resp,
 				 bool missing_ok, MemoryContext cxt)
 {
 	const CfErrorEnvelope *envelope = client->opts->provider->envelope;
+	CfJson	   *answer;
 
-	if (missing_ok && resp->status == 404 && cf_is_api_error(envelope, resp))
-		return NULL;
 	if (resp->status < 200 || resp->status > 299)
+	{
+		cf_cache_abandon(&x->cache_ticket);
+		if (missing_ok && resp->status == 404 && cf_is_api_error(envelope, resp))
+			return NULL;
 		cf_report_http_error(envelope, resp);
-	if (resp->body_len == 0 && req->writes)
+	}
+	if (resp->body_len == 0 && x->req.writes)
 		return NULL;
-	return cfj_parse(resp->body, resp->body_len, cxt);
+	answer = cfj_parse(resp->body, resp->body_len, cxt);
+	cf_cache_fill(&x->cache_ticket, x->cache_key, x->cache_key_len,
+				  resp->body, resp->body_len);
+	return answer;
 }
 
 /* Send a request, wait for it and judge its answer, as cf_client_answer does. */
@@ -402,7 +541,68 @@ cf_call_json(CfClient *client, const CfRequest *req, bool missing_ok, MemoryCont
 	CfJson	   *answer;
 
 	cf_client_finish(client, x, resp);
-	answer = cf_client_answer(client, req, resp, missing_ok, cxt);
+	answer = cf_client_answer(client, x, resp, missing_ok, cxt);
 	MemoryContextSwitchTo(oldcxt);
 	return answer;
+}
+
+/*
+ * Remember body as the answer to the read req, for the cache to keep when
+ * the statement's writes end (the item a write answered, as its get).
+ */
+void
+cf_client_remember(CfClient *client, const CfRequest *req, const char *body, Size body_len)
+{
+	CfExchange	x = {.req = *req};
+
+	set_cache_key(client, &x);
+	cf_cache_note_answer(&client->cache_scope, x.cache_key, x.cache_key_len, body, body_len);
+	pfree(x.cache_key);
+}
+
+/* Whether a server is one of cloud_fdw's: its wrapper's handler is ours. */
+static bool
+is_our_server(ForeignServer *server)
+{
+	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+
+	return OidIsValid(fdw->fdwhandler) &&
+		GetFdwRoutine(fdw->fdwhandler)->BeginForeignScan == cloudBeginForeignScan;
+}
+
+/*
+ * The identities of the credentials a role's user mappings (its own, or
+ * PUBLIC) give it on cloud_fdw's servers, as cache scopes.
+ */
+List *
+cf_user_identities(Oid userid)
+{
+	Relation	servers = table_open(ForeignServerRelationId, AccessShareLock);
+	TableScanDesc scan = table_beginscan_catalog(servers, 0, NULL);
+	List	   *scopes = NIL;
+	HeapTuple	tuple;
+
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Oid			serverid = ((Form_pg_foreign_server) GETSTRUCT(tuple))->oid;
+		ForeignServer *server = GetForeignServer(serverid);
+		CfOptions	opts;
+		CfCredentials creds;
+		CfCacheScope *scope;
+
+		if (!is_our_server(server) ||
+			(!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
+									ObjectIdGetDatum(serverid)) &&
+			 !SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
+									ObjectIdGetDatum(serverid))))
+			continue;
+		cf_get_server_options(server, &opts);
+		cf_get_credentials(GetUserMapping(userid, serverid), &opts, &creds);
+		scope = palloc0(sizeof(CfCacheScope));
+		credential_identity(&opts, &creds, scope->identity);
+		scopes = lappend(scopes, scope);
+	}
+	table_endscan(scan);
+	table_close(servers, AccessShareLock);
+	return scopes;
 }

@@ -16,6 +16,9 @@
 
 #include "foreign/fdwapi.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
@@ -27,10 +30,35 @@ void		_PG_init(void);
 
 bool		cloud_fdw_trace = false;
 
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
 /* ----------------------------------------------------------------
  * Module setup and handler
  * ----------------------------------------------------------------
  */
+
+/* Shared memory, when preloaded: the request budgets and the cache. */
+static void
+request_shared_memory(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(cf_budget_shmem_size());
+	cf_cache_request_shmem();
+}
+
+static void
+attach_shared_memory(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	cf_budget_attach_shmem();
+	cf_cache_attach_shmem();
+	LWLockRelease(AddinShmemInitLock);
+}
+
 void
 _PG_init(void)
 {
@@ -42,9 +70,16 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	cf_cache_init();
 	MarkGUCPrefixReserved("cloud_fdw");
 	cf_http_init();
-	cf_budget_init();
+	if (process_shared_preload_libraries_in_progress)
+	{
+		prev_shmem_request_hook = shmem_request_hook;
+		shmem_request_hook = request_shared_memory;
+		prev_shmem_startup_hook = shmem_startup_hook;
+		shmem_startup_hook = attach_shared_memory;
+	}
 }
 
 PG_FUNCTION_INFO_V1(cloud_fdw_handler);

@@ -61,6 +61,7 @@ typedef struct CfOptions
 	int			on_partial_error;	/* CfPartialErrors */
 	int			on_partition_error; /* CfPartialErrors: of the whole table */
 	bool		async_capable;	/* may run concurrently under an Append */
+	int			cache_ttl_ms;	/* answers are cached this long; 0: not */
 } CfOptions;
 
 /*
@@ -76,6 +77,7 @@ typedef struct CfCredentials
 
 extern Datum cloud_fdw_validator(PG_FUNCTION_ARGS);
 extern void cf_get_options(Oid foreigntableid, CfOptions *opts);
+extern void cf_get_server_options(ForeignServer *server, CfOptions *opts);
 extern void cf_get_credentials(UserMapping *user, const CfOptions *opts,
 							   CfCredentials *creds);
 extern const char *cf_credential(const CfCredentials *creds, const char *name);
@@ -115,8 +117,53 @@ extern Datum cloud_fdw_disconnect_all(PG_FUNCTION_ARGS);
  * Request budgets per credential identity (budget.c)
  * ----------------------------------------------------------------
  */
-extern void cf_budget_init(void);
+extern Size cf_budget_shmem_size(void);
+extern void cf_budget_attach_shmem(void);
 extern TimestampTz cf_budget_next_start(uint64 identity, double rate, long retry_after_ms);
+
+/* ----------------------------------------------------------------
+ * The cache of read answers (cache.c)
+ * ----------------------------------------------------------------
+ */
+
+/* A SHA-256 of the provider and the credentials: never the secret itself. */
+#define CF_IDENTITY_LEN 32
+
+/* Whose an entry is, and what dropping it goes by. */
+typedef struct CfCacheScope
+{
+	uint8		identity[CF_IDENTITY_LEN];
+	uint32		resource;		/* hash of provider and resource names */
+	uint32		server_hash;	/* syscache hash values of the server ... */
+	uint32		mapping_hash;	/* ... and of the user mapping that stored it */
+} CfCacheScope;
+
+/* A pending entry its fetcher fills; generation 0: none. */
+typedef struct CfCacheTicket
+{
+	int32		index;
+	uint64		generation;
+} CfCacheTicket;
+
+extern int	cloud_fdw_cache_ttl;
+extern int	cloud_fdw_cache_size_kb;
+
+extern void cf_cache_init(void);
+extern void cf_cache_request_shmem(void);
+extern void cf_cache_attach_shmem(void);
+extern int	cf_cache_ttl_ms(const CfOptions *opts);
+extern bool cf_cache_lookup(const CfCacheScope *scope, const char *key, Size key_len,
+							TimestampTz since, int ttl_ms, int wait_ms, MemoryContext cxt,
+							char **body, Size *body_len, CfCacheTicket *ticket);
+extern void cf_cache_fill(CfCacheTicket *ticket, const char *key, Size key_len,
+						  const char *body, Size body_len);
+extern void cf_cache_abandon(CfCacheTicket *ticket);
+extern void cf_cache_note_write(const CfCacheScope *scope);
+extern void cf_cache_note_answer(const CfCacheScope *scope, const char *key, Size key_len,
+								 const char *body, Size body_len);
+extern void cf_cache_end_statement(void);
+extern Datum cloud_fdw_cache_stats(PG_FUNCTION_ARGS);
+extern Datum cloud_fdw_cache_clear(PG_FUNCTION_ARGS);
 
 /* ----------------------------------------------------------------
  * The client (client.c): the one path of every request
@@ -129,7 +176,12 @@ typedef struct CfClient
 	const CfOptions *opts;
 	CfCredentials creds;
 	CfConnection *conn;
-	uint64		identity;		/* of the credentials, for request budgets */
+	uint64		budget;			/* whose request budget: endpoint and identity */
+	CfCacheScope cache_scope;	/* the identity, and what its entries belong to */
+	int			cache_ttl_ms;	/* reads are answered from the cache: 0, never */
+	TimestampTz cache_since;	/* the query's start, which entries' ages count from */
+	int64		cache_hits;
+	int64		cache_misses;
 	MemoryContext cxt;			/* it was opened in, and lives as long as */
 	int			event_fd;		/* a copy of the handle's, or -1 */
 	uint64		event_handle;	/* the handle it is a copy of */
@@ -160,9 +212,14 @@ extern void cf_client_finish(CfClient *client, CfExchange *exchange, CfHttpRespo
 extern bool cf_client_ready(CfClient *client, CfExchange *exchange);
 extern void cf_client_poll(CfClient *client);
 extern int	cf_client_event_fd(CfClient *client, CfExchange *const *exchanges, int n);
-extern CfJson *cf_client_answer(const CfClient *client, const CfRequest *req,
+extern CfJson *cf_client_answer(const CfClient *client, CfExchange *exchange,
 								const CfHttpResponse *resp, bool missing_ok,
 								MemoryContext cxt);
+extern void cf_client_use_cache(CfClient *client);
+extern bool cf_client_was_cached(const CfExchange *exchange);
+extern void cf_client_remember(CfClient *client, const CfRequest *req,
+							   const char *body, Size body_len);
+extern List *cf_user_identities(Oid userid);
 extern CfJson *cf_call_json(CfClient *client, const CfRequest *req, bool missing_ok,
 							MemoryContext cxt, CfHttpResponse *resp);
 
@@ -221,6 +278,7 @@ extern const char *cf_token_get(CfTokenCache *cache, CfScope scope);
 extern void cf_token_keep(CfTokenCache *cache, CfScope scope, const char *token,
 						  TimestampTz expires);
 extern void cf_token_forget_all(CfTokenCache *cache);
+extern void cf_sha256(const char *data, size_t len, uint8 *digest);
 extern char *cf_huawei_authorization(const char *method, const char *url, List *headers,
 									 const char *body, size_t body_len,
 									 const char *access_key, const char *secret_key);

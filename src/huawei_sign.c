@@ -40,17 +40,27 @@ digest_hex(const uint8 *digest, int len, char *out)
 	out[hex_encode((const char *) digest, len, out)] = '\0';
 }
 
-static void
-sha256_hex(const char *data, size_t len, char *out)
+/* The SHA-256 digest of data (PG_SHA256_DIGEST_LENGTH bytes). */
+void
+cf_sha256(const char *data, size_t len, uint8 *digest)
 {
 	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
 
 	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
 		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
-		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
-		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ctx));
+		pg_cryptohash_final(ctx, digest, PG_SHA256_DIGEST_LENGTH) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not compute SHA-256: %s", pg_cryptohash_error(ctx))));
 	pg_cryptohash_free(ctx);
+}
+
+static void
+sha256_hex(const char *data, size_t len, char *out)
+{
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+
+	cf_sha256(data, len, digest);
 	digest_hex(digest, sizeof(digest), out);
 }
 
@@ -63,7 +73,9 @@ hmac_sha256_hex(const char *key, const char *data, char *out)
 	if (ctx == NULL || pg_hmac_init(ctx, (const uint8 *) key, strlen(key)) < 0 ||
 		pg_hmac_update(ctx, (const uint8 *) data, strlen(data)) < 0 ||
 		pg_hmac_final(ctx, digest, sizeof(digest)) < 0)
-		elog(ERROR, "could not compute HMAC-SHA256: %s", pg_hmac_error(ctx));
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not compute HMAC-SHA256: %s", pg_hmac_error(ctx))));
 	pg_hmac_free(ctx);
 	digest_hex(digest, sizeof(digest), out);
 }

@@ -49,6 +49,12 @@ typedef struct CfModifyState
 	 * "concurrency" of them are on their way at once.
 	 */
 	bool		async;
+
+	/*
+	 * With the table's cache on, the item a write answers replaces the
+	 * cached answer of its get (when the statement ends).
+	 */
+	bool		remember_gets;
 	struct CfPendingWrite *pending;
 	int			npending;
 	CfExchange **pending_exchanges; /* scratch: the exchanges of the pending writes */
@@ -61,6 +67,8 @@ typedef struct CfPendingWrite
 	MemoryContext cxt;
 	CfRequest	req;
 	char	   *key;
+	const CfCall *call;
+	CfRequest	get;			/* of the row: its answer is remembered; method NULL: not */
 } CfPendingWrite;
 
 /* A stored generated column, computed locally from the row the API sends back. */
@@ -298,9 +306,12 @@ cloudBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	cf_client_open(&state->client, user, &state->opts);
 	state->maps = cf_column_maps(rel, resource, NULL);
 	state->target_attrs = (List *) linitial(fdw_private);
+	state->remember_gets = state->opts.cache_ttl_ms > 0 && resource->get != NULL;
 
-	/* the row fills the parameters of the write calls and of the refetch */
+	/* the row fills the parameters of the write calls, of the refetch and of the get */
 	calls = write_calls(resource);
+	if (state->remember_gets)
+		calls = list_append_unique_ptr(calls, (void *) resource->get);
 	for (AttrNumber attnum = 1; attnum <= RelationGetNumberOfAttributes(rel); attnum++)
 	{
 		const char *path = cf_column_map_path(state->maps, attnum);
@@ -397,13 +408,32 @@ note_answer(CfModifyState *state, const char *key, long status)
  * else parsed (NULL: no body).
  */
 static CfJson *
-write_answer(CfModifyState *state, const CfRequest *req, const char *key,
+write_answer(CfModifyState *state, CfExchange *x, const char *key,
 			 const CfHttpResponse *resp)
 {
 	note_answer(state, key, resp->status);
 	if (resp->status < 200 || resp->status > 299)
 		cf_ledger_report(state->ledger);
-	return cf_client_answer(&state->client, req, resp, false, state->rowcxt);
+	return cf_client_answer(&state->client, x, resp, false, state->rowcxt);
+}
+
+/* Remember an item the API answered as the answer of the row's get. */
+static void
+remember_item(CfModifyState *state, const CfRequest *get, CfJson *item, MemoryContext cxt)
+{
+	const char *item_path = state->opts.resource->get->item_path;
+	CfJson	   *answer = item;
+	char	   *text;
+
+	if (item == NULL)
+		return;
+	if (item_path != NULL)
+	{
+		answer = cfj_new_object(cxt);
+		cfj_set_path(answer, item_path, item, cxt);
+	}
+	text = cfj_serialize(answer);
+	cf_client_remember(&state->client, get, text, strlen(text));
 }
 
 /* Make one call of the row and wait; returns the parsed answer or NULL. */
@@ -429,17 +459,21 @@ row_call(CfModifyState *state, const CfCall *call, const CfParamValue *values,
 		cf_ledger_sent(state->ledger, state->current_key);
 		x = cf_client_start(&state->client, &req, state->rowcxt);
 		cf_client_finish(&state->client, x, &resp);
-		answer = write_answer(state, &req, state->current_key, &resp);
+		answer = write_answer(state, x, state->current_key, &resp);
 	}
 	state->requests++;
 	error_context_stack = errcallback.previous;
 	return answer;
 }
 
-/* Start the one write call of item key without waiting for it. */
+/*
+ * Start the one write call of item key without waiting for it; get, if
+ * not NULL, is the row's get whose answer the call's will replace.
+ */
 static void
 start_write(CfModifyState *state, EState *estate, const char *key,
-			const CfRowCall *rc, const CfParamValue *values, int nvalues)
+			const CfRowCall *rc, const CfParamValue *values, int nvalues,
+			const CfRequest *get)
 {
 	CfPendingWrite *w = &state->pending[state->npending];
 	MemoryContext oldcxt;
@@ -451,6 +485,13 @@ start_write(CfModifyState *state, EState *estate, const char *key,
 	if (rc->body != NULL)
 		w->req.body = pstrdup(rc->body);
 	w->key = pstrdup(key);
+	w->call = rc->call;
+	memset(&w->get, 0, sizeof(CfRequest));
+	if (get != NULL && rc->call->returns_item)
+	{
+		w->get = *get;
+		w->get.path = pstrdup(get->path);
+	}
 	MemoryContextSwitchTo(oldcxt);
 	cf_ledger_sent(state->ledger, w->key);
 	w->exchange = cf_client_start(&state->client, &w->req, w->cxt);
@@ -488,8 +529,16 @@ finish_write(CfModifyState *state, CfPendingWrite *w, CfHttpResponse *resp)
 	cf_push_request_context(&errcallback, &w->req);
 	cf_client_finish(&state->client, w->exchange, resp);
 	error_context_stack = errcallback.previous;
-	MemoryContextSwitchTo(oldcxt);
 	note_answer(state, w->key, resp->status);
+	if (w->get.method != NULL && resp->status >= 200 && resp->status <= 299)
+	{
+		/* nobody reads this answer but the cache: one that does not parse is no error */
+		CfJson	   *answer = cfj_try_parse(resp->body, resp->body_len, w->cxt);
+
+		if (answer != NULL)
+			remember_item(state, &w->get, cf_answer_item(w->call, answer), w->cxt);
+	}
+	MemoryContextSwitchTo(oldcxt);
 	return resp->status >= 200 && resp->status <= 299;
 }
 
@@ -642,6 +691,37 @@ call_values(CfModifyState *state, Relation rel, const CfCall *call,
 	return nvalues;
 }
 
+/*
+ * The get of the row as it is after the update, when its answer is to be
+ * remembered and every value of its path is known; false otherwise.
+ */
+static bool
+row_get(CfModifyState *state, Relation rel, TupleTableSlot *slot, CfRequest *get)
+{
+	const CfCall *call = state->opts.resource->get;
+	CfParamValue *values;
+	int			nvalues;
+	ListCell   *lc;
+
+	if (!state->remember_gets)
+		return false;
+	foreach(lc, state->param_attrs)
+	{
+		AttrNumber	attnum = lfirst_int(lc);
+		const CfCallParam *param = cf_call_param(call, cf_column_map_path(state->maps, attnum));
+
+		if (param != NULL && param->in == CF_IN_PATH &&
+			(slot->tts_isnull[attnum - 1] ||
+			 !cf_key_is_addressable(cf_datum_to_key(state->maps, attnum,
+													slot->tts_values[attnum - 1]))))
+			return false;
+	}
+	values = palloc0(sizeof(CfParamValue) * Max(1, list_length(state->param_attrs)));
+	nvalues = call_values(state, rel, call, slot->tts_values, slot->tts_isnull, slot, values);
+	cf_build_request(call, values, nvalues, &state->opts, NULL, false, get);
+	return true;
+}
+
 TupleTableSlot *
 cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 					   TupleTableSlot *slot, TupleTableSlot *planSlot)
@@ -662,6 +742,8 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	ErrorContextCallback errcallback;
 	CfJson	   *item = NULL;
 	char	   *key;
+	CfRequest	get;
+	bool		has_get;
 	ListCell   *lc;
 
 	MemoryContextReset(state->rowcxt);
@@ -703,6 +785,7 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 				 errdetail("%s", resource->fixed_key_reason)));
 
 	values = palloc0(sizeof(CfParamValue) * Max(1, list_length(state->param_attrs)));
+	has_get = row_get(state, rel, slot, &get);
 	if (state->async && list_length(calls) == 1)
 	{
 		CfRowCall  *rc = linitial(calls);
@@ -710,7 +793,7 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 		nvalues = call_values(state, rel, rc->call, oldvalues, oldnulls, slot, values);
 		if (state->npending == state->opts.concurrency)
 			complete_write(state);
-		start_write(state, estate, key, rc, values, nvalues);
+		start_write(state, estate, key, rc, values, nvalues, has_get ? &get : NULL);
 		MemoryContextSwitchTo(oldcxt);
 		return slot;
 	}
@@ -745,6 +828,8 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	}
 	if (item != NULL)
 	{
+		if (has_get)
+			remember_item(state, &get, item, state->rowcxt);
 		nvalues = call_values(state, rel, NULL, oldvalues, oldnulls, slot, values);
 		cf_store_item(state->maps, item, values, nvalues, slot);
 	}
@@ -764,6 +849,7 @@ cloudEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 	{
 		complete_all_writes(state);
 		cf_ledger_close(state->ledger);
+		cf_cache_end_statement();
 		MemoryContextDelete(state->rowcxt);
 	}
 }

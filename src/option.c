@@ -88,6 +88,8 @@ static const CfOptionDef option_defs[] = {
 	.offset = LANDS_IN(on_partition_error)},
 	{"async_capable", CF_ON_SERVER | CF_ON_TABLE, CF_OPT_BOOL, .default_value = "true",
 	.offset = LANDS_IN(async_capable)},
+	{"cache_ttl", CF_ON_SERVER | CF_ON_TABLE, CF_OPT_MS, .default_value = "0", .zero_is_off = true,
+	.offset = LANDS_IN(cache_ttl_ms)},
 	{"path", CF_ON_COLUMN, CF_OPT_STRING, .offset = -1, .check = check_path},
 	{"timezone", CF_ON_COLUMN, CF_OPT_STRING, .offset = -1, .check = check_timezone},
 	{"value", CF_ON_COLUMN, CF_OPT_STRING, .offset = -1},
@@ -461,9 +463,9 @@ parse_size_kb(const char *value, int *kb)
 }
 
 static bool
-parse_duration_ms(const char *value, int *ms)
+parse_duration_ms(const char *value, int *ms, bool zero_is_off)
 {
-	return parse_int(value, ms, GUC_UNIT_MS, NULL) && *ms > 0;
+	return parse_int(value, ms, GUC_UNIT_MS, NULL) && (*ms > 0 || (*ms == 0 && zero_is_off));
 }
 
 /* The index of an enumeration's value, or -1. */
@@ -498,8 +500,10 @@ check_value(DefElem *def, const CfOptionDef *opt)
 												(int) opt->min, (int) opt->max));
 			break;
 		case CF_OPT_MS:
-			if (!parse_duration_ms(value, &n))
-				report_invalid_value(def, "The value must be a positive duration such as \"30s\" or \"500ms\".");
+			if (!parse_duration_ms(value, &n, opt->zero_is_off))
+				report_invalid_value(def, opt->zero_is_off
+									 ? "The value must be a duration such as \"60s\" or \"5min\", or 0 for off."
+									 : "The value must be a positive duration such as \"30s\" or \"500ms\".");
 			break;
 		case CF_OPT_BYTES:
 			if (!parse_size_kb(value, &n))
@@ -707,7 +711,7 @@ apply_value(CfOptions *opts, const CfOptionDef *opt, const char *value)
 			(void) parse_count(value, (int *) field);
 			break;
 		case CF_OPT_MS:
-			(void) parse_duration_ms(value, (int *) field);
+			(void) parse_duration_ms(value, (int *) field, opt->zero_is_off);
 			break;
 		case CF_OPT_BYTES:
 			(void) parse_size_kb(value, &n);
@@ -823,16 +827,13 @@ check_plain_http(const CfOptions *opts, const char *url)
 }
 
 /*
- * Resolve the options of a foreign table: defaults, then server options,
- * then table options.
+ * The options a server gives its tables: defaults, then its own; the
+ * provider, and the provider's options (those its user mappings may also
+ * set among them).
  */
 void
-cf_get_options(Oid foreigntableid, CfOptions *opts)
+cf_get_server_options(ForeignServer *server, CfOptions *opts)
 {
-	ForeignTable *table = GetForeignTable(foreigntableid);
-	ForeignServer *server = GetForeignServer(table->serverid);
-	const char *provider_name = option_value(server->options, "provider");
-	const char *resource_name = option_value(table->options, "resource");
 	ListCell   *lc;
 
 	memset(opts, 0, sizeof(CfOptions));
@@ -842,15 +843,7 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 		if (option_defs[i].default_value != NULL)
 			apply_value(opts, &option_defs[i], option_defs[i].default_value);
 	opts->estimated_items = -1;
-
-	/*
-	 * Options stored without this validator (by an older cloud_fdw, or under
-	 * a wrapper created without it) are checked again where they matter: a
-	 * table must not redirect requests, nor lack what the code relies on.
-	 */
 	check_required_options(server->options, CF_ON_SERVER);
-	check_required_options(table->options, CF_ON_TABLE);
-
 	foreach(lc, server->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
@@ -861,6 +854,28 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 		else if ((opt = cf_find_provider_option(def->defname, CF_ON_SERVER, NULL)) != NULL)
 			opts->provider_options = lappend(opts->provider_options, provider_value(opt, def));
 	}
+	opts->provider = cf_find_provider(option_value(server->options, "provider"));
+}
+
+/*
+ * Resolve the options of a foreign table: defaults, then server options,
+ * then table options.
+ */
+void
+cf_get_options(Oid foreigntableid, CfOptions *opts)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	ForeignServer *server = GetForeignServer(table->serverid);
+	const char *resource_name = option_value(table->options, "resource");
+	ListCell   *lc;
+
+	/*
+	 * Options stored without this validator (by an older cloud_fdw, or under
+	 * a wrapper created without it) are checked again where they matter: a
+	 * table must not redirect requests, nor lack what the code relies on.
+	 */
+	cf_get_server_options(server, opts);
+	check_required_options(table->options, CF_ON_TABLE);
 	foreach(lc, table->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
@@ -874,15 +889,14 @@ cf_get_options(Oid foreigntableid, CfOptions *opts)
 	opts->estimated_items_given = find_def(table->options, "estimated_items") != NULL;
 
 	/* The validator guarantees both names exist; the pair may still not fit. */
-	opts->provider = cf_find_provider(provider_name);
 	opts->resource = cf_find_resource(opts->provider, resource_name);
 	if (opts->resource == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("provider \"%s\" of server \"%s\" has no resource \"%s\"",
-						provider_name, server->servername, resource_name),
+						opts->provider->name, server->servername, resource_name),
 				 errhint("Resources of provider \"%s\" are: %s.",
-						 provider_name, cf_resource_names(opts->provider))));
+						 opts->provider->name, cf_resource_names(opts->provider))));
 
 	if (opts->endpoint == NULL)
 		opts->endpoint = expand_endpoint(opts->resource->default_endpoint, opts,

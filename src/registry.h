@@ -52,6 +52,7 @@ typedef struct CfOptionDef
 	double		max;
 	const char *const *values;	/* CF_OPT_ENUM, NULL-terminated */
 	const char *default_value;	/* NULL: unset */
+	bool		zero_is_off;	/* CF_OPT_MS: 0 is allowed, and means "off" */
 	int			offset;			/* field of CfOptions it lands in, or -1 */
 	bool		is_credential;	/* only ever in a user mapping, never shown */
 	void		(*check) (CfDefElem *def);	/* more checks, or NULL */

@@ -163,6 +163,9 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
 	cf_get_options(relid, &state->opts);
 	user = GetUserMapping(cf_scan_user(plan, estate, rtindex), state->opts.serverid);
 	cf_client_open(&state->client, user, &state->opts);
+	/* rows an UPDATE is about to change are read fresh */
+	if (!list_member_int(estate->es_plannedstmt->resultRelations, rtindex))
+		cf_client_use_cache(&state->client);
 	state->relname = get_rel_name(relid);
 	state->count_only = intVal(list_nth(plan->fdw_private, CF_SCAN_COUNT));
 
@@ -544,10 +547,13 @@ fill_window(CfScanState *state)
 }
 
 static void
-count_response(CfScanState *state, const CfHttpResponse *resp, instr_time started)
+count_response(CfScanState *state, CfExchange *x, const CfHttpResponse *resp,
+			   instr_time started)
 {
 	instr_time	now;
 
+	if (cf_client_was_cached(x))
+		return;
 	INSTR_TIME_SET_CURRENT(now);
 	INSTR_TIME_SUBTRACT(now, started);
 	INSTR_TIME_ADD(state->stats.http_time, now);
@@ -633,8 +639,8 @@ read_fetch(CfScanState *state)
 	cf_push_request_context(&errcallback, &fetch->req);
 	INSTR_TIME_SET_CURRENT(started);
 	cf_client_finish(&state->client, fetch->exchange, &resp);
-	count_response(state, &resp, started);
-	answer = cf_client_answer(&state->client, &fetch->req, &resp, true, fetch->cxt);
+	count_response(state, fetch->exchange, &resp, started);
+	answer = cf_client_answer(&state->client, fetch->exchange, &resp, true, fetch->cxt);
 	if (!state->is_get)
 		state->stats.pages++;
 	if (state->count_only)
@@ -995,6 +1001,11 @@ cloudExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			ExplainPropertyInteger("Remote retries", NULL, state->stats.retries, es);
 		if (state->stats.replays > 0)
 			ExplainPropertyInteger("Remote replays", NULL, state->stats.replays, es);
+		if (state->client.cache_ttl_ms > 0)
+		{
+			ExplainPropertyInteger("Cache hits", NULL, state->client.cache_hits, es);
+			ExplainPropertyInteger("Cache misses", NULL, state->client.cache_misses, es);
+		}
 		if (es->timing)
 			ExplainPropertyFloat("Remote time", "ms",
 								 INSTR_TIME_GET_MILLISEC(state->stats.http_time), 3, es);
