@@ -39,6 +39,7 @@ typedef enum CfJsonType
  * response; cfj_parse_value returns it instead (NULL: parsed into *value).
  */
 extern CfJson *cfj_parse(const char *text, size_t len, MemoryContext owner);
+extern CfJson *cfj_parse_again(const char *text, size_t len, MemoryContext owner);
 extern CfJson *cfj_try_parse(const char *text, size_t len, MemoryContext owner);
 extern const char *cfj_parse_value(const char *text, size_t len, MemoryContext owner,
 								   CfJson **value);

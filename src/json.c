@@ -99,6 +99,37 @@ is_big_integer(const char *literal, size_t len)
 }
 
 /*
+ * The offset of the quote that ends a string whose text starts at i: the
+ * next quote not escaped by an odd number of backslashes.  memchr finds
+ * quotes much faster than a loop over every character.
+ */
+static size_t
+string_end(const char *text, size_t len, size_t i)
+{
+	for (;;)
+	{
+		const char *quote = memchr(text + i, '"', len - i);
+		size_t		q;
+		size_t		backslashes = 0;
+
+		if (quote == NULL)
+			return len;
+		q = quote - text;
+		while (q - backslashes > i && text[q - backslashes - 1] == '\\')
+			backslashes++;
+		if (backslashes % 2 == 0)
+			return q;
+		i = q + 1;
+	}
+}
+
+static bool
+is_number_char(char c)
+{
+	return (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.' || c == 'e' || c == 'E';
+}
+
+/*
  * Scan the numbers of a document json-c has accepted (so its strings are
  * well-formed).  With marked not NULL, also copy the document there with
  * "e0" after each integer that json-c would clamp: json-c keeps the text of
@@ -118,9 +149,7 @@ scan_numbers(const char *text, size_t len, char *marked, CfjNumberScan *scan)
 
 		if (text[i] == '"')
 		{
-			for (i++; i < len && text[i] != '"'; i++)
-				if (text[i] == '\\')
-					i++;
+			i = string_end(text, len, i + 1);
 			continue;
 		}
 		if (text[i] == 'N' || text[i] == 'I')
@@ -131,7 +160,7 @@ scan_numbers(const char *text, size_t len, char *marked, CfjNumberScan *scan)
 		}
 		if (text[i] != '-' && !isdigit((unsigned char) text[i]))
 			continue;
-		for (i++; i < len && text[i] != '\0' && strchr("0123456789+-.eE", text[i]) != NULL; i++)
+		for (i++; i < len && is_number_char(text[i]); i++)
 			if (!isdigit((unsigned char) text[i]))
 				integer = false;
 		/* "-" alone is the start of -Infinity */
@@ -206,9 +235,13 @@ unmark_big_integers(struct json_object *value)
 	}
 }
 
-/* json-c's parse of a whole text, with our depth limit and strictness. */
+/*
+ * json-c's parse of a whole text, with our depth limit and strictness; UTF-8
+ * is validated unless the text passed before.
+ */
 static struct json_object *
-tokenize(const char *text, size_t len, enum json_tokener_error *err, size_t *consumed)
+tokenize(const char *text, size_t len, bool validated, enum json_tokener_error *err,
+		 size_t *consumed)
 {
 	struct json_tokener *tok = json_tokener_new_ex(CFJ_MAX_DEPTH);
 	struct json_object *value;
@@ -217,7 +250,7 @@ tokenize(const char *text, size_t len, enum json_tokener_error *err, size_t *con
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while parsing JSON")));
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | (validated ? 0 : JSON_TOKENER_VALIDATE_UTF8));
 	value = json_tokener_parse_ex(tok, text, (int) len);
 	*err = json_tokener_get_error(tok);
 	*consumed = json_tokener_get_parse_end(tok);
@@ -231,7 +264,7 @@ tokenize(const char *text, size_t len, enum json_tokener_error *err, size_t *con
  * *problem NULL.  Integers beyond 64 bits are kept exactly, as written.
  */
 static CfJson *
-parse_document(const char *text, size_t len, MemoryContext owner,
+parse_document(const char *text, size_t len, bool validated, MemoryContext owner,
 			   const char **problem, char **detail)
 {
 	CfjTracked *tracked;
@@ -255,7 +288,7 @@ parse_document(const char *text, size_t len, MemoryContext owner,
 	}
 
 	tracked = new_tracker(owner);
-	value = tokenize(text, len, &err, &consumed);
+	value = tokenize(text, len, validated, &err, &consumed);
 	if (err == json_tokener_continue)
 	{
 		*problem = "The document ends unexpectedly.";
@@ -306,7 +339,7 @@ parse_document(const char *text, size_t len, MemoryContext owner,
 		marked = palloc(marked_len + 1);
 		scan_numbers(text, len, marked, &scan);
 		/* the same document, with some integers written as doubles */
-		value = tokenize(marked, marked_len, &err, &consumed);
+		value = tokenize(marked, marked_len, validated, &err, &consumed);
 		pfree(marked);
 		if (err != json_tokener_success)
 		{
@@ -332,12 +365,12 @@ describe_problem(const char *problem, const char *detail)
 	return detail ? psprintf("%s (%s)", problem, detail) : pstrdup(problem);
 }
 
-CfJson *
-cfj_parse(const char *text, size_t len, MemoryContext owner)
+static CfJson *
+parse_or_report(const char *text, size_t len, bool validated, MemoryContext owner)
 {
 	const char *problem;
 	char	   *detail;
-	CfJson	   *doc = parse_document(text, len, owner, &problem, &detail);
+	CfJson	   *doc = parse_document(text, len, validated, owner, &problem, &detail);
 
 	if (problem != NULL)
 		ereport(ERROR,
@@ -347,6 +380,19 @@ cfj_parse(const char *text, size_t len, MemoryContext owner)
 	return doc;
 }
 
+CfJson *
+cfj_parse(const char *text, size_t len, MemoryContext owner)
+{
+	return parse_or_report(text, len, false, owner);
+}
+
+/* A text cfj_parse took before (an answer from the cache): UTF-8 is not checked again. */
+CfJson *
+cfj_parse_again(const char *text, size_t len, MemoryContext owner)
+{
+	return parse_or_report(text, len, true, owner);
+}
+
 /* Like cfj_parse, but NULL instead of an error: for bodies that may be HTML. */
 CfJson *
 cfj_try_parse(const char *text, size_t len, MemoryContext owner)
@@ -354,7 +400,7 @@ cfj_try_parse(const char *text, size_t len, MemoryContext owner)
 	const char *problem;
 	char	   *detail;
 
-	return parse_document(text, len, owner, &problem, &detail);
+	return parse_document(text, len, false, owner, &problem, &detail);
 }
 
 /*
@@ -368,7 +414,7 @@ cfj_parse_value(const char *text, size_t len, MemoryContext owner, CfJson **valu
 	const char *problem;
 	char	   *detail;
 
-	*value = parse_document(text, len, owner, &problem, &detail);
+	*value = parse_document(text, len, false, owner, &problem, &detail);
 	return problem ? describe_problem(problem, detail) : NULL;
 }
 
