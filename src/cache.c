@@ -31,14 +31,11 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/pg_foreign_server.h"
 #include "common/hashfn.h"
-#include "foreign/foreign.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "port/pg_bitutils.h"
 #include "storage/condition_variable.h"
-#include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -102,9 +99,12 @@ static CfCacheArea *shared_area = NULL;
 static LWLock *shared_lock = NULL;
 static CfCacheArea *local_area = NULL;
 
-/* Pending entries this backend holds: while it holds any, it never waits. */
+/*
+ * Pending entries this backend holds: while it holds any, it never waits.
+ * Each belongs to an exchange whose memory context gives it up when reset,
+ * which a backend's exit does too (it aborts its transaction first).
+ */
 static int	my_pending = 0;
-static bool exit_callback_registered = false;
 
 /* What the writes of the running statement will drop and replace at its end. */
 typedef struct CfRememberedItem
@@ -480,20 +480,6 @@ key_hash(const CfCacheScope *scope, const char *key, Size key_len)
  * ----------------------------------------------------------------
  */
 
-static void
-release_my_pending(int code, Datum arg)
-{
-	CfCacheArea *area = shared_area;
-	CfCacheEntry *entries = AREA_ENTRIES(area);
-
-	LWLockAcquire(shared_lock, LW_EXCLUSIVE);
-	for (int32 i = 0; i < area->nentries; i++)
-		if (entries[i].in_use && entries[i].body_len < 0 && entries[i].owner == MyProcPid)
-			free_entry(area, i);
-	LWLockRelease(shared_lock);
-	ConditionVariableBroadcast(&area->filled);
-}
-
 /*
  * The answer to key under the scope's identity, if one was stored at most
  * ttl_ms before "since" (the query's start) or after it: true, with the
@@ -578,11 +564,6 @@ cf_cache_lookup(const CfCacheScope *scope, const char *key, Size key_len,
 	}
 	if (area->shared)
 		ConditionVariableCancelSleep();
-	if (ticket->generation != 0 && area->shared && !exit_callback_registered)
-	{
-		before_shmem_exit(release_my_pending, (Datum) 0);
-		exit_callback_registered = true;
-	}
 	return hit;
 }
 
@@ -941,27 +922,16 @@ cloud_fdw_cache_stats(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
-PG_FUNCTION_INFO_V1(cloud_fdw_cache_clear);
-
 /*
- * Empty the cache: all of it for a superuser; for anyone else, the entries
- * of the credentials their user mappings give them on cloud_fdw's servers.
- * Returns how many answers were dropped.
+ * Drop the answers of the scope's identity, or all of them (scope NULL);
+ * returns how many.  Pending ones are doomed, and not counted.
  */
-Datum
-cloud_fdw_cache_clear(PG_FUNCTION_ARGS)
+int64
+cf_cache_clear(const CfCacheScope *scope)
 {
 	CfCacheArea *area = get_area(false);
-	List	   *scopes;
-	ListCell   *lc;
-	int64		dropped = 0;
 
 	if (area == NULL)
-		PG_RETURN_INT64(0);
-	if (superuser())
-		PG_RETURN_INT64(drop_entries(area, CF_DROP_ALL, NULL));
-	scopes = cf_user_identities(GetUserId());
-	foreach(lc, scopes)
-		dropped += drop_entries(area, CF_DROP_IDENTITY, (CfCacheScope *) lfirst(lc));
-	PG_RETURN_INT64(dropped);
+		return 0;
+	return drop_entries(area, scope ? CF_DROP_IDENTITY : CF_DROP_ALL, scope);
 }

@@ -525,7 +525,8 @@ cf_client_answer(const CfClient *client, CfExchange *x, const CfHttpResponse *re
 	}
 	if (resp->body_len == 0 && x->req.writes)
 		return NULL;
-	answer = cfj_parse(resp->body, resp->body_len, cxt);
+	answer = x->from_cache ? cfj_parse_again(resp->body, resp->body_len, cxt)
+		: cfj_parse(resp->body, resp->body_len, cxt);
 	cf_cache_fill(&x->cache_ticket, x->cache_key, x->cache_key_len,
 				  resp->body, resp->body_len);
 	return answer;
@@ -574,8 +575,8 @@ is_our_server(ForeignServer *server)
  * The identities of the credentials a role's user mappings (its own, or
  * PUBLIC) give it on cloud_fdw's servers, as cache scopes.
  */
-List *
-cf_user_identities(Oid userid)
+static List *
+user_identities(Oid userid)
 {
 	Relation	servers = table_open(ForeignServerRelationId, AccessShareLock);
 	TableScanDesc scan = table_beginscan_catalog(servers, 0, NULL);
@@ -605,4 +606,24 @@ cf_user_identities(Oid userid)
 	table_endscan(scan);
 	table_close(servers, AccessShareLock);
 	return scopes;
+}
+
+PG_FUNCTION_INFO_V1(cloud_fdw_cache_clear);
+
+/*
+ * Empty the cache: all of it for a superuser; for anyone else, the answers
+ * of the credentials their user mappings give them on cloud_fdw's servers.
+ * Returns how many answers were dropped.
+ */
+Datum
+cloud_fdw_cache_clear(PG_FUNCTION_ARGS)
+{
+	ListCell   *lc;
+	int64		dropped = 0;
+
+	if (superuser())
+		PG_RETURN_INT64(cf_cache_clear(NULL));
+	foreach(lc, user_identities(GetUserId()))
+		dropped += cf_cache_clear((CfCacheScope *) lfirst(lc));
+	PG_RETURN_INT64(dropped);
 }

@@ -162,8 +162,8 @@ extern void cf_cache_note_write(const CfCacheScope *scope);
 extern void cf_cache_note_answer(const CfCacheScope *scope, const char *key, Size key_len,
 								 const char *body, Size body_len);
 extern void cf_cache_end_statement(void);
+extern int64 cf_cache_clear(const CfCacheScope *scope);
 extern Datum cloud_fdw_cache_stats(PG_FUNCTION_ARGS);
-extern Datum cloud_fdw_cache_clear(PG_FUNCTION_ARGS);
 
 /* ----------------------------------------------------------------
  * The client (client.c): the one path of every request
@@ -219,7 +219,7 @@ extern void cf_client_use_cache(CfClient *client);
 extern bool cf_client_was_cached(const CfExchange *exchange);
 extern void cf_client_remember(CfClient *client, const CfRequest *req,
 							   const char *body, Size body_len);
-extern List *cf_user_identities(Oid userid);
+extern Datum cloud_fdw_cache_clear(PG_FUNCTION_ARGS);
 extern CfJson *cf_call_json(CfClient *client, const CfRequest *req, bool missing_ok,
 							MemoryContext cxt, CfHttpResponse *resp);
 
