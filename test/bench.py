@@ -16,7 +16,11 @@ in one run so that the ratios compare like with like.
   100 offset pages, concurrency 8 against concurrency 1 and the curl
   floor; count(*) of those 10,000 in one request; and 4 backends under one
   rate_limit of 20/s, with cloud_fdw in shared_preload_libraries (one
-  budget for the cluster) and without (a budget per backend).
+  budget for the cluster) and without (a budget per backend);
+- a dashboard of 10 report queries over Qoder environments, CodeArts
+  environments and enterprise projects, run 5 times by each of 4 backends
+  at once, with the shared cache (cache_ttl '60s', preloaded) and without:
+  requests against one run's, and the time of the repeated runs.
 
 It prints a table and writes it, with the machine, date and settings, to
 bench/RESULTS.md, as the section of the PostgreSQL major it ran on: the
@@ -55,6 +59,23 @@ GOAL_ASYNC = 5.0            # async Append against enable_async_append = off
 GOAL_PAGES = 4.0            # concurrency 8 against concurrency 1 and the floor
 GOAL_COUNT_REQUESTS = 1
 GOAL_BUDGET_PER_10S = 210
+DASH_BACKENDS = 4
+DASH_RUNS = 5
+DASH_APP = "43943381f7764c52baae8e697720873f"      # the fixture's first CodeArts application
+DASH_PROJECT = "55837d272adf4eee90319800e2da6961"  # ... and its CodeArts project
+GOAL_DASH_SPEEDUP = 10.0    # repeated runs, cached against not
+DASH_QUERIES = [
+    "SELECT status, count(*) FROM dash_envs GROUP BY 1 ORDER BY 1",
+    "SELECT networking_type, count(*) FROM dash_envs GROUP BY 1 ORDER BY 1",
+    "SELECT name FROM dash_envs ORDER BY created_at DESC, id LIMIT 10",
+    "SELECT o.team, count(*) FROM dash_envs e JOIN dash_owners o USING (status) GROUP BY 1 ORDER BY 1",
+    f"SELECT os, count(*) FROM dash_deploy WHERE application_id = '{DASH_APP}' GROUP BY 1 ORDER BY 1",
+    f"SELECT name FROM dash_deploy WHERE application_id = '{DASH_APP}' ORDER BY created_time DESC, id LIMIT 10",
+    "SELECT status, count(*) FROM dash_eps GROUP BY 1 ORDER BY 1",
+    "SELECT count(*) FROM dash_eps",
+    "SELECT count(*) FROM dash_eps WHERE name LIKE '%7%'",
+    "SELECT count(*) FROM dash_eps p JOIN dash_envs e ON right(p.name, 2) = right(e.name, 2)",
+]
 
 
 def verdict(met):
@@ -353,6 +374,80 @@ class Bench:
                 "finished": finished,
                 "met": per_10s <= GOAL_BUDGET_PER_10S and finished == BUDGET_BACKENDS}
 
+    def dashboard(self, latency):
+        """The dashboard: 10 report queries over the three resources, in one
+        PL/pgSQL call that digests every row, run DASH_RUNS times in a row by
+        DASH_BACKENDS backends at once; each run timed inside its backend."""
+        tenant = "dash"
+        endpoint = f"{self.mock.url}/_mock/tenant={tenant},rows=300,deploy_rows=60,eps_rows=300,latency_ms={latency}"
+        queries = ", ".join("$q$" + q + "$q$" for q in DASH_QUERIES)
+        self.psql(f"""
+            DROP SERVER IF EXISTS dash_q CASCADE;
+            DROP SERVER IF EXISTS dash_hw CASCADE;
+            CREATE SERVER dash_q FOREIGN DATA WRAPPER cloud_fdw
+              OPTIONS (provider 'qoder', endpoint '{endpoint}/api/v1/cloud', cache_ttl '60s');
+            CREATE USER MAPPING FOR CURRENT_USER SERVER dash_q OPTIONS (token '{TOKEN}');
+            CREATE SERVER dash_hw FOREIGN DATA WRAPPER cloud_fdw
+              OPTIONS (provider 'huaweicloud', region 'cn-north-4', endpoint '{endpoint}', cache_ttl '60s');
+            CREATE USER MAPPING FOR CURRENT_USER SERVER dash_hw OPTIONS (auth_token '{HW_TOKEN}');
+            CREATE FOREIGN TABLE dash_envs (id text, name text, status text, networking_type text,
+              created_at timestamptz) SERVER dash_q OPTIONS (resource 'environments');
+            CREATE FOREIGN TABLE dash_deploy (application_id text, id text, name text, os text,
+              created_time timestamptz) SERVER dash_hw
+              OPTIONS (resource 'deploy_environments', codearts_project_id '{DASH_PROJECT}');
+            CREATE FOREIGN TABLE dash_eps (id text, name text, status integer, type text)
+              SERVER dash_hw OPTIONS (resource 'enterprise_projects', page_size '{PAGE}');
+            DROP TABLE IF EXISTS dash_owners;
+            CREATE TABLE dash_owners AS SELECT * FROM (VALUES ('ready', 'web'), ('archived', 'ops')) v(status, team);
+            CREATE OR REPLACE FUNCTION dash_run() RETURNS text LANGUAGE plpgsql AS $fn$
+            DECLARE q text; r record; digest text := '';
+            BEGIN
+              FOREACH q IN ARRAY ARRAY[{queries}] LOOP
+                FOR r IN EXECUTE q LOOP digest := md5(digest || r::text); END LOOP;
+              END LOOP;
+              RETURN digest;
+            END $fn$;""")
+        runs_sql = (f"DO $$ DECLARE t0 timestamptz; d text; BEGIN FOR i IN 1..{DASH_RUNS} LOOP "
+                    "t0 := clock_timestamp(); d := dash_run(); "
+                    "RAISE NOTICE 'run % % %', i, extract(epoch FROM clock_timestamp() - t0), d; "
+                    "END LOOP; END $$")
+        cmd = [self.psql_bin, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+
+        def backends(options):
+            env = {**self.env, "PGOPTIONS": options}
+            before = self.requests(tenant)
+            start = time.monotonic()
+            procs = [subprocess.Popen(cmd + ["-c", runs_sql], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True) for _ in range(DASH_BACKENDS)]
+            outputs = [proc.communicate() for proc in procs]
+            elapsed = time.monotonic() - start
+            runs = [re.findall(r"NOTICE:  run (\d+) ([\d.]+) (\w+)", err) for _, err in outputs]
+            if any(len(r) != DASH_RUNS for r in runs):
+                raise RuntimeError(f"dashboard: a backend failed: {[err for _, err in outputs]}")
+            return {"requests": self.requests(tenant) - before, "elapsed": elapsed,
+                    "first": statistics.median(float(r[0][1]) for r in runs),
+                    "repeated": statistics.median(float(t) for r in runs for _, t, _ in r[1:]),
+                    "digests": {d for r in runs for _, _, d in r}}
+
+        def one_run(options):
+            self.psql("SELECT cloud_fdw_cache_clear()")
+            before = self.requests(tenant)
+            digest = subprocess.run(cmd + ["-c", "SELECT dash_run()"], env={**self.env, "PGOPTIONS": options},
+                                    capture_output=True, text=True, check=True).stdout.strip()
+            return self.requests(tenant) - before, digest
+
+        one_off, digest_off = one_run("-c cloud_fdw.cache_ttl=0")
+        one_on, digest_on = one_run("")
+        off = backends("-c cloud_fdw.cache_ttl=0")
+        self.psql("SELECT cloud_fdw_cache_clear()")
+        on = backends("")
+        stats = self.psql("SELECT entries || ' entries, ' || pg_size_pretty(bytes) FROM cloud_fdw_cache_stats()")
+        same = len(off["digests"] | on["digests"] | {digest_off, digest_on}) == 1
+        speedup = off["repeated"] / on["repeated"]
+        return {"latency": latency, "one_off": one_off, "one_on": one_on, "off": off, "on": on,
+                "speedup": speedup, "same": same, "stats": stats,
+                "met": same and on["requests"] == one_on and speedup >= GOAL_DASH_SPEEDUP}
+
 
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -384,6 +479,7 @@ def main():
             shared = Bench(preloaded, mock)
             shared.psql("CREATE EXTENSION IF NOT EXISTS cloud_fdw;")
             budgets.insert(0, shared.budget(SCALE_LATENCY, "shared"))
+            dash = shared.dashboard(SCALE_LATENCY)
 
     major = re.match(r"PostgreSQL (\d+)", pg_config("--version")).group(1)  # also "18beta1"
     lines = [
@@ -420,6 +516,7 @@ def main():
               f"| 1,000 | {mem_small / 1024:.1f} MB | |",
               f"| 100,000 | {mem_large / 1024:.1f} MB | {(mem_large - mem_small) / 1024:+.1f} MB |", ""]
     lines += scale_lines(parts, pages, counted, budgets)
+    lines += dashboard_lines(dash)
     section = "\n".join(lines)
     print(section)
     out = ROOT / "bench" / "RESULTS.md"
@@ -479,6 +576,25 @@ def scale_lines(parts, pages, counted, budgets):
               f"{shared['per_10s']:.0f}, {shared['finished']} of {BUDGET_BACKENDS}, {verdict(shared['met'])}",
               ""]
     return lines
+
+
+def dashboard_lines(d):
+    """The dashboard with and without the shared cache, against its goal."""
+    off, on = d["off"], d["on"]
+    return [f"### Dashboard: {len(DASH_QUERIES)} report queries, {DASH_RUNS} runs by each of "
+            f"{DASH_BACKENDS} backends at once (preloaded, {d['latency']} ms)", "",
+            f"One run alone makes {d['one_off']} requests without the cache, {d['one_on']} with it "
+            "(queries of one run share listings).", "",
+            "| cache | requests | elapsed | first run (median) | repeated runs (median) |",
+            "|---|---|---|---|---|",
+            f"| off (`cloud_fdw.cache_ttl = 0`) | {off['requests']} | {off['elapsed']:.2f} s | "
+            f"{off['first']:.3f} s | {off['repeated']:.3f} s |",
+            f"| `cache_ttl '60s'` | {on['requests']} | {on['elapsed']:.2f} s | "
+            f"{on['first']:.3f} s | {on['repeated']:.4f} s |",
+            "", f"Every run of every backend gave the same rows: {'yes' if d['same'] else 'NO'}. "
+            f"The cache held {d['stats']} afterwards.", "",
+            f"- goal: requests with the cache = one run's ({d['one_on']}): {on['requests']}; repeated runs "
+            f">= {GOAL_DASH_SPEEDUP:g}x faster: {d['speedup']:.1f}x; {verdict(d['met'])}", ""]
 
 
 def merge_section(text, major, section):
