@@ -221,3 +221,14 @@ RESET enable_async_append;
 \echo '== 15. count(*) from the API''s total: one request for one item =='
 EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM cloud.enterprise_projects;
 SELECT count(*) FROM cloud.enterprise_projects;
+
+\echo '== 16. A report refreshed again within cache_ttl: answered from the cache =='
+\echo '   (the trace marks cached answers; an UPDATE drops them for these credentials)'
+ALTER SERVER qoder OPTIONS (ADD cache_ttl '60s');
+SET cloud_fdw.trace = on;
+SELECT networking_type, count(*) FROM qoder_environments GROUP BY 1 ORDER BY 1;
+SELECT networking_type, count(*) FROM qoder_environments GROUP BY 1 ORDER BY 1;
+UPDATE qoder_environments SET networking_type = 'unrestricted' WHERE id = 'env_019be0ddcb5a737c9ff4c8e1b065359a';
+SELECT networking_type, count(*) FROM qoder_environments GROUP BY 1 ORDER BY 1;
+RESET cloud_fdw.trace;
+SELECT entries, hits, misses, shared FROM cloud_fdw_cache_stats();

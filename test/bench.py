@@ -64,6 +64,7 @@ DASH_RUNS = 5
 DASH_APP = "43943381f7764c52baae8e697720873f"      # the fixture's first CodeArts application
 DASH_PROJECT = "55837d272adf4eee90319800e2da6961"  # ... and its CodeArts project
 GOAL_DASH_SPEEDUP = 10.0    # repeated runs, cached against not
+DASH_ROWS = {"rows": 300, "deploy_rows": 60, "eps_rows": 300}  # Qoder, CodeArts, EPS items
 DASH_QUERIES = [
     "SELECT status, count(*) FROM dash_envs GROUP BY 1 ORDER BY 1",
     "SELECT networking_type, count(*) FROM dash_envs GROUP BY 1 ORDER BY 1",
@@ -379,7 +380,8 @@ class Bench:
         PL/pgSQL call that digests every row, run DASH_RUNS times in a row by
         DASH_BACKENDS backends at once; each run timed inside its backend."""
         tenant = "dash"
-        endpoint = f"{self.mock.url}/_mock/tenant={tenant},rows=300,deploy_rows=60,eps_rows=300,latency_ms={latency}"
+        sizes = ",".join(f"{k}={v}" for k, v in DASH_ROWS.items())
+        endpoint = f"{self.mock.url}/_mock/tenant={tenant},{sizes},latency_ms={latency}"
         queries = ", ".join("$q$" + q + "$q$" for q in DASH_QUERIES)
         self.psql(f"""
             DROP SERVER IF EXISTS dash_q CASCADE;
@@ -583,6 +585,10 @@ def dashboard_lines(d):
     off, on = d["off"], d["on"]
     return [f"### Dashboard: {len(DASH_QUERIES)} report queries, {DASH_RUNS} runs by each of "
             f"{DASH_BACKENDS} backends at once (preloaded, {d['latency']} ms)", "",
+            f"Over {DASH_ROWS['rows']} Qoder environments (cursor pages of {PAGE}), "
+            f"{DASH_ROWS['deploy_rows']} CodeArts environments of one application and "
+            f"{DASH_ROWS['eps_rows']} enterprise projects (offset pages of {PAGE}); "
+            "each run is one PL/pgSQL call that reads every row of the ten queries. "
             f"One run alone makes {d['one_off']} requests without the cache, {d['one_on']} with it "
             "(queries of one run share listings).", "",
             "| cache | requests | elapsed | first run (median) | repeated runs (median) |",

@@ -1847,7 +1847,11 @@ def compare(st, f, l):
 def run_units(units):
     """Run the units of one table in one session; (checked, failures)."""
     stmts, plan = emit(units)
-    results = run_batch(stmts)
+    return check_units(plan, run_batch(stmts))
+
+
+def check_units(plan, results):
+    """Each step of a batch's plan, checked against its local result."""
     checked = []   # (unit, step, failure or None, plan features, local result had rows)
     for u, st, lid, fid, ctl in plan:
         explain = results.get(f"{fid}.p")
@@ -1872,6 +1876,29 @@ def run_units(units):
         nonempty = bool(local and not local.error and local.rows)
         checked.append((u, st, fail, plan_features(lines), nonempty))
     return checked
+
+
+def cached_pass(work):
+    """A sample of every table's queries again with cache_ttl on its server,
+    twice in one session (this cluster's cache is per backend): the first
+    round fills the cache, the second is answered from it; both must agree
+    with the local copies as the uncached queries did."""
+    run_batch([(f"c{i}", f"ALTER SERVER {s} OPTIONS (ADD cache_ttl '10min')")
+               for i, s in enumerate(SERVERS)])
+    for name, (t, units) in sorted(work.items()):
+        sample = units[::8][:25]
+        stmts, plan = emit(sample + sample)
+        results = run_batch(stmts + [("stats", "SELECT hits FROM cloud_fdw_cache_stats()")])
+        checked = check_units(plan, results)
+        fails = [fail for _, _, fail, _, _ in checked if fail]
+        stats = results.get("stats")
+        hits = int(stats.rows[0][0]) if stats and not stats.error and stats.rows else 0
+        tap.ok(not fails and hits > 0,
+               f"{name}: with cache_ttl, {len(checked) - len(fails)} of {len(checked)} sampled "
+               f"queries agree with the local copy ({hits} answers from the cache)",
+               diag="\n".join(f"{f.step.sql_f[:300]}\n  -> {f.symptom[:300]}" for f in fails[:SHOW]))
+    run_batch([(f"c{i}", f"ALTER SERVER {s} OPTIONS (DROP cache_ttl)")
+               for i, s in enumerate(SERVERS)])
 
 
 # ---------------------------------------------------------------------------
@@ -2040,6 +2067,8 @@ def main():
           f"(whole script {time.monotonic() - START:.1f} s); {sum(kinds.values())} mismatches")
     for k, v in kinds.most_common(15):
         print(f"#   {v:4d}  {k}")
+
+    cached_pass(work)
 
     if not KEEP:
         run_batch([(f"d{i}", s) for i, s in enumerate(
