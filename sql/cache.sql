@@ -112,6 +112,27 @@ SELECT count(name) FROM cached_envs WHERE name = 'aborted';
 UPDATE fresh_envs SET name = 'doc-test-env' WHERE id = :'doc_env';
 RESET cloud_fdw.trace;
 
+-- Huawei Cloud: a PUT whose answer holds the item under "enterprise_project"
+-- (EPS), and a PUT that answers none, whose row comes from a get with
+-- RETURNING (CodeArts): either way the get is then answered from the cache.
+\set hw_endpoint :mock_url '/_mock/tenant=cache_hw'
+CREATE SERVER regress_cache_hw FOREIGN DATA WRAPPER cloud_fdw
+  OPTIONS (provider 'huaweicloud', region 'cn-north-4', endpoint :'hw_endpoint', cache_ttl '60s');
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress_cache_hw OPTIONS (auth_token 'hw-test-token');
+CREATE FOREIGN TABLE cached_eps (id text, name text, description text)
+  SERVER regress_cache_hw OPTIONS (resource 'enterprise_projects');
+CREATE FOREIGN TABLE cached_deploy (application_id text, id text, name text, description text)
+  SERVER regress_cache_hw OPTIONS (resource 'deploy_environments');
+UPDATE cached_eps SET description = 'cached by its PUT' WHERE id = 'e88f40a2-3bd4-4e94-b114-f27eab195b47';
+UPDATE cached_deploy SET description = 'cached by its get'
+  WHERE application_id = '43943381f7764c52baae8e697720873f' AND id = '83faac572f564652466de486522c4f8d'
+  RETURNING description;
+SET cloud_fdw.trace = on;
+SELECT name, description FROM cached_eps WHERE id = 'e88f40a2-3bd4-4e94-b114-f27eab195b47';
+SELECT name, description FROM cached_deploy
+  WHERE application_id = '43943381f7764c52baae8e697720873f' AND id = '83faac572f564652466de486522c4f8d';
+RESET cloud_fdw.trace;
+
 -- Errors are never cached: after a refused listing, the next query asks again.
 \set faulty :mock_url '/_mock/tenant=cache,status=400,fault_count=1/api/v1/cloud'
 CREATE SERVER regress_cache_faulty FOREIGN DATA WRAPPER cloud_fdw
@@ -162,6 +183,7 @@ SELECT entries, bytes FROM cloud_fdw_cache_stats();
 SELECT count(name) FROM cached_envs;
 SELECT entries > 0 AS cached FROM cloud_fdw_cache_stats();
 DROP SERVER regress_cache_faulty CASCADE;
+DROP SERVER regress_cache_hw CASCADE;
 DROP SERVER regress_cache CASCADE;
 SELECT entries, bytes FROM cloud_fdw_cache_stats();
 -- The statistics: size and mode are there, and no backend shares this one.
