@@ -233,6 +233,22 @@ def shared_cases(db, env):
            f"({elapsed:.1f} s, the wait's bound is 30 s)",
            diag=(waiter[0].stdout + waiter[0].stderr if waiter else None, elapsed))
 
+    # --- A backend waiting for another's fetch can be cancelled like any wait.
+    tenant = tenant_name("cache-timeout")
+    qoder_server(db, "slow", tenant, ",latency_ms=3000")
+    fetcher = subprocess.Popen(
+        [str(pg_bindir() / "psql"), "-X", "-At", "-c", "SELECT count(name) FROM slow_envs;"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    started = time.time()
+    waited = run_sql({**env, "PGOPTIONS": "-c statement_timeout=500"}, "SELECT count(name) FROM slow_envs;")
+    elapsed = time.time() - started
+    fetcher.communicate(timeout=30)
+    tap.ok(waited.returncode != 0 and "statement timeout" in waited.stderr and elapsed < 2.5
+           and len(gets(tenant)) == 1,
+           f"{label}: statement_timeout ends a wait for another backend's fetch ({elapsed:.1f} s), "
+           "which is still made once", diag=(waited.stderr, elapsed, len(gets(tenant))))
+
 
 def eviction_case(db):
     label = "cache_size 1MB"
