@@ -70,15 +70,16 @@ SET LOCAL cloud_fdw.cache_ttl = 0;
 SELECT count(name) FROM cached_envs;
 COMMIT;
 SELECT count(name) FROM cached_envs;
--- An answer is used only within the TTL: a second old answer, under 1s, is not.
-SET cloud_fdw.cache_ttl = '1s';
-SELECT pg_sleep(1.2);
+-- An answer is used only within the TTL: a 2.2 s old answer, under 2s, is not.
+-- (2s leaves a slow machine, or valgrind, time between two statements.)
+SET cloud_fdw.cache_ttl = '2s';
+SELECT pg_sleep(2.2);
 SELECT count(name) FROM cached_envs;
 SELECT count(name) FROM cached_envs;
 -- ... but never expires half way through a query: its age counts from the
--- query's start, so the second subquery, 1.2s later, still has it.
-SELECT pg_sleep(1.2);
-SELECT (SELECT count(name) FROM cached_envs) AS first, pg_sleep(1.2) IS NULL AS slept,
+-- query's start, so the second subquery, 2.2s later, still has it.
+SELECT pg_sleep(2.2);
+SELECT (SELECT count(name) FROM cached_envs) AS first, pg_sleep(2.2) IS NULL AS slept,
        (SELECT count(name) FROM cached_envs) AS second;
 RESET cloud_fdw.cache_ttl;
 -- A get is cached like a listing, under its own key.
