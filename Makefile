@@ -22,6 +22,7 @@ OBJS = \
 	src/registry.o \
 	src/request.o \
 	src/scan.o \
+	src/tape.o \
 	src/url.o
 
 EXTENSION = cloud_fdw

@@ -107,5 +107,57 @@ UPDATE writes SET weight = 1e300, score = 123456789012345678901234567890.5, weig
  WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
 RESET cloud_fdw.trace;
 
+--
+-- Only the columns a query reads are converted: a value that cannot become
+-- its column's type fails the queries that read it, and no other.  The
+-- name of every item is no boolean.
+--
+CREATE FOREIGN TABLE unread (
+  id text,
+  name text,
+  name_flag boolean OPTIONS (path 'name'),
+  created_at timestamptz
+) SERVER regress_conv OPTIONS (resource 'environments');
+SELECT count(*) FROM unread;
+SELECT count(id), min(name), max(created_at) FROM unread;
+SELECT name FROM unread WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
+SELECT name_flag FROM unread WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
+SELECT count(*) FROM unread WHERE name_flag;
+SELECT sqlstate_of('SELECT u FROM unread u');
+
+--
+-- Date-times in the RFC 3339 forms the APIs send are read without the
+-- general parser, every other form through it: each reads as a cast of
+-- its text does, in the session's zone where it has none.
+--
+CREATE FOREIGN TABLE stamp_texts (id text, description text)
+  SERVER regress_conv OPTIONS (resource 'environments');
+CREATE FOREIGN TABLE stamps (
+  id text,
+  at timestamptz OPTIONS (path 'description'),
+  at_3 timestamptz(3) OPTIONS (path 'description')
+) SERVER regress_conv OPTIONS (resource 'environments');
+CREATE FUNCTION read_stamp(sent text) RETURNS TABLE (at timestamptz, at_3 timestamptz)
+LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE stamp_texts SET description = sent WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
+  RETURN QUERY SELECT s.at, s.at_3 FROM stamps s WHERE s.id = 'env_019b92947fa97faaacdf8beed28a7fc0';
+END $$;
+SET timezone = 'America/Sao_Paulo';
+SELECT sent, r.at AT TIME ZONE 'UTC' AS utc, r.at = sent::timestamptz AS same, r.at_3 = sent::timestamptz(3) AS same_3
+  FROM unnest(ARRAY['2026-05-18T15:28:08.093156Z', '2026-05-18T15:28:08Z', '2026-05-18t15:28:08z',
+                    '2026-05-18 15:28:08+08:00', '2026-05-18T15:28:08.1-03:30',
+                    '2024-02-29T23:59:59.999999+15:59', '0001-01-01T00:00:00Z',
+                    '9999-12-31T23:59:59.999999-12:00', '2026-05-18T15:28:08.1234567Z',
+                    '2026-05-18T15:28:59.9999995Z', '2026-12-31T23:59:60Z',
+                    '2026-05-18T15:28:08+0800', '2026-05-18T15:28:08', '2026-05-18',
+                    'May 18 2026 15:28:08 UTC']) WITH ORDINALITY AS t(sent, n),
+       read_stamp(sent) r
+ ORDER BY n;
+SELECT sqlstate_of($$SELECT * FROM read_stamp('2026-02-30T00:00:00Z')$$);
+SELECT sqlstate_of($$SELECT * FROM read_stamp('2026-05-18T24:00:01Z')$$);
+RESET timezone;
+
 DROP SERVER regress_conv CASCADE;
 DROP FUNCTION sqlstate_of(text);
+DROP FUNCTION read_stamp(text);

@@ -37,7 +37,7 @@ typedef struct CfSample
 
 /* Keep an item with the probability reservoir sampling gives it. */
 static void
-sample_item(CfSample *sample, CfColumnMap *maps, CfJson *item, TupleTableSlot *slot,
+sample_item(CfSample *sample, CfColumnMap *maps, const CfNode *item, TupleTableSlot *slot,
 			MemoryContext rowcxt)
 {
 	int			pos;
@@ -80,7 +80,7 @@ acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 	cf_get_options(RelationGetRelid(rel), &opts);
 	/* as postgres_fdw does, ANALYZE reads with the table owner's mapping */
 	cf_client_open(&client, GetUserMapping(rel->rd_rel->relowner, opts.serverid), &opts);
-	maps = cf_column_maps(rel, opts.resource, NULL);
+	maps = cf_column_maps(rel, opts.resource, true, NULL);
 	cf_first_page(opts.resource, opts.page_size, &cursor);
 
 	while (!cursor.done && (total < 0 || sample.nrows < targrows))
@@ -89,17 +89,17 @@ acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 		ErrorContextCallback errcallback;
 		CfRequest	req;
 		CfHttpResponse resp;
-		CfJson	   *page;
-		CfJson	   *items;
+		const CfNode *page;
+		const CfNode *items;
 
 		CHECK_FOR_INTERRUPTS();
 		cf_build_request(opts.resource->list, NULL, 0, &opts, &cursor, false, &req);
 		cf_push_request_context(&errcallback, &req);
-		page = cf_call_json(&client, &req, false, pagecxt, &resp);
+		page = cf_call_answer(&client, &req, false, pagecxt, &resp);
 		cf_check_partial_errors(&opts, page, RelationGetRelationName(rel));
 		items = cf_page_items(opts.resource, page);
-		for (int i = 0; i < cfj_array_length(items); i++)
-			sample_item(&sample, maps, cfj_array_get(items, i), slot, rowcxt);
+		for (const CfNode *item = cfn_child(items); item != NULL; item = cfn_next(item))
+			sample_item(&sample, maps, item, slot, rowcxt);
 		if (cf_page_total(opts.resource, page) >= 0)
 			total = cf_page_total(opts.resource, page);
 		error_context_stack = errcallback.previous;

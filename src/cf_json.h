@@ -21,6 +21,9 @@
 /* Include postgres.h first (MemoryContext, bool, size_t). */
 #include "utils/palloc.h"
 
+/* Deeper documents are refused: no cloud resource nests anywhere near this. */
+#define CFJ_MAX_DEPTH 64
+
 typedef struct CfJson CfJson;	/* opaque; a JSON null is a NULL pointer */
 
 typedef enum CfJsonType

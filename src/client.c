@@ -506,15 +506,15 @@ cf_client_finish(CfClient *client, CfExchange *x, CfHttpResponse *resp)
  * Judge an answer: an error status is reported; with missing_ok, the API's
  * own 404 means "no such item" (NULL), while a bare 404 (a wrong endpoint)
  * is an error.  The empty body of a write is NULL too (204); anything
- * else is parsed in cxt, so that an empty answer to a read is an error.
+ * else is parsed into tape, so that an empty answer to a read is an error.
  * Only an answer that parsed is kept in the cache: errors never are.
  */
-CfJson *
+const CfNode *
 cf_client_answer(const CfClient *client, CfExchange *x, const CfHttpResponse *resp,
-				 bool missing_ok, MemoryContext cxt)
+				 bool missing_ok, CfTape *tape)
 {
 	const CfErrorEnvelope *envelope = client->opts->provider->envelope;
-	CfJson	   *answer;
+	const CfNode *answer;
 
 	if (resp->status < 200 || resp->status > 299)
 	{
@@ -525,24 +525,24 @@ cf_client_answer(const CfClient *client, CfExchange *x, const CfHttpResponse *re
 	}
 	if (resp->body_len == 0 && x->req.writes)
 		return NULL;
-	answer = x->from_cache ? cfj_parse_again(resp->body, resp->body_len, cxt)
-		: cfj_parse(resp->body, resp->body_len, cxt);
+	/* an answer from the cache passed the UTF-8 check when it was stored */
+	answer = cf_tape_parse(tape, resp->body, resp->body_len, x->from_cache);
 	cf_cache_fill(&x->cache_ticket, x->cache_key, x->cache_key_len,
 				  resp->body, resp->body_len);
 	return answer;
 }
 
 /* Send a request, wait for it and judge its answer, as cf_client_answer does. */
-CfJson *
-cf_call_json(CfClient *client, const CfRequest *req, bool missing_ok, MemoryContext cxt,
-			 CfHttpResponse *resp)
+const CfNode *
+cf_call_answer(CfClient *client, const CfRequest *req, bool missing_ok, MemoryContext cxt,
+			   CfHttpResponse *resp)
 {
 	CfExchange *x = cf_client_start(client, req, cxt);
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
-	CfJson	   *answer;
+	const CfNode *answer;
 
 	cf_client_finish(client, x, resp);
-	answer = cf_client_answer(client, x, resp, missing_ok, cxt);
+	answer = cf_client_answer(client, x, resp, missing_ok, cf_tape_create(cxt));
 	MemoryContextSwitchTo(oldcxt);
 	return answer;
 }

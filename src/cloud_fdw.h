@@ -21,6 +21,7 @@
 
 #include "cf_compat.h"
 #include "cf_json.h"
+#include "cf_tape.h"
 #include "http.h"
 #include "registry.h"
 
@@ -212,16 +213,16 @@ extern void cf_client_finish(CfClient *client, CfExchange *exchange, CfHttpRespo
 extern bool cf_client_ready(CfClient *client, CfExchange *exchange);
 extern void cf_client_poll(CfClient *client);
 extern int	cf_client_event_fd(CfClient *client, CfExchange *const *exchanges, int n);
-extern CfJson *cf_client_answer(const CfClient *client, CfExchange *exchange,
-								const CfHttpResponse *resp, bool missing_ok,
-								MemoryContext cxt);
+extern const CfNode *cf_client_answer(const CfClient *client, CfExchange *exchange,
+									  const CfHttpResponse *resp, bool missing_ok,
+									  CfTape *tape);
 extern void cf_client_use_cache(CfClient *client);
 extern bool cf_client_was_cached(const CfExchange *exchange);
 extern void cf_client_remember(CfClient *client, const CfRequest *req,
 							   const char *body, Size body_len);
 extern Datum cloud_fdw_cache_clear(PG_FUNCTION_ARGS);
-extern CfJson *cf_call_json(CfClient *client, const CfRequest *req, bool missing_ok,
-							MemoryContext cxt, CfHttpResponse *resp);
+extern const CfNode *cf_call_answer(CfClient *client, const CfRequest *req, bool missing_ok,
+									MemoryContext cxt, CfHttpResponse *resp);
 
 /* ----------------------------------------------------------------
  * What UPDATEs changed remotely (ledger.c)
@@ -337,13 +338,13 @@ extern void cf_build_request(const CfCall *call, const CfParamValue *values, int
 							 bool explain, CfRequest *req);
 extern char *cf_request_text(const CfRequest *req);
 extern void cf_first_page(const CfResource *resource, int page_size, CfPageCursor *cursor);
-extern void cf_advance_cursor(const CfResource *resource, const CfJson *page,
-							  const CfJson *items, CfPageCursor *cursor);
-extern CfJson *cf_page_items(const CfResource *resource, const CfJson *page);
-extern double cf_page_total(const CfResource *resource, const CfJson *page);
-extern void cf_check_partial_errors(const CfOptions *opts, const CfJson *page,
+extern void cf_advance_cursor(const CfResource *resource, const CfNode *page,
+							  const CfNode *items, CfPageCursor *cursor);
+extern const CfNode *cf_page_items(const CfResource *resource, const CfNode *page);
+extern double cf_page_total(const CfResource *resource, const CfNode *page);
+extern void cf_check_partial_errors(const CfOptions *opts, const CfNode *page,
 									const char *relname);
-extern CfJson *cf_answer_item(const CfCall *call, CfJson *answer);
+extern const CfNode *cf_answer_item(const CfCall *call, const CfNode *answer);
 extern void cf_plan_row_update(const CfResource *resource, CfColumnMap *maps,
 							   List *target_attrs, int natts,
 							   Datum *oldvalues, bool *oldnulls,
@@ -363,9 +364,10 @@ extern void cf_append_encoded(StringInfo buf, const char *bytes, size_t len);
  * ----------------------------------------------------------------
  */
 extern CfColumnMap *cf_column_maps(Relation rel, const CfResource *resource,
-								   Bitmapset *attrs);
-extern void cf_store_item(CfColumnMap *maps, CfJson *item, const CfParamValue *fallback,
-						  int nfallback, TupleTableSlot *slot);
+								   bool all, const Bitmapset *attrs);
+extern void cf_store_item(CfColumnMap *maps, const CfNode *item,
+						  const CfParamValue *fallback, int nfallback,
+						  TupleTableSlot *slot);
 extern char *cf_datum_to_text(CfColumnMap *maps, AttrNumber attnum, Datum value);
 extern char *cf_key_text(Oid basetype, char *text);
 extern char *cf_datum_to_key(CfColumnMap *maps, AttrNumber attnum, Datum value);

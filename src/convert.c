@@ -16,9 +16,12 @@
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 
 #include "cloud_fdw.h"
@@ -70,8 +73,8 @@ struct CfColumnMap
 	CfColumnConv *columns;		/* indexed by attnum - 1 */
 	/* what is being converted, for the error context */
 	const CfColumnConv *current;
-	const CfJson *current_value;
-	const CfJson *current_item;
+	const CfNode *current_value;
+	const CfNode *current_item;
 };
 
 static CfKind
@@ -135,11 +138,12 @@ init_type_conv(CfTypeConv *conv, Oid typid, int32 typmod)
 }
 
 /*
- * Conversion state for the columns of a foreign table.  attrs lists the
- * attribute numbers a scan needs; NULL means all of them.
+ * Conversion state for the columns of a foreign table: all of them, or
+ * those of attrs, the attribute numbers a scan reads.  The others are
+ * never converted, so a value no query reads cannot fail one.
  */
 CfColumnMap *
-cf_column_maps(Relation rel, const CfResource *resource, Bitmapset *attrs)
+cf_column_maps(Relation rel, const CfResource *resource, bool all, const Bitmapset *attrs)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	CfColumnMap *maps = palloc0(sizeof(CfColumnMap));
@@ -158,7 +162,7 @@ cf_column_maps(Relation rel, const CfResource *resource, Bitmapset *attrs)
 			continue;
 		col->name = pstrdup(NameStr(att->attname));
 		col->path = cf_column_path(RelationGetRelid(rel), att->attnum);
-		col->used = (attrs == NULL || bms_is_member(att->attnum, attrs));
+		col->used = (all || bms_is_member(att->attnum, attrs));
 		col->fixed = cf_fixed_value(RelationGetRelid(rel), att);
 		if (col->used)
 			init_type_conv(&col->type, att->atttypid, att->atttypmod);
@@ -170,9 +174,9 @@ cf_column_maps(Relation rel, const CfResource *resource, Bitmapset *attrs)
 }
 
 static char *
-value_excerpt(const CfJson *value)
+value_excerpt(const CfNode *value)
 {
-	char	   *text = cfj_serialize(value);
+	char	   *text = cfn_serialize(value);
 	int			len = strlen(text);
 
 	if (len <= VALUE_EXCERPT)
@@ -185,15 +189,15 @@ static void
 conversion_context(void *arg)
 {
 	CfColumnMap *maps = (CfColumnMap *) arg;
-	const CfJson *key = cfj_get(maps->current_item, maps->key_path);
+	const CfNode *key = cfn_get(maps->current_item, maps->key_path);
 	size_t		len;
 
 	if (maps->current == NULL)
 		return;
-	if (cfj_type(key) == CFJ_STRING)
+	if (cfn_type(key) == CFJ_STRING)
 		errcontext("column \"%s\" of foreign table \"%s\", JSON path \"%s\" of item \"%s\", value %s",
 				   maps->current->name, maps->relname, maps->current->path,
-				   cfj_string(key, &len), value_excerpt(maps->current_value));
+				   cfn_cstring(key, &len), value_excerpt(maps->current_value));
 	else
 		errcontext("column \"%s\" of foreign table \"%s\", JSON path \"%s\", value %s",
 				   maps->current->name, maps->relname, maps->current->path,
@@ -209,21 +213,27 @@ report_mismatch(const CfTypeConv *conv, CfJsonType found)
 					format_type_with_typemod(conv->typid, conv->typmod))));
 }
 
-/* A JSON string as a C string in the database encoding (validated). */
+/*
+ * A JSON string as a C string in the database encoding.  In a UTF-8
+ * database, a string of the tape's checked UTF-8 with no NUL in it is one
+ * already.
+ */
 static char *
-server_string(const CfJson *value)
+server_string(const CfNode *value)
 {
 	size_t		len;
-	const char *str = cfj_string(value, &len);
+	char	   *str = cfn_cstring(value, &len);
 
+	if (GetDatabaseEncoding() == PG_UTF8 && strlen(str) == len)
+		return str;
 	return pg_any_to_server(str, (int) len, PG_UTF8);
 }
 
 /* Any JSON value as JSON text in the database encoding. */
 static char *
-server_json_text(const CfJson *value)
+server_json_text(const CfNode *value)
 {
-	char	   *text = cfj_serialize(value);
+	char	   *text = cfn_serialize(value);
 
 	return pg_any_to_server(text, strlen(text), PG_UTF8);
 }
@@ -259,30 +269,209 @@ date_time_separator_to_space(char *text)
 		text[10] = ' ';
 }
 
-static Datum json_to_datum(const CfTypeConv *conv, const CfJson *value, bool *isnull);
+/* n digits at p as a number, or -1. */
+static int
+read_digits(const char *p, int n)
+{
+	int			value = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		value = value * 10 + (p[i] - '0');
+	}
+	return value;
+}
+
+/*
+ * The RFC 3339 date-times the APIs send, "2026-05-18T15:28:08.093156Z" or
+ * with an offset "+08:00", read without timestamptz_in's general parser.
+ * Anything else (another form, more than microseconds, a leap second, a
+ * date that does not exist) returns false, for the input function to judge.
+ */
+static bool
+rfc3339_timestamptz(const char *s, size_t len, TimestampTz *result)
+{
+	int			year,
+				month,
+				day,
+				hour,
+				minute,
+				second;
+	int64		usec = 0;
+	int			offset = 0;
+	size_t		i = 19;
+
+	if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+		s[13] != ':' || s[16] != ':')
+		return false;
+	year = read_digits(s, 4);
+	month = read_digits(s + 5, 2);
+	day = read_digits(s + 8, 2);
+	hour = read_digits(s + 11, 2);
+	minute = read_digits(s + 14, 2);
+	second = read_digits(s + 17, 2);
+	if (year < 1 || month < 1 || month > 12 || day < 1 ||
+		day > day_tab[isleap(year)][month - 1] ||
+		hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59)
+		return false;
+	if (s[i] == '.')
+	{
+		int			digits = 0;
+
+		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++)
+			usec = usec * 10 + (s[i] - '0');
+		if (digits == 0 || digits > 6)
+			return false;
+		for (; digits < 6; digits++)
+			usec *= 10;
+	}
+	if (i + 1 == len && (s[i] == 'Z' || s[i] == 'z'))
+		offset = 0;
+	else if (i + 6 == len && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':')
+	{
+		int			oh = read_digits(s + i + 1, 2);
+		int			om = read_digits(s + i + 4, 2);
+
+		if (oh < 0 || oh > 15 || om < 0 || om > 59)
+			return false;
+		offset = (oh * MINS_PER_HOUR + om) * SECS_PER_MINUTE * (s[i] == '-' ? -1 : 1);
+	}
+	else
+		return false;
+
+	*result = ((int64) (date2j(year, month, day) - POSTGRES_EPOCH_JDATE) * SECS_PER_DAY +
+			   (hour * MINS_PER_HOUR + minute) * SECS_PER_MINUTE + second - offset) * USECS_PER_SEC +
+		usec;
+	return true;
+}
+
+static Datum json_to_datum(const CfTypeConv *conv, const CfNode *value, bool *isnull);
 
 static Datum
-json_to_array(const CfTypeConv *conv, const CfJson *value)
+json_to_array(const CfTypeConv *conv, const CfNode *value)
 {
-	int			n = cfj_array_length(value);
+	int			n = cfn_count(value);
 	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
 	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
 	int			dims[1] = {n};
 	int			lbs[1] = {1};
 	const CfTypeConv *el = conv->element;
+	int			i = 0;
 
-	for (int i = 0; i < n; i++)
-		elems[i] = json_to_datum(el, cfj_array_get(value, i), &nulls[i]);
+	for (const CfNode *element = cfn_child(value); element != NULL; element = cfn_next(element))
+	{
+		elems[i] = json_to_datum(el, element, &nulls[i]);
+		i++;
+	}
 	if (n == 0)
 		return PointerGetDatum(construct_empty_array(el->typid));
 	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, el->typid,
 											  el->typlen, el->typbyval, el->typalign));
 }
 
-static Datum
-json_to_datum(const CfTypeConv *conv, const CfJson *value, bool *isnull)
+/* A JSON string as a jsonb string, in the database encoding. */
+static void
+jsonb_string(const CfNode *value, JsonbValue *jb)
 {
-	CfJsonType type = cfj_type(value);
+	size_t		len;
+	const char *str = cfn_string_view(value, &len);
+
+	if (cfn_escaped(value) && memchr(str, '\0', len) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+				 errmsg("unsupported Unicode escape sequence"),
+				 errdetail("\\u0000 cannot be converted to text.")));
+	if (GetDatabaseEncoding() != PG_UTF8)
+	{
+		const char *converted = pg_any_to_server(str, (int) len, PG_UTF8);
+
+		if (converted != str)
+		{
+			str = converted;
+			len = strlen(converted);
+		}
+	}
+	jb->type = jbvString;
+	jb->val.string.val = (char *) str;
+	jb->val.string.len = (int) len;
+}
+
+/*
+ * Push a value onto a jsonb being built, straight from the tape: what
+ * jsonb_in would make of the value's text, without that text.
+ */
+static JsonbValue *
+push_jsonb(JsonbParseState **state, const CfNode *value, JsonbIteratorToken token)
+{
+	JsonbValue	jb;
+	JsonbValue *result;
+
+	switch (cfn_type(value))
+	{
+		case CFJ_OBJECT:
+			pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+			for (const CfNode *key = cfn_child(value); key != NULL; key = cfn_next(cfn_next(key)))
+			{
+				jsonb_string(key, &jb);
+				pushJsonbValue(state, WJB_KEY, &jb);
+				push_jsonb(state, cfn_next(key), WJB_VALUE);
+			}
+			return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+		case CFJ_ARRAY:
+			pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+			for (const CfNode *element = cfn_child(value); element != NULL; element = cfn_next(element))
+				push_jsonb(state, element, WJB_ELEM);
+			return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+		case CFJ_STRING:
+			jsonb_string(value, &jb);
+			break;
+		case CFJ_NUMBER:
+			jb.type = jbvNumeric;
+			jb.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																 CStringGetDatum(cfn_number_text(value)),
+																 ObjectIdGetDatum(InvalidOid),
+																 Int32GetDatum(-1)));
+			break;
+		case CFJ_BOOL:
+			jb.type = jbvBool;
+			jb.val.boolean = cfn_bool(value);
+			break;
+		case CFJ_NULL:
+			jb.type = jbvNull;
+			break;
+	}
+	/* a scalar alone is a one-element array that says so, as in jsonb_in */
+	if (*state == NULL)
+	{
+		pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+		(*state)->contVal.val.array.rawScalar = true;
+		pushJsonbValue(state, WJB_ELEM, &jb);
+		return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+	}
+	result = pushJsonbValue(state, token, &jb);
+	return result;
+}
+
+static Datum
+json_to_jsonb(const CfTypeConv *conv, const CfNode *value)
+{
+	JsonbParseState *state = NULL;
+	Jsonb	   *jsonb = JsonbValueToJsonb(push_jsonb(&state, value, WJB_ELEM));
+
+	/* a domain over jsonb checks its constraints in its input function */
+	if (conv->typid != JSONBOID)
+		return InputFunctionCall((FmgrInfo *) &conv->input,
+								 JsonbToCString(NULL, &jsonb->root, VARSIZE(jsonb)),
+								 conv->ioparam, conv->typmod);
+	return JsonbPGetDatum(jsonb);
+}
+
+static Datum
+json_to_datum(const CfTypeConv *conv, const CfNode *value, bool *isnull)
+{
+	CfJsonType	type = cfn_type(value);
 	char	   *text;
 
 	*isnull = false;
@@ -297,18 +486,27 @@ json_to_datum(const CfTypeConv *conv, const CfJson *value, bool *isnull)
 		case CF_KIND_BOOL:
 			if (type != CFJ_BOOL)
 				report_mismatch(conv, type);
-			return BoolGetDatum(cfj_bool(value));
+			return BoolGetDatum(cfn_bool(value));
 		case CF_KIND_NUMBER:
 			if (type == CFJ_STRING)
 				text = server_string(value);
 			else if (type == CFJ_NUMBER)
-				text = cfj_serialize(value);
+				text = cfn_number_text(value);
 			else
 				report_mismatch(conv, type);
 			break;
 		case CF_KIND_DATETIME:
 			if (type != CFJ_STRING)
 				report_mismatch(conv, type);
+			if (conv->typid == TIMESTAMPTZOID && conv->typmod < 0 && !cfn_escaped(value))
+			{
+				size_t		len;
+				const char *str = cfn_string_view(value, &len);
+				TimestampTz ts;
+
+				if (rfc3339_timestamptz(str, len, &ts))
+					return TimestampTzGetDatum(ts);
+			}
 			text = server_string(value);
 			if (conv->basetype == TIMEOID || conv->basetype == TIMETZOID)
 				date_time_separator_to_space(text);
@@ -320,9 +518,20 @@ json_to_datum(const CfTypeConv *conv, const CfJson *value, bool *isnull)
 				report_mismatch(conv, type);
 			return json_to_array(conv, value);
 		case CF_KIND_JSON:
+			if (conv->basetype == JSONBOID)
+				return json_to_jsonb(conv, value);
 			text = server_json_text(value);
 			break;
 		case CF_KIND_TEXT:
+			if (type == CFJ_STRING && conv->typid == TEXTOID &&
+				GetDatabaseEncoding() == PG_UTF8 && !cfn_escaped(value))
+			{
+				size_t		len;
+				const char *str = cfn_string_view(value, &len);
+
+				return PointerGetDatum(cstring_to_text_with_len(str, (int) len));
+			}
+			/* FALLTHROUGH */
 		case CF_KIND_OTHER:
 		default:
 			text = (type == CFJ_STRING) ? server_string(value) : server_json_text(value);
@@ -338,7 +547,7 @@ json_to_datum(const CfTypeConv *conv, const CfJson *value, bool *isnull)
  * allocated in the current memory context.
  */
 void
-cf_store_item(CfColumnMap *maps, CfJson *item, const CfParamValue *fallback,
+cf_store_item(CfColumnMap *maps, const CfNode *item, const CfParamValue *fallback,
 			  int nfallback, TupleTableSlot *slot)
 {
 	ErrorContextCallback errcallback;
@@ -361,8 +570,8 @@ cf_store_item(CfColumnMap *maps, CfJson *item, const CfParamValue *fallback,
 			continue;
 		}
 		maps->current = col;
-		maps->current_value = cfj_get(item, col->path);
-		if (maps->current_value == NULL && !cfj_has(item, col->path))
+		maps->current_value = cfn_get(item, col->path);
+		if (maps->current_value == NULL)
 		{
 			for (int f = 0; f < nfallback; f++)
 				if (strcmp(fallback[f].field, col->path) == 0)

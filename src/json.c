@@ -18,9 +18,6 @@
 
 #include "cf_json.h"
 
-/* Deeper documents are refused: no cloud resource nests anywhere near this. */
-#define CFJ_MAX_DEPTH 64
-
 /* Longest dotted-path segment handled without a palloc. */
 #define CFJ_SEGMENT_BUFSIZE 128
 
@@ -254,6 +251,19 @@ tokenize(const char *text, size_t len, bool validated, enum json_tokener_error *
 	value = json_tokener_parse_ex(tok, text, (int) len);
 	*err = json_tokener_get_error(tok);
 	*consumed = json_tokener_get_parse_end(tok);
+
+	/*
+	 * json-c reads on and on: a number or a literal at the end of the text
+	 * is only known to end with a NUL byte after it.  Anything else still
+	 * open at the end ends unexpectedly.
+	 */
+	if (*err == json_tokener_continue && *consumed == len)
+	{
+		value = json_tokener_parse_ex(tok, "", 1);
+		*err = json_tokener_get_error(tok);
+		if (*err != json_tokener_success)
+			*err = json_tokener_continue;
+	}
 	json_tokener_free(tok);
 	return value;
 }

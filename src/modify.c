@@ -304,7 +304,7 @@ cloudBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	resource = state->opts.resource;
 	user = GetUserMapping(cf_result_rel_user(rinfo, estate), state->opts.serverid);
 	cf_client_open(&state->client, user, &state->opts);
-	state->maps = cf_column_maps(rel, resource, NULL);
+	state->maps = cf_column_maps(rel, resource, true, NULL);
 	state->target_attrs = (List *) linitial(fdw_private);
 	state->remember_gets = state->opts.cache_ttl_ms > 0 && resource->get != NULL;
 
@@ -407,51 +407,55 @@ note_answer(CfModifyState *state, const char *key, long status)
  * reported after the ledger (so that the statement's summary comes first),
  * else parsed (NULL: no body).
  */
-static CfJson *
+static const CfNode *
 write_answer(CfModifyState *state, CfExchange *x, const char *key,
 			 const CfHttpResponse *resp)
 {
 	note_answer(state, key, resp->status);
 	if (resp->status < 200 || resp->status > 299)
 		cf_ledger_report(state->ledger);
-	return cf_client_answer(&state->client, x, resp, false, state->rowcxt);
+	return cf_client_answer(&state->client, x, resp, false, cf_tape_create(state->rowcxt));
 }
 
 /* Remember an item the API answered as the answer of the row's get. */
 static void
-remember_item(CfModifyState *state, const CfRequest *get, CfJson *item, MemoryContext cxt)
+remember_item(CfModifyState *state, const CfRequest *get, const CfNode *item, MemoryContext cxt)
 {
 	const char *item_path = state->opts.resource->get->item_path;
-	CfJson	   *answer = item;
-	char	   *text;
+	const char *text;
+	size_t		len;
 
 	if (item == NULL)
 		return;
-	if (item_path != NULL)
+	if (item_path == NULL)
+		text = cfn_text(item, &len);
+	else
 	{
-		answer = cfj_new_object(cxt);
-		cfj_set_path(answer, item_path, item, cxt);
+		CfJson	   *answer = cfj_new_object(cxt);
+
+		cfj_set_path(answer, item_path, cfn_to_json(item, cxt), cxt);
+		text = cfj_serialize(answer);
+		len = strlen(text);
 	}
-	text = cfj_serialize(answer);
-	cf_client_remember(&state->client, get, text, strlen(text));
+	cf_client_remember(&state->client, get, text, len);
 }
 
 /* Make one call of the row and wait; returns the parsed answer or NULL. */
-static CfJson *
+static const CfNode *
 row_call(CfModifyState *state, const CfCall *call, const CfParamValue *values,
 		 int nvalues, const char *body)
 {
 	ErrorContextCallback errcallback;
 	CfRequest	req;
 	CfHttpResponse resp;
-	CfJson	   *answer;
+	const CfNode *answer;
 
 	cf_build_request(call, values, nvalues, &state->opts, NULL, false, &req);
 	if (body != NULL)
 		req.body = body;
 	cf_push_request_context(&errcallback, &req);
 	if (!req.writes)
-		answer = cf_call_json(&state->client, &req, false, state->rowcxt, &resp);
+		answer = cf_call_answer(&state->client, &req, false, state->rowcxt, &resp);
 	else
 	{
 		CfExchange *x;
@@ -533,7 +537,8 @@ finish_write(CfModifyState *state, CfPendingWrite *w, CfHttpResponse *resp)
 	if (w->get.method != NULL && resp->status >= 200 && resp->status <= 299)
 	{
 		/* nobody reads this answer but the cache: one that does not parse is no error */
-		CfJson	   *answer = cfj_try_parse(resp->body, resp->body_len, w->cxt);
+		const CfNode *answer = cf_tape_try_parse(cf_tape_create(w->cxt), resp->body,
+												 resp->body_len);
 
 		if (answer != NULL)
 			remember_item(state, &w->get, cf_answer_item(w->call, answer), w->cxt);
@@ -740,7 +745,7 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	CfParamValue *values;
 	int			nvalues;
 	ErrorContextCallback errcallback;
-	CfJson	   *item = NULL;
+	const CfNode *item = NULL;
 	char	   *key;
 	CfRequest	get;
 	bool		has_get;
@@ -806,7 +811,7 @@ cloudExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	foreach(lc, calls)
 	{
 		CfRowCall  *rc = lfirst(lc);
-		CfJson	   *answer;
+		const CfNode *answer;
 
 		nvalues = call_values(state, rel, rc->call, oldvalues, oldnulls, slot, values);
 		answer = row_call(state, rc->call, values, nvalues, rc->body);

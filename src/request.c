@@ -235,34 +235,39 @@ cf_first_page(const CfResource *resource, int page_size, CfPageCursor *cursor)
 }
 
 /* The array of items of a list page; anything else is a broken response. */
-CfJson *
-cf_page_items(const CfResource *resource, const CfJson *page)
+const CfNode *
+cf_page_items(const CfResource *resource, const CfNode *page)
 {
 	const char *path = resource->pagination->items_path;
-	CfJson	   *items = cfj_get(page, path);
+	const CfNode *items = cfn_get(page, path);
 
-	if (cfj_type(items) != CFJ_ARRAY)
+	if (cfn_type(items) != CFJ_ARRAY)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("list response has no \"%s\" array", path),
 				 errdetail("The response is a JSON %s%s.",
-						   cfj_type_name(cfj_type(page)),
-						   cfj_type(page) == CFJ_OBJECT
+						   cfj_type_name(cfn_type(page)),
+						   cfn_type(page) == CFJ_OBJECT
 						   ? psprintf(" whose \"%s\" is a %s", path,
-									  cfj_type_name(cfj_type(items)))
+									  cfj_type_name(cfn_type(items)))
 						   : "")));
+	for (const CfNode *item = cfn_child(items); item != NULL; item = cfn_next(item))
+		if (cfn_type(item) != CFJ_OBJECT)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("list response has an item that is not an object"),
+					 errdetail("An item of \"%s\" is a JSON %s.", path,
+							   cfj_type_name(cfn_type(item)))));
 	return items;
 }
 
 static const char *
-string_member(const CfJson *page, const char *path)
+string_member(const CfNode *page, const char *path)
 {
-	CfJson	   *value = path ? cfj_get(page, path) : NULL;
+	const CfNode *value = path ? cfn_get(page, path) : NULL;
 	size_t		len;
 
-	if (cfj_type(value) != CFJ_STRING)
-		return NULL;
-	return cfj_string(value, &len);
+	return cfn_type(value) == CFJ_STRING ? cfn_cstring(value, &len) : NULL;
 }
 
 /*
@@ -272,10 +277,10 @@ string_member(const CfJson *page, const char *path)
  * rows), so it is an error.
  */
 static void
-advance_by_cursor(const CfPagination *pg, const CfJson *page, int nitems,
+advance_by_cursor(const CfPagination *pg, const CfNode *page, int nitems,
 				  CfPageCursor *cursor)
 {
-	CfJson	   *has_more = cfj_get(page, pg->has_more_path);
+	const CfNode *has_more = cfn_get(page, pg->has_more_path);
 	const char *next_page = string_member(page, pg->next_page_path);
 	const char *last_id = string_member(page, pg->last_id_path);
 	const char *value;
@@ -283,7 +288,7 @@ advance_by_cursor(const CfPagination *pg, const CfJson *page, int nitems,
 
 	if (next_page != NULL && next_page[0] == '\0')
 		next_page = NULL;
-	if (cfj_type(has_more) == CFJ_BOOL ? !cfj_bool(has_more) : next_page == NULL)
+	if (cfn_type(has_more) == CFJ_BOOL ? !cfn_bool(has_more) : next_page == NULL)
 	{
 		cursor->done = true;
 		return;
@@ -310,11 +315,11 @@ advance_by_cursor(const CfPagination *pg, const CfJson *page, int nitems,
 
 /* The key of an item of a page, as text, or "" if it has none. */
 static const char *
-item_key(const CfResource *resource, const CfJson *items, int i)
+item_key(const CfResource *resource, const CfNode *item)
 {
-	CfJson	   *key = cfj_get(cfj_array_get(items, i), cf_key_column(resource)->path);
+	const CfNode *key = cfn_get(item, cf_key_column(resource)->path);
 
-	return cfj_type(key) == CFJ_STRING || cfj_type(key) == CFJ_NUMBER ? cfj_serialize(key) : "";
+	return cfn_type(key) == CFJ_STRING || cfn_type(key) == CFJ_NUMBER ? cfn_serialize(key) : "";
 }
 
 /*
@@ -326,7 +331,7 @@ item_key(const CfResource *resource, const CfJson *items, int i)
  * rows, so it is an error, as a repeated cursor is.
  */
 static void
-advance_by_count(const CfResource *resource, const CfJson *page, const CfJson *items,
+advance_by_count(const CfResource *resource, const CfNode *page, const CfNode *items,
 				 int nitems, CfPageCursor *cursor)
 {
 	const CfPagination *pg = resource->pagination;
@@ -336,8 +341,9 @@ advance_by_count(const CfResource *resource, const CfJson *page, const CfJson *i
 
 	if (nitems > 0)
 	{
-		char	   *signature = psprintf("%d|%s|%s", nitems, item_key(resource, items, 0),
-										 item_key(resource, items, nitems - 1));
+		char	   *signature = psprintf("%d|%s|%s", nitems,
+										 item_key(resource, cfn_child(items)),
+										 item_key(resource, cfn_array_get(items, nitems - 1)));
 		ListCell   *lc;
 
 		foreach(lc, cursor->seen)
@@ -369,10 +375,10 @@ advance_by_count(const CfResource *resource, const CfJson *page, const CfJson *i
 
 /* Work out the next page from the page just read and its items. */
 void
-cf_advance_cursor(const CfResource *resource, const CfJson *page, const CfJson *items,
+cf_advance_cursor(const CfResource *resource, const CfNode *page, const CfNode *items,
 				  CfPageCursor *cursor)
 {
-	int			nitems = cfj_array_length(items);
+	int			nitems = cfn_count(items);
 
 	if (resource->pagination->style == CF_PAGE_CURSOR)
 		advance_by_cursor(resource->pagination, page, nitems, cursor);
@@ -382,12 +388,12 @@ cf_advance_cursor(const CfResource *resource, const CfJson *page, const CfJson *
 
 /* The number of items of all pages a page reports, or -1. */
 double
-cf_page_total(const CfResource *resource, const CfJson *page)
+cf_page_total(const CfResource *resource, const CfNode *page)
 {
 	const char *path = resource->pagination->total_path;
-	CfJson	   *total = path ? cfj_get(page, path) : NULL;
+	const CfNode *total = path ? cfn_get(page, path) : NULL;
 
-	return cfj_type(total) == CFJ_NUMBER ? strtod(cfj_serialize(total), NULL) : -1;
+	return cfn_type(total) == CFJ_NUMBER ? strtod(cfn_number_text(total), NULL) : -1;
 }
 
 /*
@@ -396,19 +402,20 @@ cf_page_total(const CfResource *resource, const CfJson *page)
  * error, or a WARNING with the rows that came when the table says so.
  */
 void
-cf_check_partial_errors(const CfOptions *opts, const CfJson *page, const char *relname)
+cf_check_partial_errors(const CfOptions *opts, const CfNode *page, const char *relname)
 {
 	const char *path = opts->resource->pagination->partial_errors_path;
-	CfJson	   *errors = path ? cfj_get(page, path) : NULL;
-	int			n = cfj_type(errors) == CFJ_ARRAY ? cfj_array_length(errors) : 0;
+	const CfNode *errors = path ? cfn_get(page, path) : NULL;
+	int			n = cfn_type(errors) == CFJ_ARRAY ? cfn_count(errors) : 0;
 	StringInfoData detail;
 
 	if (n == 0)
 		return;
 	initStringInfo(&detail);
-	for (int i = 0; i < n; i++)
-		appendStringInfo(&detail, "%s%s", i > 0 ? "; " : "",
-						 cf_describe_error(opts->provider->envelope, cfj_array_get(errors, i)));
+	for (const CfNode *error = cfn_child(errors); error != NULL; error = cfn_next(error))
+		appendStringInfo(&detail, "%s%s", detail.len > 0 ? "; " : "",
+						 cf_describe_error(opts->provider->envelope,
+										   cfn_to_json(error, CurrentMemoryContext)));
 	ereport(opts->on_partial_error == CF_PARTIAL_WARN ? WARNING : ERROR,
 			(errcode(ERRCODE_FDW_ERROR),
 			 errmsg("cloud API could not list part of foreign table \"%s\"", relname),
@@ -419,12 +426,12 @@ cf_check_partial_errors(const CfOptions *opts, const CfJson *page, const char *r
 }
 
 /* The item in a call's answer, or NULL. */
-CfJson *
-cf_answer_item(const CfCall *call, CfJson *answer)
+const CfNode *
+cf_answer_item(const CfCall *call, const CfNode *answer)
 {
-	CfJson	   *item = call->item_path ? cfj_get(answer, call->item_path) : answer;
+	const CfNode *item = call->item_path ? cfn_get(answer, call->item_path) : answer;
 
-	return cfj_type(item) == CFJ_OBJECT ? item : NULL;
+	return cfn_type(item) == CFJ_OBJECT ? item : NULL;
 }
 
 /* The value of a column of the old row at a path, or NULL if none covers it. */

@@ -108,9 +108,10 @@ typedef struct CfScanState
 	CfPageCursor ahead;			/* the next page to ask for */
 	double		ahead_total;	/* pages ahead are known from this total, or -1 */
 
-	/* the fetch being read */
+	/* the fetch being read: its answer is on the tape */
+	CfTape	   *tape;
 	CfFetch    *current;
-	CfJson	   *items;
+	const CfNode *next_node;	/* the item of the next row */
 	int			nitems;
 	int			next_item;
 	int			combo;			/* of the rows being read */
@@ -123,7 +124,8 @@ typedef struct CfScanState
 	 */
 	MemoryContext replaycxt;
 	List	   *replay_keys;	/* key values of the recorded execution */
-	CfJson	   *replay_items;
+	StringInfoData replay_text; /* its items, as a JSON array being written */
+	const CfNode *replay_items; /* ... and once complete, read */
 	int		   *replay_combos;
 	int			nreplay;
 	bool		recording;		/* this execution is being recorded */
@@ -176,7 +178,8 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
 
 		foreach(lc, (List *) list_nth(plan->fdw_private, CF_SCAN_ATTRS))
 			attrs = bms_add_member(attrs, lfirst_int(lc));
-		state->maps = cf_column_maps(node->ss.ss_currentRelation, state->opts.resource, attrs);
+		state->maps = cf_column_maps(node->ss.ss_currentRelation, state->opts.resource,
+									 false, attrs);
 	}
 
 	state->is_get = intVal(list_nth(plan->fdw_private, CF_SCAN_IS_GET));
@@ -215,6 +218,8 @@ cloudBeginForeignScan(ForeignScanState *node, int eflags)
 	state->replaycxt = AllocSetContextCreate(estate->es_query_cxt,
 											 "cloud_fdw replay",
 											 ALLOCSET_DEFAULT_SIZES);
+	/* one tape for every page, in turn: no more than the largest is ever held */
+	state->tape = cf_tape_create(estate->es_query_cxt);
 	INSTR_TIME_SET_ZERO(state->stats.http_time);
 }
 
@@ -353,7 +358,7 @@ static void
 drop_fetches(CfScanState *state)
 {
 	state->current = NULL;
-	state->items = NULL;
+	state->next_node = NULL;
 	state->nitems = state->next_item = 0;
 	state->nfetches = 0;
 	state->first = 0;
@@ -409,6 +414,14 @@ start_scan(ForeignScanState *node, CfScanState *state)
 	if (state->replaying)
 	{
 		state->stats.replays++;
+		/* read the recording once; its text passed the UTF-8 check as pages */
+		if (state->replay_items == NULL)
+			state->replay_items = cf_tape_parse(cf_tape_create(state->replaycxt),
+												state->replay_text.data,
+												state->replay_text.len, true);
+		state->next_node = cfn_child(state->replay_items);
+		state->next_item = 0;
+		state->nitems = state->nreplay;
 		return;
 	}
 
@@ -416,7 +429,9 @@ start_scan(ForeignScanState *node, CfScanState *state)
 	MemoryContextReset(state->replaycxt);
 	oldcxt = MemoryContextSwitchTo(state->replaycxt);
 	state->replay_keys = copy_key_values(key_values);
-	state->replay_items = cfj_new_array(state->replaycxt);
+	initStringInfo(&state->replay_text);
+	appendStringInfoChar(&state->replay_text, '[');
+	state->replay_items = NULL;
 	state->replay_combos = palloc(sizeof(int) * CF_REPLAY_MAX_ITEMS);
 	MemoryContextSwitchTo(oldcxt);
 	state->nreplay = 0;
@@ -426,18 +441,23 @@ start_scan(ForeignScanState *node, CfScanState *state)
 
 /* Keep an item for replay; a long execution is not recorded at all. */
 static void
-record_item(CfScanState *state, CfJson *item, int combo)
+record_item(CfScanState *state, const CfNode *item, int combo)
 {
+	size_t		len;
+	const char *text;
+
 	if (!state->recording)
 		return;
 	if (state->nreplay >= CF_REPLAY_MAX_ITEMS)
 	{
 		state->recording = false;
 		MemoryContextReset(state->replaycxt);
-		state->replay_items = NULL;
 		return;
 	}
-	cfj_array_append(state->replay_items, item);
+	text = cfn_text(item, &len);
+	if (state->nreplay > 0)
+		appendStringInfoChar(&state->replay_text, ',');
+	appendBinaryStringInfo(&state->replay_text, text, len);
 	state->replay_combos[state->nreplay++] = combo;
 }
 
@@ -616,7 +636,7 @@ read_fetch(CfScanState *state)
 	ErrorContextCallback errcallback;
 	MemoryContext oldcxt;
 	CfHttpResponse resp;
-	CfJson	   *answer;
+	const CfNode *answer;
 	instr_time	started;
 
 	state->first = (state->first + 1) % state->opts.concurrency;
@@ -640,7 +660,7 @@ read_fetch(CfScanState *state)
 	INSTR_TIME_SET_CURRENT(started);
 	cf_client_finish(&state->client, fetch->exchange, &resp);
 	count_response(state, fetch->exchange, &resp, started);
-	answer = cf_client_answer(&state->client, fetch->exchange, &resp, true, fetch->cxt);
+	answer = cf_client_answer(&state->client, fetch->exchange, &resp, true, state->tape);
 	if (!state->is_get)
 		state->stats.pages++;
 	if (state->count_only)
@@ -655,20 +675,17 @@ read_fetch(CfScanState *state)
 					 errmsg("list response has no total count \"%s\"",
 							resource->pagination->total_path)));
 		state->count_total += (int64) total;
-		state->items = NULL;
 	}
 	else if (state->is_get)
 	{
-		state->items = cfj_new_array(fetch->cxt);
 		if (answer != NULL)
 		{
-			CfJson	   *item = cf_answer_item(state->call, answer);
-
-			if (item == NULL)
+			state->next_node = cf_answer_item(state->call, answer);
+			if (state->next_node == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("get response holds no item object")));
-			cfj_array_append(state->items, item);
+			state->nitems = 1;
 		}
 	}
 	else
@@ -676,28 +693,28 @@ read_fetch(CfScanState *state)
 		double		total = -1;
 
 		if (answer == NULL)
-		{
-			state->items = cfj_new_array(fetch->cxt);
 			state->cursor.done = true;
-		}
 		else
 		{
+			const CfNode *items;
+
 			cf_check_partial_errors(&state->opts, answer, state->relname);
-			state->items = cf_page_items(resource, answer);
+			items = cf_page_items(resource, answer);
+			state->next_node = cfn_child(items);
+			state->nitems = cfn_count(items);
 			total = cf_page_total(resource, answer);
 			MemoryContextSwitchTo(state->execcxt);
-			cf_advance_cursor(resource, answer, state->items, &state->cursor);
+			cf_advance_cursor(resource, answer, items, &state->cursor);
 		}
-		plan_after_page(state, total, cfj_array_length(state->items));
+		plan_after_page(state, total, state->nitems);
 		if (state->cursor.done)
 			drop_rest_of_combination(state);
 	}
-	state->nitems = state->items ? cfj_array_length(state->items) : 0;
 	error_context_stack = errcallback.previous;
 	MemoryContextSwitchTo(oldcxt);
 }
 static TupleTableSlot *
-store_row(ForeignScanState *node, CfScanState *state, CfJson *item, int combo)
+store_row(ForeignScanState *node, CfScanState *state, const CfNode *item, int combo)
 {
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
@@ -724,6 +741,17 @@ store_count(ForeignScanState *node, CfScanState *state)
 	return ExecStoreVirtualTuple(slot);
 }
 
+/* The item of the next row, of the page being read or of the replay. */
+static const CfNode *
+take_item(CfScanState *state)
+{
+	const CfNode *item = state->next_node;
+
+	if (++state->next_item < state->nitems)
+		state->next_node = cfn_next(item);
+	return item;
+}
+
 /*
  * The next row, or an empty slot at the end; or NULL when it would have
  * to wait and may not (wait = false: an asynchronous Append asks).
@@ -741,20 +769,18 @@ next_row(ForeignScanState *node, CfScanState *state, bool wait)
 
 	if (state->replaying)
 	{
-		int			i = state->next_item++;
+		int			i = state->next_item;
 
-		if (i >= state->nreplay)
+		if (i >= state->nitems)
 			return ExecClearTuple(node->ss.ss_ScanTupleSlot);
-		return store_row(node, state, cfj_array_get(state->replay_items, i),
-						 state->replay_combos[i]);
+		return store_row(node, state, take_item(state), state->replay_combos[i]);
 	}
 
 	for (;;)
 	{
 		if (state->next_item < state->nitems)
 		{
-			int			i = state->next_item++;
-			CfJson	   *item = cfj_array_get(state->items, i);
+			const CfNode *item = take_item(state);
 
 			record_item(state, item, state->combo);
 			return store_row(node, state, item, state->combo);
@@ -763,7 +789,7 @@ next_row(ForeignScanState *node, CfScanState *state, bool wait)
 		{
 			MemoryContextDelete(state->current->cxt);
 			state->current = NULL;
-			state->items = NULL;
+			state->next_node = NULL;
 			state->nitems = 0;
 		}
 		fill_window(state);
@@ -784,6 +810,8 @@ next_row(ForeignScanState *node, CfScanState *state, bool wait)
 
 	state->finished = true;
 	state->replay_complete = state->recording;
+	if (state->recording)
+		appendStringInfoChar(&state->replay_text, ']');
 	if (state->count_only)
 		return store_count(node, state);
 	return ExecClearTuple(node->ss.ss_ScanTupleSlot);
