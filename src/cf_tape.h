@@ -20,26 +20,86 @@
 
 typedef struct CfTape CfTape;
 
-/* A value on a tape; a missing member is a NULL pointer, a JSON null is not. */
-typedef struct CfNode CfNode;
+/*
+ * A value on a tape; a missing member is a NULL pointer, a JSON null is
+ * not.  Only tape.c writes one: the accessors below are inline because
+ * every column of every row reads through them.
+ */
+typedef struct CfNode
+{
+	const char *text;			/* the value's first byte: a string's quote */
+	uint32		len;			/* bytes of its text, quotes and contents included */
+	uint32		next;			/* nodes from this one to its next sibling; 0: none */
+	uint32		count;			/* array: elements; object: members */
+	uint8		type;			/* CfJsonType */
+	bool		escaped;		/* a string with a backslash escape */
+} CfNode;
 
 extern CfTape *cf_tape_create(MemoryContext cxt);
 extern const CfNode *cf_tape_parse(CfTape *tape, const char *text, size_t len, bool validated);
 extern const CfNode *cf_tape_try_parse(CfTape *tape, const char *text, size_t len);
 
 /* Reading */
-extern CfJsonType cfn_type(const CfNode *node);
+static inline CfJsonType
+cfn_type(const CfNode *node)
+{
+	return node ? (CfJsonType) node->type : CFJ_NULL;
+}
+
+/* The first element of an array, or key of an object; NULL if empty. */
+static inline const CfNode *
+cfn_child(const CfNode *container)
+{
+	return container != NULL && container->count > 0 ? container + 1 : NULL;
+}
+
+/* The next element of an array; in an object, key and value follow each other. */
+static inline const CfNode *
+cfn_next(const CfNode *node)
+{
+	return node->next > 0 ? node + node->next : NULL;
+}
+
+/* Elements of an array, members of an object; 0 for anything else. */
+static inline int
+cfn_count(const CfNode *container)
+{
+	CfJsonType	type = cfn_type(container);
+
+	return (type == CFJ_ARRAY || type == CFJ_OBJECT) ? (int) container->count : 0;
+}
+
+static inline bool
+cfn_bool(const CfNode *node)
+{
+	return node->text[0] == 't';
+}
+
+static inline bool
+cfn_escaped(const CfNode *node)
+{
+	return node->escaped;
+}
+
+/* The value's text as the answer has it. */
+static inline const char *
+cfn_text(const CfNode *node, size_t *len)
+{
+	*len = node->len;
+	return node->text;
+}
+
 extern const CfNode *cfn_get(const CfNode *object, const char *dotted_path);
-extern const CfNode *cfn_child(const CfNode *container);
-extern const CfNode *cfn_next(const CfNode *node);
-extern int	cfn_count(const CfNode *container);
 extern const CfNode *cfn_array_get(const CfNode *array, int index);
-extern bool cfn_bool(const CfNode *node);
 extern const char *cfn_string_view(const CfNode *node, size_t *len);
 extern char *cfn_cstring(const CfNode *node, size_t *len);
-extern bool cfn_escaped(const CfNode *node);
 extern char *cfn_number_text(const CfNode *node);
-extern const char *cfn_text(const CfNode *node, size_t *len);
+
+/* Many paths looked up in each of many objects at once. */
+typedef struct CfPathSet CfPathSet;
+
+extern CfPathSet *cfn_compile_paths(const char *const *paths, int npaths);
+extern void cfn_find_paths(const CfNode *object, CfPathSet *set, const CfNode **values);
 
 /* The same value as json-c sees it, for what needs one: its text, its members. */
 extern CfJson *cfn_to_json(const CfNode *node, MemoryContext owner);

@@ -61,6 +61,7 @@ typedef struct CfColumnConv
 	bool		used;
 	const char *name;
 	const char *path;
+	int			lookup;			/* its path in the map's path set, or -1 */
 	Const	   *fixed;			/* the column's value in every row, or NULL */
 	CfTypeConv	type;
 } CfColumnConv;
@@ -71,6 +72,8 @@ struct CfColumnMap
 	const char *key_path;
 	int			natts;
 	CfColumnConv *columns;		/* indexed by attnum - 1 */
+	CfPathSet  *paths;			/* of the used columns that read a field */
+	const CfNode **values;		/* ... and their values in the item being stored */
 	/* what is being converted, for the error context */
 	const CfColumnConv *current;
 	const CfNode *current_value;
@@ -147,6 +150,8 @@ cf_column_maps(Relation rel, const CfResource *resource, bool all, const Bitmaps
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	CfColumnMap *maps = palloc0(sizeof(CfColumnMap));
+	const char **paths = palloc(sizeof(char *) * Max(tupdesc->natts, 1));
+	int			npaths = 0;
 
 	maps->relname = pstrdup(RelationGetRelationName(rel));
 	maps->key_path = cf_key_column(resource)->path;
@@ -169,7 +174,15 @@ cf_column_maps(Relation rel, const CfResource *resource, bool all, const Bitmaps
 		col->type.zone = cf_column_option(RelationGetRelid(rel), att->attnum, "timezone");
 		if (col->type.zone == NULL && cf_find_column(resource, col->path) != NULL)
 			col->type.zone = cf_find_column(resource, col->path)->zone;
+		col->lookup = -1;
+		if (col->used && col->fixed == NULL)
+		{
+			col->lookup = npaths;
+			paths[npaths++] = col->path;
+		}
 	}
+	maps->paths = cfn_compile_paths(paths, npaths);
+	maps->values = palloc(sizeof(CfNode *) * Max(npaths, 1));
 	return maps;
 }
 
@@ -556,6 +569,7 @@ cf_store_item(CfColumnMap *maps, const CfNode *item, const CfParamValue *fallbac
 	cf_push_error_context(&errcallback, conversion_context, maps);
 
 	maps->current_item = item;
+	cfn_find_paths(item, maps->paths, maps->values);
 	for (int i = 0; i < maps->natts; i++)
 	{
 		const CfColumnConv *col = &maps->columns[i];
@@ -570,7 +584,7 @@ cf_store_item(CfColumnMap *maps, const CfNode *item, const CfParamValue *fallbac
 			continue;
 		}
 		maps->current = col;
-		maps->current_value = cfn_get(item, col->path);
+		maps->current_value = maps->values[col->lookup];
 		if (maps->current_value == NULL)
 		{
 			for (int f = 0; f < nfallback; f++)

@@ -293,15 +293,16 @@ set_curl_timer(CURLM *multi, long timeout_ms, void *arg)
  * so they allocate without raising and report trouble through flags.
  *
  * Append to a buffer of cxt that grows by doubling, up to limit bytes (the
- * caller's check) plus a terminating NUL; false when memory runs out.
+ * caller's check) plus a terminating NUL, and is first made large enough for
+ * the expected length; false when memory runs out.
  */
 static bool
 append_bytes(CfTransfer *t, char **buf, size_t *len, size_t *capacity,
-			 const char *data, size_t n, size_t limit)
+			 const char *data, size_t n, size_t expected, size_t limit)
 {
 	if (*len + n + 1 > *capacity)
 	{
-		size_t		grown_capacity = Max(*capacity * 2, 8192);
+		size_t		grown_capacity = Max(Max(*capacity * 2, 8192), expected + 1);
 		char	   *grown;
 
 		while (grown_capacity < *len + n + 1)
@@ -333,13 +334,20 @@ collect_body(char *data, size_t size, size_t nmemb, void *arg)
 	CfTransfer *t = (CfTransfer *) arg;
 	size_t		n = size * nmemb;
 	size_t		limit = t->req->max_response_size;
+	size_t		expected = 0;
+	curl_off_t	announced;
 
 	if (t->len + n > limit)
 	{
 		t->too_large = true;
 		return 0;
 	}
-	if (!append_bytes(t, &t->body, &t->len, &t->capacity, data, n, limit))
+	/* an answer that says how long it is fills one buffer, never copied to a larger one */
+	if (t->capacity == 0 &&
+		curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
+		announced > 0 && (size_t) announced <= limit)
+		expected = (size_t) announced;
+	if (!append_bytes(t, &t->body, &t->len, &t->capacity, data, n, expected, limit))
 		return 0;
 	return n;
 }
@@ -416,9 +424,9 @@ collect_header(char *line, size_t size, size_t nitems, void *arg)
 	if (len > 0 && memchr(line, ':', len) != NULL &&
 		t->header_len + len + 1 <= CF_HEADERS_MAX &&
 		(!append_bytes(t, &t->header_lines, &t->header_len, &t->header_capacity,
-					   line, len, CF_HEADERS_MAX) ||
+					   line, len, 0, CF_HEADERS_MAX) ||
 		 !append_bytes(t, &t->header_lines, &t->header_len, &t->header_capacity,
-					   "\n", 1, CF_HEADERS_MAX)))
+					   "\n", 1, 0, CF_HEADERS_MAX)))
 		return 0;
 	return n;
 }

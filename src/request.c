@@ -271,6 +271,33 @@ string_member(const CfNode *page, const char *path)
 }
 
 /*
+ * Whether a listing saw this cursor (or page signature) before; if not, it
+ * has now.  The list is kept sorted: a listing of many pages checks each
+ * in a few comparisons.
+ */
+static bool
+seen_before(CfPageCursor *cursor, const char *value)
+{
+	int			low = 0;
+	int			high = list_length(cursor->seen);
+
+	while (low < high)
+	{
+		int			mid = (low + high) / 2;
+		int			cmp = strcmp(list_nth(cursor->seen, mid), value);
+
+		if (cmp == 0)
+			return true;
+		if (cmp < 0)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	cursor->seen = list_insert_nth(cursor->seen, low, pstrdup(value));
+	return false;
+}
+
+/*
  * Cursor pages: the API says whether more follow (has_more) and how to get
  * them: the opaque next_page cursor when it sends one, else after_id =
  * last_id.  A cursor seen before would loop forever (and silently repeat
@@ -284,7 +311,6 @@ advance_by_cursor(const CfPagination *pg, const CfNode *page, int nitems,
 	const char *next_page = string_member(page, pg->next_page_path);
 	const char *last_id = string_member(page, pg->last_id_path);
 	const char *value;
-	ListCell   *lc;
 
 	if (next_page != NULL && next_page[0] == '\0')
 		next_page = NULL;
@@ -301,14 +327,12 @@ advance_by_cursor(const CfPagination *pg, const CfNode *page, int nitems,
 				 errmsg("list response announces more pages but gives no cursor"),
 				 errdetail("Neither \"%s\" nor \"%s\" is set on a page of %d items.",
 						   pg->next_page_path, pg->last_id_path, nitems)));
-	foreach(lc, cursor->seen)
-		if (strcmp((char *) lfirst(lc), value) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("list pagination loops: cursor \"%s\" was already followed", value),
-					 errdetail("The cloud API returned a page cursor it had returned before; "
-							   "following it would repeat rows without end.")));
-	cursor->seen = lappend(cursor->seen, pstrdup(value));
+	if (seen_before(cursor, value))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("list pagination loops: cursor \"%s\" was already followed", value),
+				 errdetail("The cloud API returned a page cursor it had returned before; "
+						   "following it would repeat rows without end.")));
 	cursor->cursor_param = next_page ? pg->next_page_param : pg->after_id_param;
 	cursor->cursor_value = pstrdup(value);
 }
@@ -344,18 +368,15 @@ advance_by_count(const CfResource *resource, const CfNode *page, const CfNode *i
 		char	   *signature = psprintf("%d|%s|%s", nitems,
 										 item_key(resource, cfn_child(items)),
 										 item_key(resource, cfn_array_get(items, nitems - 1)));
-		ListCell   *lc;
 
-		foreach(lc, cursor->seen)
-			if (strcmp((char *) lfirst(lc), signature) == 0)
-				ereport(ERROR,
+		if (seen_before(cursor, signature))
+			ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("list pagination repeats a page at %s " INT64_FORMAT,
 								pg->position_param, cursor->position),
 						 errdetail("The cloud API answered the same %d items as for an earlier page; "
 								   "it seems to ignore \"%s\", and going on would repeat rows.",
 								   nitems, pg->position_param)));
-		cursor->seen = lappend(cursor->seen, signature);
 	}
 
 	if (pg->style == CF_PAGE_NUMBER)

@@ -21,19 +21,10 @@
 #include "postgres.h"
 
 #include "mb/pg_wchar.h"
+#include "port/pg_bitutils.h"
 #include "utils/memutils.h"
 
 #include "cf_tape.h"
-
-struct CfNode
-{
-	const char *text;			/* the value's first byte: a string's quote */
-	uint32		len;			/* bytes of its text, quotes and contents included */
-	uint32		next;			/* nodes from this one to its next sibling; 0: none */
-	uint32		count;			/* array: elements; object: members */
-	uint8		type;			/* CfJsonType */
-	bool		escaped;		/* a string with a backslash escape */
-};
 
 struct CfTape
 {
@@ -43,25 +34,40 @@ struct CfTape
 	Size		used;
 };
 
-/* A container being read: its node and its last child so far. */
-typedef struct CfOpen
+/* Why a pass refused a text. */
+typedef enum CfRefusal
 {
-	Size		node;
-	Size		last;			/* == node: no child yet */
-} CfOpen;
+	CF_ACCEPTED,
+	CF_ENDS_EARLY,
+	CF_UNEXPECTED,
+	CF_BAD_ESCAPE,
+	CF_BAD_UTF8,
+	CF_NON_FINITE,
+	CF_TOO_DEEP
+} CfRefusal;
 
-/* Where a pass over a text stands. */
-typedef struct CfScan
+/*
+ * A pass over a text.  Its helpers are inlined into one loop and never
+ * take its address elsewhere, so that the compiler keeps this state in
+ * registers: the pass is a hot loop, a few cycles per byte.
+ */
+typedef struct CfPass
 {
 	CfTape	   *tape;
-	const unsigned char *start;
+	CfNode	   *nodes;			/* tape->nodes, moved when it grows */
+	uint32		used;
+	uint32		capacity;
 	const unsigned char *end;
 	bool		validated;		/* the text's UTF-8 was checked before */
-	CfOpen		open[CFJ_MAX_DEPTH];
 	int			depth;
-	const char *problem;		/* why the text was refused, or NULL */
-	char	   *detail;
-} CfScan;
+	/* the containers being read, kept here rather than in their nodes */
+	uint32		open[CFJ_MAX_DEPTH];	/* their nodes */
+	uint32		last[CFJ_MAX_DEPTH];	/* the last child of each so far, or itself */
+	uint32		count[CFJ_MAX_DEPTH];	/* elements, or members */
+	bool		in_object[CFJ_MAX_DEPTH];
+	CfRefusal	refusal;
+	const unsigned char *at;	/* where the refusal is */
+} CfPass;
 
 #define INITIAL_NODES 1024
 
@@ -74,32 +80,28 @@ cf_tape_create(MemoryContext cxt)
 	return tape;
 }
 
-/*
- * Give the pass up: the problem and the byte it is at.  Returns NULL, for
- * the scanning functions to return.
- */
-static const unsigned char *
-refuse(CfScan *scan, const char *problem, const char *what, const unsigned char *at)
+/* Twice the nodes; a text of n bytes never has more than n nodes. */
+static pg_noinline CfNode *
+grow_tape(CfTape *tape)
 {
-	scan->problem = problem;
-	if (what != NULL)
-		scan->detail = psprintf("%s at byte %zu", what, (size_t) (at - scan->start));
+	Size		capacity = Max(INITIAL_NODES, tape->capacity * 2);
+
+	tape->nodes = tape->nodes == NULL
+		? MemoryContextAllocHuge(tape->cxt, capacity * sizeof(CfNode))
+		: repalloc_huge(tape->nodes, capacity * sizeof(CfNode));
+	tape->capacity = capacity;
+	return tape->nodes;
+}
+
+static inline const unsigned char *
+refuse(CfPass *pass, CfRefusal refusal, const unsigned char *at)
+{
+	pass->refusal = refusal;
+	pass->at = at;
 	return NULL;
 }
 
-static const unsigned char *
-ends_early(CfScan *scan)
-{
-	return refuse(scan, "The document ends unexpectedly.", NULL, NULL);
-}
-
-static const unsigned char *
-unexpected(CfScan *scan, const unsigned char *at)
-{
-	return refuse(scan, "The document is not valid JSON.", "unexpected character", at);
-}
-
-static const unsigned char *
+static inline const unsigned char *
 skip_space(const unsigned char *p, const unsigned char *end)
 {
 	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
@@ -108,96 +110,137 @@ skip_space(const unsigned char *p, const unsigned char *end)
 }
 
 /* A new node at p, the next child of the container being read. */
-static CfNode *
-add_node(CfScan *scan, CfJsonType type, const unsigned char *p)
+static pg_attribute_always_inline CfNode *
+add_node(CfPass *pass, CfJsonType type, const unsigned char *p)
 {
-	CfTape	   *tape = scan->tape;
+	uint32		index = pass->used;
 	CfNode	   *node;
-	Size		index = tape->used;
 
-	if (index == tape->capacity)
+	if (unlikely(index == pass->capacity))
 	{
-		Size		capacity = Max(INITIAL_NODES, tape->capacity * 2);
-
-		tape->nodes = tape->nodes == NULL
-			? MemoryContextAllocHuge(tape->cxt, capacity * sizeof(CfNode))
-			: repalloc_huge(tape->nodes, capacity * sizeof(CfNode));
-		tape->capacity = capacity;
+		pass->nodes = grow_tape(pass->tape);
+		pass->capacity = (uint32) Min(pass->tape->capacity, PG_UINT32_MAX);
 	}
-	if (scan->depth > 0)
+	if (pass->depth > 0)
 	{
-		CfOpen	   *open = &scan->open[scan->depth - 1];
+		int			d = pass->depth - 1;
 
-		if (open->last != open->node)
-			tape->nodes[open->last].next = (uint32) (index - open->last);
-		open->last = index;
+		if (pass->last[d] != pass->open[d])
+			pass->nodes[pass->last[d]].next = index - pass->last[d];
+		pass->last[d] = index;
 	}
-	tape->used++;
-	node = &tape->nodes[index];
-	node->text = (const char *) p;
-	node->len = 0;
-	node->next = 0;
-	node->count = 0;
-	node->type = (uint8) type;
-	node->escaped = false;
+	pass->used = index + 1;
+	node = &pass->nodes[index];
+	*node = (CfNode)
+	{
+		.text = (const char *) p,.type = (uint8) type
+	};
 	return node;
 }
 
-static bool
+/* Whether a byte of a string is just itself: no quote, escape, NUL or UTF-8. */
+static inline bool
+is_plain(unsigned char c)
+{
+	return c >= 0x01 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/*
+ * Of eight bytes of a string, the high bit of each that is not plain, by a
+ * zero-byte test, (b - 1) & ~b, of the byte and of its differences from a
+ * quote and a backslash.  A borrow can mark a byte after the first one it
+ * finds, never one before: the lowest mark is always right.
+ */
+static inline uint64
+special_bytes(uint64 w)
+{
+	const uint64 ones = UINT64CONST(0x0101010101010101);
+	uint64		quotes = w ^ (ones * '"');
+	uint64		escapes = w ^ (ones * '\\');
+
+	return (((quotes - ones) & ~quotes) | ((escapes - ones) & ~escapes) |
+			((w - ones) & ~w) | w) & (ones * 0x80);
+}
+
+/* Which of the eight bytes loaded into a word the first mark is on. */
+static inline int
+first_marked_byte(uint64 marks)
+{
+#ifdef WORDS_BIGENDIAN
+	return (63 - pg_leftmost_one_pos64(marks)) / 8;
+#else
+	return pg_rightmost_one_pos64(marks) / 8;
+#endif
+}
+
+static inline bool
 is_hex(unsigned char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 /* A string from its opening quote at p; returns the byte after it. */
-static const unsigned char *
-scan_string(CfScan *scan, CfNode *node, const unsigned char *p)
+static pg_attribute_always_inline const unsigned char *
+scan_string(CfPass *pass, CfNode *node, const unsigned char *p)
 {
-	const unsigned char *end = scan->end;
+	const unsigned char *end = pass->end;
 	const unsigned char *first = p++;
 
 	for (;;)
 	{
-		while (p < end && *p != '"' && *p != '\\' && *p < 0x80 && *p != '\0')
+		/* eight bytes at a time, to the first that is not plain */
+		while (end - p >= 8)
+		{
+			uint64		w;
+			uint64		marks;
+
+			memcpy(&w, p, 8);
+			marks = special_bytes(w);
+			if (marks != 0)
+			{
+				p += first_marked_byte(marks);
+				break;
+			}
+			p += 8;
+		}
+		while (p < end && is_plain(*p))
 			p++;
 		if (p == end)
-			return ends_early(scan);
+			return refuse(pass, CF_ENDS_EARLY, p);
 		if (*p == '"')
 			break;
 		if (*p == '\0')
-			return unexpected(scan, p);
+			return refuse(pass, CF_UNEXPECTED, p);
 		if (*p == '\\')
 		{
 			node->escaped = true;
 			if (++p == end)
-				return ends_early(scan);
+				return refuse(pass, CF_ENDS_EARLY, p);
 			if (*p == 'u')
 			{
 				for (int i = 1; i <= 4; i++)
 				{
 					if (p + i == end)
-						return ends_early(scan);
+						return refuse(pass, CF_ENDS_EARLY, p + i);
 					if (!is_hex(p[i]))
-						return refuse(scan, "The document is not valid JSON.",
-									  "invalid string sequence", p + i);
+						return refuse(pass, CF_BAD_ESCAPE, p + i);
 				}
 				p += 5;
 			}
-			else if (strchr("\"\\/bfnrt", *p) != NULL && *p != '\0')
+			else if (*p == '"' || *p == '\\' || *p == '/' || *p == 'b' || *p == 'f' ||
+					 *p == 'n' || *p == 'r' || *p == 't')
 				p++;
 			else
-				return refuse(scan, "The document is not valid JSON.",
-							  "invalid string sequence", p);
+				return refuse(pass, CF_BAD_ESCAPE, p);
 		}
-		else if (scan->validated)
+		else if (pass->validated)
 			p++;
 		else
 		{
 			int			l = pg_utf_mblen(p);
 
 			if (l > end - p || !pg_utf8_islegal(p, l))
-				return refuse(scan, "The document is not valid JSON.",
-							  "invalid utf-8 string", p);
+				return refuse(pass, CF_BAD_UTF8, p);
 			p += l;
 		}
 	}
@@ -206,7 +249,7 @@ scan_string(CfScan *scan, CfNode *node, const unsigned char *p)
 	return p;
 }
 
-static const unsigned char *
+static inline const unsigned char *
 scan_digits(const unsigned char *p, const unsigned char *end)
 {
 	while (p < end && *p >= '0' && *p <= '9')
@@ -215,42 +258,36 @@ scan_digits(const unsigned char *p, const unsigned char *end)
 }
 
 /* NaN and Infinity, which json-c would take and JSON has not. */
-static bool
+static inline bool
 is_non_finite(const unsigned char *p, const unsigned char *end)
 {
 	return (end - p >= 3 && memcmp(p, "NaN", 3) == 0) ||
 		(end - p >= 8 && memcmp(p, "Infinity", 8) == 0);
 }
 
-static const unsigned char *
-non_finite(CfScan *scan, const unsigned char *at)
-{
-	return refuse(scan, "The document is not valid JSON.", "NaN or Infinity", at);
-}
-
 /* A number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
-static const unsigned char *
-scan_number(CfScan *scan, CfNode *node, const unsigned char *p)
+static pg_attribute_always_inline const unsigned char *
+scan_number(CfPass *pass, CfNode *node, const unsigned char *p)
 {
-	const unsigned char *end = scan->end;
+	const unsigned char *end = pass->end;
 	const unsigned char *first = p;
 
 	if (*p == '-' && ++p == end)
-		return ends_early(scan);
+		return refuse(pass, CF_ENDS_EARLY, p);
 	if (*p == '0')
 		p++;
 	else if (*p >= '1' && *p <= '9')
 		p = scan_digits(p, end);
 	else if (is_non_finite(p, end))
-		return non_finite(scan, first);
+		return refuse(pass, CF_NON_FINITE, first);
 	else
-		return unexpected(scan, p);
+		return refuse(pass, CF_UNEXPECTED, p);
 	if (p < end && *p == '.')
 	{
 		if (++p == end)
-			return ends_early(scan);
+			return refuse(pass, CF_ENDS_EARLY, p);
 		if (*p < '0' || *p > '9')
-			return unexpected(scan, p);
+			return refuse(pass, CF_UNEXPECTED, p);
 		p = scan_digits(p, end);
 	}
 	if (p < end && (*p == 'e' || *p == 'E'))
@@ -258,163 +295,186 @@ scan_number(CfScan *scan, CfNode *node, const unsigned char *p)
 		if (++p < end && (*p == '+' || *p == '-'))
 			p++;
 		if (p == end)
-			return ends_early(scan);
+			return refuse(pass, CF_ENDS_EARLY, p);
 		if (*p < '0' || *p > '9')
-			return unexpected(scan, p);
+			return refuse(pass, CF_UNEXPECTED, p);
 		p = scan_digits(p, end);
 	}
 	node->len = (uint32) (p - first);
 	return p;
 }
 
-static const unsigned char *
-scan_literal(CfScan *scan, CfNode *node, const unsigned char *p, const char *word)
+static inline const unsigned char *
+scan_literal(CfPass *pass, CfNode *node, const unsigned char *p, const char *word, size_t len)
 {
-	size_t		len = strlen(word);
-	size_t		left = scan->end - p;
+	size_t		left = pass->end - p;
 
 	if (memcmp(p, word, Min(len, left)) != 0)
-		return unexpected(scan, p);
+		return refuse(pass, CF_UNEXPECTED, p);
 	if (left < len)
-		return ends_early(scan);
+		return refuse(pass, CF_ENDS_EARLY, pass->end);
 	node->len = (uint32) len;
 	return p + len;
 }
 
-/* Open a container at p. */
-static const unsigned char *
-open_container(CfScan *scan, CfJsonType type, const unsigned char *p)
+/* Whether the container being read (there is one) is an object. */
+static inline bool
+in_object(CfPass *pass)
 {
-	CfNode	   *node;
-
-	if (scan->depth == CFJ_MAX_DEPTH)
-	{
-		scan->problem = psprintf("The document nests deeper than %d levels.", CFJ_MAX_DEPTH);
-		scan->detail = psprintf("at byte %zu", (size_t) (p - scan->start));
-		return NULL;
-	}
-	node = add_node(scan, type, p);
-	(void) node;
-	scan->open[scan->depth].node = scan->tape->used - 1;
-	scan->open[scan->depth].last = scan->tape->used - 1;
-	scan->depth++;
-	return p + 1;
+	return pass->in_object[pass->depth - 1];
 }
 
-static void
-close_container(CfScan *scan, const unsigned char *p)
+static inline void
+open_container(CfPass *pass, const unsigned char *p)
 {
-	CfNode	   *node = &scan->tape->nodes[scan->open[--scan->depth].node];
+	int			d = pass->depth;
+
+	pass->in_object[d] = (*p == '{');
+	add_node(pass, *p == '{' ? CFJ_OBJECT : CFJ_ARRAY, p);
+	pass->open[d] = pass->last[d] = pass->used - 1;
+	pass->count[d] = 0;
+	pass->depth++;
+}
+
+static inline void
+close_container(CfPass *pass, const unsigned char *p)
+{
+	int			d = --pass->depth;
+	CfNode	   *node = &pass->nodes[pass->open[d]];
 
 	node->len = (uint32) ((const char *) p + 1 - node->text);
-}
-
-/* The container being read, or NULL at the top. */
-static CfNode *
-open_node(CfScan *scan)
-{
-	return scan->depth > 0 ? &scan->tape->nodes[scan->open[scan->depth - 1].node] : NULL;
+	node->count = pass->count[d];
 }
 
 /*
- * One pass over the text.  The states: a value is expected, a member's key
+ * One pass over a text.  The states: a value is expected, a member's key
  * is expected, or a value has ended and its container says what follows.
  */
-static bool
-scan_text(CfScan *scan)
+static CfRefusal
+scan_text(CfTape *tape, const unsigned char *start, const unsigned char *end,
+		  bool validated, const unsigned char **at)
 {
-	const unsigned char *p = scan->start;
-	const unsigned char *end = scan->end;
-	CfNode	   *container;
-	CfNode	   *node;
+	CfPass		pass;
+	const unsigned char *p = start;
+
+	pass.tape = tape;
+	pass.nodes = tape->nodes;
+	pass.used = 0;
+	pass.capacity = (uint32) Min(tape->capacity, PG_UINT32_MAX);
+	pass.end = end;
+	pass.validated = validated;
+	pass.depth = 0;
+	pass.refusal = CF_ACCEPTED;
+	pass.at = NULL;
 
 value:
 	p = skip_space(p, end);
 	if (p == end)
-		return ends_early(scan) != NULL;
-	container = open_node(scan);
-	if (container != NULL && container->type == CFJ_ARRAY)
-		container->count++;
+	{
+		refuse(&pass, CF_ENDS_EARLY, p);
+		goto out;
+	}
+	if (pass.depth > 0 && !in_object(&pass))
+		pass.count[pass.depth - 1]++;
 	switch (*p)
 	{
 		case '{':
 		case '[':
-			p = open_container(scan, *p == '{' ? CFJ_OBJECT : CFJ_ARRAY, p);
-			if (p == NULL)
-				return false;
-			p = skip_space(p, end);
-			if (p == end)
-				return ends_early(scan) != NULL;
-			container = open_node(scan);
-			if (*p == (container->type == CFJ_OBJECT ? '}' : ']'))
+			if (pass.depth == CFJ_MAX_DEPTH)
 			{
-				close_container(scan, p++);
+				refuse(&pass, CF_TOO_DEEP, p);
+				goto out;
+			}
+			open_container(&pass, p);
+			p = skip_space(p + 1, end);
+			if (p == end)
+			{
+				refuse(&pass, CF_ENDS_EARLY, p);
+				goto out;
+			}
+			if (*p == (in_object(&pass) ? '}' : ']'))
+			{
+				close_container(&pass, p++);
 				goto after;
 			}
-			if (container->type == CFJ_OBJECT)
+			if (in_object(&pass))
 				goto key;
 			goto value;
 		case '"':
-			p = scan_string(scan, add_node(scan, CFJ_STRING, p), p);
+			p = scan_string(&pass, add_node(&pass, CFJ_STRING, p), p);
 			break;
 		case 't':
-			p = scan_literal(scan, add_node(scan, CFJ_BOOL, p), p, "true");
+			p = scan_literal(&pass, add_node(&pass, CFJ_BOOL, p), p, "true", 4);
 			break;
 		case 'f':
-			p = scan_literal(scan, add_node(scan, CFJ_BOOL, p), p, "false");
+			p = scan_literal(&pass, add_node(&pass, CFJ_BOOL, p), p, "false", 5);
 			break;
 		case 'n':
-			p = scan_literal(scan, add_node(scan, CFJ_NULL, p), p, "null");
+			p = scan_literal(&pass, add_node(&pass, CFJ_NULL, p), p, "null", 4);
 			break;
 		default:
 			if (*p == '-' || (*p >= '0' && *p <= '9'))
-				p = scan_number(scan, add_node(scan, CFJ_NUMBER, p), p);
-			else if (is_non_finite(p, end))
-				p = non_finite(scan, p);
+				p = scan_number(&pass, add_node(&pass, CFJ_NUMBER, p), p);
 			else
-				p = unexpected(scan, p);
+				p = refuse(&pass, is_non_finite(p, end) ? CF_NON_FINITE : CF_UNEXPECTED, p);
 			break;
 	}
 	if (p == NULL)
-		return false;
+		goto out;
 	goto after;
 
 key:
 	p = skip_space(p, end);
-	if (p == end)
-		return ends_early(scan) != NULL;
-	if (*p != '"')
-		return unexpected(scan, p) != NULL;
-	open_node(scan)->count++;
-	p = scan_string(scan, add_node(scan, CFJ_STRING, p), p);
+	if (p == end || *p != '"')
+	{
+		refuse(&pass, p == end ? CF_ENDS_EARLY : CF_UNEXPECTED, p);
+		goto out;
+	}
+	pass.count[pass.depth - 1]++;
+	p = scan_string(&pass, add_node(&pass, CFJ_STRING, p), p);
 	if (p == NULL)
-		return false;
+		goto out;
 	p = skip_space(p, end);
-	if (p == end)
-		return ends_early(scan) != NULL;
-	if (*p != ':')
-		return unexpected(scan, p) != NULL;
+	if (p == end || *p != ':')
+	{
+		refuse(&pass, p == end ? CF_ENDS_EARLY : CF_UNEXPECTED, p);
+		goto out;
+	}
 	p++;
 	goto value;
 
 after:
 	p = skip_space(p, end);
-	if (scan->depth == 0)
-		return p == end || unexpected(scan, p) != NULL;
+	if (pass.depth == 0)
+	{
+		if (p != end)
+			refuse(&pass, CF_UNEXPECTED, p);
+		goto out;
+	}
 	if (p == end)
-		return ends_early(scan) != NULL;
-	node = open_node(scan);
+	{
+		refuse(&pass, CF_ENDS_EARLY, p);
+		goto out;
+	}
 	if (*p == ',')
 	{
 		p++;
-		if (node->type == CFJ_OBJECT)
+		if (in_object(&pass))
 			goto key;
 		goto value;
 	}
-	if (*p != (node->type == CFJ_OBJECT ? '}' : ']'))
-		return unexpected(scan, p) != NULL;
-	close_container(scan, p++);
+	if (*p != (in_object(&pass) ? '}' : ']'))
+	{
+		refuse(&pass, CF_UNEXPECTED, p);
+		goto out;
+	}
+	close_container(&pass, p++);
 	goto after;
+
+out:
+	tape->used = pass.used;
+	*at = pass.at;
+	return pass.refusal;
 }
 
 /* Parse into tape; NULL with *problem (and *detail) set when refused. */
@@ -422,7 +482,9 @@ static const CfNode *
 parse(CfTape *tape, const char *text, size_t len, bool validated,
 	  const char **problem, char **detail)
 {
-	CfScan		scan = {0};
+	const unsigned char *start = (const unsigned char *) text;
+	const unsigned char *at;
+	const char *what = NULL;
 
 	*problem = NULL;
 	*detail = NULL;
@@ -437,17 +499,33 @@ parse(CfTape *tape, const char *text, size_t len, bool validated,
 		*problem = "The document is too large.";
 		return NULL;
 	}
-	scan.tape = tape;
-	scan.start = (const unsigned char *) text;
-	scan.end = scan.start + len;
-	scan.validated = validated;
-	if (!scan_text(&scan))
+	switch (scan_text(tape, start, start + len, validated, &at))
 	{
-		*problem = scan.problem;
-		*detail = scan.detail;
-		return NULL;
+		case CF_ACCEPTED:
+			return &tape->nodes[0];
+		case CF_ENDS_EARLY:
+			*problem = "The document ends unexpectedly.";
+			return NULL;
+		case CF_TOO_DEEP:
+			*problem = psprintf("The document nests deeper than %d levels.", CFJ_MAX_DEPTH);
+			*detail = psprintf("at byte %zu", (size_t) (at - start));
+			return NULL;
+		case CF_UNEXPECTED:
+			what = "unexpected character";
+			break;
+		case CF_BAD_ESCAPE:
+			what = "invalid string sequence";
+			break;
+		case CF_BAD_UTF8:
+			what = "invalid utf-8 string";
+			break;
+		case CF_NON_FINITE:
+			what = "NaN or Infinity";
+			break;
 	}
-	return &tape->nodes[0];
+	*problem = "The document is not valid JSON.";
+	*detail = psprintf("%s at byte %zu", what, (size_t) (at - start));
+	return NULL;
 }
 
 /* Parse a response; an invalid one is an ERROR, as with cfj_parse(). */
@@ -476,33 +554,6 @@ cf_tape_try_parse(CfTape *tape, const char *text, size_t len)
 	return parse(tape, text, len, false, &problem, &detail);
 }
 
-CfJsonType
-cfn_type(const CfNode *node)
-{
-	return node ? (CfJsonType) node->type : CFJ_NULL;
-}
-
-const CfNode *
-cfn_child(const CfNode *container)
-{
-	return container != NULL && container->count > 0 ? container + 1 : NULL;
-}
-
-/* The next element of an array; in an object, key and value follow each other. */
-const CfNode *
-cfn_next(const CfNode *node)
-{
-	return node->next > 0 ? node + node->next : NULL;
-}
-
-int
-cfn_count(const CfNode *container)
-{
-	CfJsonType	type = cfn_type(container);
-
-	return (type == CFJ_ARRAY || type == CFJ_OBJECT) ? (int) container->count : 0;
-}
-
 const CfNode *
 cfn_array_get(const CfNode *array, int index)
 {
@@ -513,19 +564,6 @@ cfn_array_get(const CfNode *array, int index)
 	for (element = cfn_child(array); index > 0; index--)
 		element = cfn_next(element);
 	return element;
-}
-
-bool
-cfn_bool(const CfNode *node)
-{
-	return node->text[0] == 't';
-}
-
-const char *
-cfn_text(const CfNode *node, size_t *len)
-{
-	*len = node->len;
-	return node->text;
 }
 
 static int
@@ -636,11 +674,6 @@ cfn_cstring(const CfNode *node, size_t *len)
 	return pnstrdup(node->text + 1, *len);
 }
 
-bool
-cfn_escaped(const CfNode *node)
-{
-	return node->escaped;
-}
 
 /*
  * A number as written, NUL-terminated, in the current memory context; json-c
@@ -695,6 +728,128 @@ cfn_get(const CfNode *object, const char *dotted_path)
 		object = found;
 		segment = dot + 1;
 	}
+}
+
+/*
+ * Paths looked up together in many objects (a table's columns in every
+ * item): one pass over an object's members finds all the paths that start
+ * there, where a lookup per path would pass over them once each.  The
+ * paths' segments form a tree of steps, a parent always before its
+ * children.
+ */
+typedef struct CfPathStep
+{
+	int			parent;			/* step of the enclosing object, -1 for the top */
+	bool		has_children;
+	const char *segment;
+	size_t		len;
+} CfPathStep;
+
+struct CfPathSet
+{
+	int			nsteps;
+	CfPathStep *steps;
+	int			npaths;
+	int		   *ends;			/* the step each path ends at */
+	const CfNode **found;		/* per step, during a lookup */
+};
+
+static int
+find_or_add_step(CfPathSet *set, int parent, const char *segment, size_t len)
+{
+	CfPathStep *step;
+
+	for (int i = 0; i < set->nsteps; i++)
+		if (set->steps[i].parent == parent && set->steps[i].len == len &&
+			memcmp(set->steps[i].segment, segment, len) == 0)
+			return i;
+	step = &set->steps[set->nsteps];
+	step->parent = parent;
+	step->has_children = false;
+	step->segment = segment;
+	step->len = len;
+	if (parent >= 0)
+		set->steps[parent].has_children = true;
+	return set->nsteps++;
+}
+
+/* The set of dotted paths, in the current memory context, which they must outlive. */
+CfPathSet *
+cfn_compile_paths(const char *const *paths, int npaths)
+{
+	CfPathSet  *set = palloc0(sizeof(CfPathSet));
+	int			nsegments = 0;
+
+	for (int i = 0; i < npaths; i++)
+	{
+		nsegments++;
+		for (const char *c = paths[i]; *c != '\0'; c++)
+			nsegments += (*c == '.');
+	}
+	set->steps = palloc(sizeof(CfPathStep) * Max(nsegments, 1));
+	set->found = palloc(sizeof(CfNode *) * Max(nsegments, 1));
+	set->ends = palloc(sizeof(int) * Max(npaths, 1));
+	set->npaths = npaths;
+	for (int i = 0; i < npaths; i++)
+	{
+		const char *segment = paths[i];
+		int			step = -1;
+
+		for (;;)
+		{
+			const char *dot = strchr(segment, '.');
+			size_t		len = dot ? (size_t) (dot - segment) : strlen(segment);
+
+			step = find_or_add_step(set, step, segment, len);
+			if (dot == NULL)
+				break;
+			segment = dot + 1;
+		}
+		set->ends[i] = step;
+	}
+	return set;
+}
+
+/* Note the members of object that the children of step parent name; the last one counts. */
+static void
+find_members(CfPathSet *set, const CfNode *object, int parent)
+{
+	if (cfn_type(object) != CFJ_OBJECT)
+		return;
+	for (const CfNode *key = cfn_child(object); key != NULL; key = cfn_next(cfn_next(key)))
+	{
+		size_t		len = key->len - 2;
+
+		for (int i = 0; i < set->nsteps; i++)
+		{
+			const CfPathStep *step = &set->steps[i];
+
+			if (step->parent == parent &&
+				(key->escaped ? key_is(key, step->segment, step->len)
+				 : (len == step->len && memcmp(key->text + 1, step->segment, len) == 0)))
+				set->found[i] = cfn_next(key);
+		}
+	}
+}
+
+/*
+ * The value at each path of the set in object, as cfn_get() finds it, into
+ * values (NULL where a key on the way is missing).
+ */
+void
+cfn_find_paths(const CfNode *object, CfPathSet *set, const CfNode **values)
+{
+	if (set->nsteps == 0)
+		return;
+	for (int i = 0; i < set->nsteps; i++)
+		set->found[i] = NULL;
+	find_members(set, object, -1);
+	/* a parent comes before its children, so its member is known by now */
+	for (int i = 0; i < set->nsteps; i++)
+		if (set->steps[i].has_children && set->found[i] != NULL)
+			find_members(set, set->found[i], i);
+	for (int i = 0; i < set->npaths; i++)
+		values[i] = set->found[set->ends[i]];
 }
 
 /* The value as json-c parses it (NULL for a JSON null), tracked by owner. */
