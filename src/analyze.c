@@ -98,7 +98,7 @@ acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 		page = cf_call_answer(&client, &req, false, pagecxt, &resp);
 		cf_check_partial_errors(&opts, page, RelationGetRelationName(rel));
 		items = cf_page_items(opts.resource, page);
-		for (const CfNode *item = cfn_child(items); item != NULL; item = cfn_next(item))
+		cfn_foreach_element(item, items)
 			sample_item(&sample, maps, item, slot, rowcxt);
 		if (cf_page_total(opts.resource, page) >= 0)
 			total = cf_page_total(opts.resource, page);

@@ -4,7 +4,7 @@
  *		  Answers read in place: a tape of the values of a JSON text.
  *
  * One validating pass over a response records, for every value, its type,
- * where its text is and how far away its next sibling is; nothing else is
+ * where its text is and how many nodes it spans; nothing else is
  * allocated until a column asks for a value, and a lookup skips whole
  * subtrees.  A node points into the text, so the text must outlive the
  * tape's use, and parsing again into a tape ends the life of its nodes.
@@ -22,14 +22,16 @@ typedef struct CfTape CfTape;
 
 /*
  * A value on a tape; a missing member is a NULL pointer, a JSON null is
- * not.  Only tape.c writes one: the accessors below are inline because
- * every column of every row reads through them.
+ * not.  A container's contents follow it, an object's as key, value, key,
+ * value...; the value after a value is span nodes further.  Only tape.c
+ * writes a node: the accessors below are inline because every column of
+ * every row reads through them.
  */
 typedef struct CfNode
 {
 	const char *text;			/* the value's first byte: a string's quote */
 	uint32		len;			/* bytes of its text, quotes and contents included */
-	uint32		next;			/* nodes from this one to its next sibling; 0: none */
+	uint32		span;			/* nodes of the value, its contents included */
 	uint32		count;			/* array: elements; object: members */
 	uint8		type;			/* CfJsonType */
 	bool		escaped;		/* a string with a backslash escape */
@@ -46,19 +48,36 @@ cfn_type(const CfNode *node)
 	return node ? (CfJsonType) node->type : CFJ_NULL;
 }
 
-/* The first element of an array, or key of an object; NULL if empty. */
+/* The node after a value and its contents: in an object, a key's value. */
 static inline const CfNode *
-cfn_child(const CfNode *container)
+cfn_skip(const CfNode *node)
 {
-	return container != NULL && container->count > 0 ? container + 1 : NULL;
+	return node + node->span;
 }
 
-/* The next element of an array; in an object, key and value follow each other. */
+/* The first element of an array or key of an object, if it has one. */
 static inline const CfNode *
-cfn_next(const CfNode *node)
+cfn_first(const CfNode *container)
 {
-	return node->next > 0 ? node + node->next : NULL;
+	return container + 1;
 }
+
+/* Where a container's contents end (a scalar has none). */
+static inline const CfNode *
+cfn_end(const CfNode *container)
+{
+	return container + container->span;
+}
+
+/* Each element of an array (none of a scalar). */
+#define cfn_foreach_element(element, array) \
+	for (const CfNode *element = cfn_first(array), *element##_end = cfn_end(array); \
+		 element < element##_end; element = cfn_skip(element))
+
+/* Each key of an object, whose value is cfn_skip(key) (none of a scalar). */
+#define cfn_foreach_member(key, object) \
+	for (const CfNode *key = cfn_first(object), *key##_end = cfn_end(object); \
+		 key < key##_end; key = cfn_skip(cfn_skip(key)))
 
 /* Elements of an array, members of an object; 0 for anything else. */
 static inline int

@@ -373,7 +373,7 @@ json_to_array(const CfTypeConv *conv, const CfNode *value)
 	const CfTypeConv *el = conv->element;
 	int			i = 0;
 
-	for (const CfNode *element = cfn_child(value); element != NULL; element = cfn_next(element))
+	cfn_foreach_element(element, value)
 	{
 		elems[i] = json_to_datum(el, element, &nulls[i]);
 		i++;
@@ -425,16 +425,16 @@ push_jsonb(JsonbParseState **state, const CfNode *value, JsonbIteratorToken toke
 	{
 		case CFJ_OBJECT:
 			pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-			for (const CfNode *key = cfn_child(value); key != NULL; key = cfn_next(cfn_next(key)))
+			cfn_foreach_member(key, value)
 			{
 				jsonb_string(key, &jb);
 				pushJsonbValue(state, WJB_KEY, &jb);
-				push_jsonb(state, cfn_next(key), WJB_VALUE);
+				push_jsonb(state, cfn_skip(key), WJB_VALUE);
 			}
 			return pushJsonbValue(state, WJB_END_OBJECT, NULL);
 		case CFJ_ARRAY:
 			pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-			for (const CfNode *element = cfn_child(value); element != NULL; element = cfn_next(element))
+			cfn_foreach_element(element, value)
 				push_jsonb(state, element, WJB_ELEM);
 			return pushJsonbValue(state, WJB_END_ARRAY, NULL);
 		case CFJ_STRING:

@@ -251,7 +251,7 @@ cf_page_items(const CfResource *resource, const CfNode *page)
 						   ? psprintf(" whose \"%s\" is a %s", path,
 									  cfj_type_name(cfn_type(items)))
 						   : "")));
-	for (const CfNode *item = cfn_child(items); item != NULL; item = cfn_next(item))
+	cfn_foreach_element(item, items)
 		if (cfn_type(item) != CFJ_OBJECT)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
@@ -366,7 +366,7 @@ advance_by_count(const CfResource *resource, const CfNode *page, const CfNode *i
 	if (nitems > 0)
 	{
 		char	   *signature = psprintf("%d|%s|%s", nitems,
-										 item_key(resource, cfn_child(items)),
+										 item_key(resource, cfn_first(items)),
 										 item_key(resource, cfn_array_get(items, nitems - 1)));
 
 		if (seen_before(cursor, signature))
@@ -433,7 +433,7 @@ cf_check_partial_errors(const CfOptions *opts, const CfNode *page, const char *r
 	if (n == 0)
 		return;
 	initStringInfo(&detail);
-	for (const CfNode *error = cfn_child(errors); error != NULL; error = cfn_next(error))
+	cfn_foreach_element(error, errors)
 		appendStringInfo(&detail, "%s%s", detail.len > 0 ? "; " : "",
 						 cf_describe_error(opts->provider->envelope,
 										   cfn_to_json(error, CurrentMemoryContext)));

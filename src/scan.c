@@ -419,7 +419,7 @@ start_scan(ForeignScanState *node, CfScanState *state)
 			state->replay_items = cf_tape_parse(cf_tape_create(state->replaycxt),
 												state->replay_text.data,
 												state->replay_text.len, true);
-		state->next_node = cfn_child(state->replay_items);
+		state->next_node = cfn_first(state->replay_items);
 		state->next_item = 0;
 		state->nitems = state->nreplay;
 		return;
@@ -700,7 +700,7 @@ read_fetch(CfScanState *state)
 
 			cf_check_partial_errors(&state->opts, answer, state->relname);
 			items = cf_page_items(resource, answer);
-			state->next_node = cfn_child(items);
+			state->next_node = cfn_first(items);
 			state->nitems = cfn_count(items);
 			total = cf_page_total(resource, answer);
 			MemoryContextSwitchTo(state->execcxt);
@@ -748,7 +748,7 @@ take_item(CfScanState *state)
 	const CfNode *item = state->next_node;
 
 	if (++state->next_item < state->nitems)
-		state->next_node = cfn_next(item);
+		state->next_node = cfn_skip(item);
 	return item;
 }
 

@@ -62,7 +62,6 @@ typedef struct CfPass
 	int			depth;
 	/* the containers being read, kept here rather than in their nodes */
 	uint32		open[CFJ_MAX_DEPTH];	/* their nodes */
-	uint32		last[CFJ_MAX_DEPTH];	/* the last child of each so far, or itself */
 	uint32		count[CFJ_MAX_DEPTH];	/* elements, or members */
 	bool		in_object[CFJ_MAX_DEPTH];
 	CfRefusal	refusal;
@@ -109,7 +108,10 @@ skip_space(const unsigned char *p, const unsigned char *end)
 	return p;
 }
 
-/* A new node at p, the next child of the container being read. */
+/*
+ * A new node at p, after the last one: a scalar spans itself, a container
+ * is given its span when it closes.
+ */
 static pg_attribute_always_inline CfNode *
 add_node(CfPass *pass, CfJsonType type, const unsigned char *p)
 {
@@ -121,19 +123,11 @@ add_node(CfPass *pass, CfJsonType type, const unsigned char *p)
 		pass->nodes = grow_tape(pass->tape);
 		pass->capacity = (uint32) Min(pass->tape->capacity, PG_UINT32_MAX);
 	}
-	if (pass->depth > 0)
-	{
-		int			d = pass->depth - 1;
-
-		if (pass->last[d] != pass->open[d])
-			pass->nodes[pass->last[d]].next = index - pass->last[d];
-		pass->last[d] = index;
-	}
 	pass->used = index + 1;
 	node = &pass->nodes[index];
 	*node = (CfNode)
 	{
-		.text = (const char *) p,.type = (uint8) type
+		.text = (const char *) p,.span = 1,.type = (uint8) type
 	};
 	return node;
 }
@@ -199,7 +193,7 @@ scan_string(CfPass *pass, CfNode *node, const unsigned char *p)
 			if (marks != 0)
 			{
 				p += first_marked_byte(marks);
-				break;
+				goto special;
 			}
 			p += 8;
 		}
@@ -207,6 +201,7 @@ scan_string(CfPass *pass, CfNode *node, const unsigned char *p)
 			p++;
 		if (p == end)
 			return refuse(pass, CF_ENDS_EARLY, p);
+special:
 		if (*p == '"')
 			break;
 		if (*p == '\0')
@@ -331,7 +326,7 @@ open_container(CfPass *pass, const unsigned char *p)
 
 	pass->in_object[d] = (*p == '{');
 	add_node(pass, *p == '{' ? CFJ_OBJECT : CFJ_ARRAY, p);
-	pass->open[d] = pass->last[d] = pass->used - 1;
+	pass->open[d] = pass->used - 1;
 	pass->count[d] = 0;
 	pass->depth++;
 }
@@ -343,6 +338,7 @@ close_container(CfPass *pass, const unsigned char *p)
 	CfNode	   *node = &pass->nodes[pass->open[d]];
 
 	node->len = (uint32) ((const char *) p + 1 - node->text);
+	node->span = pass->used - pass->open[d];
 	node->count = pass->count[d];
 }
 
@@ -561,8 +557,8 @@ cfn_array_get(const CfNode *array, int index)
 
 	if (cfn_type(array) != CFJ_ARRAY || index < 0 || index >= (int) array->count)
 		return NULL;
-	for (element = cfn_child(array); index > 0; index--)
-		element = cfn_next(element);
+	for (element = cfn_first(array); index > 0; index--)
+		element = cfn_skip(element);
 	return element;
 }
 
@@ -720,9 +716,9 @@ cfn_get(const CfNode *object, const char *dotted_path)
 
 		if (cfn_type(object) != CFJ_OBJECT)
 			return NULL;
-		for (const CfNode *key = cfn_child(object); key != NULL; key = cfn_next(cfn_next(key)))
+		cfn_foreach_member(key, object)
 			if (key_is(key, segment, seglen))
-				found = cfn_next(key);
+				found = cfn_skip(key);
 		if (found == NULL || dot == NULL)
 			return found;
 		object = found;
@@ -816,7 +812,7 @@ find_members(CfPathSet *set, const CfNode *object, int parent)
 {
 	if (cfn_type(object) != CFJ_OBJECT)
 		return;
-	for (const CfNode *key = cfn_child(object); key != NULL; key = cfn_next(cfn_next(key)))
+	cfn_foreach_member(key, object)
 	{
 		size_t		len = key->len - 2;
 
@@ -826,8 +822,9 @@ find_members(CfPathSet *set, const CfNode *object, int parent)
 
 			if (step->parent == parent &&
 				(key->escaped ? key_is(key, step->segment, step->len)
-				 : (len == step->len && memcmp(key->text + 1, step->segment, len) == 0)))
-				set->found[i] = cfn_next(key);
+				 : (len == step->len && (len == 0 || key->text[1] == step->segment[0]) &&
+					memcmp(key->text + 1, step->segment, len) == 0)))
+				set->found[i] = cfn_skip(key);
 		}
 	}
 }
