@@ -234,19 +234,21 @@ unmark_big_integers(struct json_object *value)
 
 /*
  * json-c's parse of a whole text, with our depth limit and strictness; UTF-8
- * is validated unless the text passed before.
+ * is validated unless the text passed before.  One tokener serves the
+ * backend's parses, as json-c advises: reset, it keeps its buffers.
  */
 static struct json_object *
 tokenize(const char *text, size_t len, bool validated, enum json_tokener_error *err,
 		 size_t *consumed)
 {
-	struct json_tokener *tok = json_tokener_new_ex(CFJ_MAX_DEPTH);
+	static struct json_tokener *tok = NULL;
 	struct json_object *value;
 
-	if (tok == NULL)
+	if (tok == NULL && (tok = json_tokener_new_ex(CFJ_MAX_DEPTH)) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while parsing JSON")));
+	json_tokener_reset(tok);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | (validated ? 0 : JSON_TOKENER_VALIDATE_UTF8));
 	value = json_tokener_parse_ex(tok, text, (int) len);
 	*err = json_tokener_get_error(tok);
@@ -264,7 +266,6 @@ tokenize(const char *text, size_t len, bool validated, enum json_tokener_error *
 		if (*err != json_tokener_success)
 			*err = json_tokener_continue;
 	}
-	json_tokener_free(tok);
 	return value;
 }
 

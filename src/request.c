@@ -337,13 +337,18 @@ advance_by_cursor(const CfPagination *pg, const CfNode *page, int nitems,
 	cursor->cursor_value = pstrdup(value);
 }
 
-/* The key of an item of a page, as text, or "" if it has none. */
-static const char *
+/* The key of an item of a page, as the answer writes it, or "" if it has none. */
+static char *
 item_key(const CfResource *resource, const CfNode *item)
 {
 	const CfNode *key = cfn_get(item, cf_key_column(resource)->path);
+	size_t		len;
+	const char *text;
 
-	return cfn_type(key) == CFJ_STRING || cfn_type(key) == CFJ_NUMBER ? cfn_serialize(key) : "";
+	if (cfn_type(key) != CFJ_STRING && cfn_type(key) != CFJ_NUMBER)
+		return "";
+	text = cfn_text(key, &len);
+	return pnstrdup(text, len);
 }
 
 /*
