@@ -733,39 +733,63 @@ cfn_get(const CfNode *object, const char *dotted_path)
  * paths' segments form a tree of steps, a parent always before its
  * children.
  */
+/* Children of a step are found by the length of their key, in so many lists. */
+#define CF_KEY_BUCKETS 16
+
+/* A step's children, by key length: the first of each list, or -1. */
+typedef struct CfStepChildren
+{
+	int			first[CF_KEY_BUCKETS];
+} CfStepChildren;
+
 typedef struct CfPathStep
 {
-	int			parent;			/* step of the enclosing object, -1 for the top */
-	bool		has_children;
 	const char *segment;
 	size_t		len;
+	int			next;			/* the next step of the parent's list, or -1 */
+	CfStepChildren children;
+	bool		has_children;
 } CfPathStep;
 
 struct CfPathSet
 {
 	int			nsteps;
 	CfPathStep *steps;
+	CfStepChildren top;			/* the steps of the top object */
 	int			npaths;
 	int		   *ends;			/* the step each path ends at */
 	const CfNode **found;		/* per step, during a lookup */
 };
 
+static void
+no_children(CfStepChildren *children)
+{
+	for (int b = 0; b < CF_KEY_BUCKETS; b++)
+		children->first[b] = -1;
+}
+
 static int
 find_or_add_step(CfPathSet *set, int parent, const char *segment, size_t len)
 {
+	CfStepChildren *siblings = parent < 0 ? &set->top : &set->steps[parent].children;
+	int		   *link = &siblings->first[len % CF_KEY_BUCKETS];
 	CfPathStep *step;
 
-	for (int i = 0; i < set->nsteps; i++)
-		if (set->steps[i].parent == parent && set->steps[i].len == len &&
-			memcmp(set->steps[i].segment, segment, len) == 0)
-			return i;
+	for (; *link >= 0; link = &set->steps[*link].next)
+	{
+		step = &set->steps[*link];
+		if (step->len == len && memcmp(step->segment, segment, len) == 0)
+			return *link;
+	}
 	step = &set->steps[set->nsteps];
-	step->parent = parent;
-	step->has_children = false;
 	step->segment = segment;
 	step->len = len;
+	step->next = -1;
+	no_children(&step->children);
+	step->has_children = false;
 	if (parent >= 0)
 		set->steps[parent].has_children = true;
+	*link = set->nsteps;
 	return set->nsteps++;
 }
 
@@ -786,6 +810,7 @@ cfn_compile_paths(const char *const *paths, int npaths)
 	set->found = palloc(sizeof(CfNode *) * Max(nsegments, 1));
 	set->ends = palloc(sizeof(int) * Max(npaths, 1));
 	set->npaths = npaths;
+	no_children(&set->top);
 	for (int i = 0; i < npaths; i++)
 	{
 		const char *segment = paths[i];
@@ -806,24 +831,24 @@ cfn_compile_paths(const char *const *paths, int npaths)
 	return set;
 }
 
-/* Note the members of object that the children of step parent name; the last one counts. */
+/* Note the members of object that children name; of two with one key, the last. */
 static void
-find_members(CfPathSet *set, const CfNode *object, int parent)
+find_members(CfPathSet *set, const CfNode *object, const CfStepChildren *children)
 {
 	if (cfn_type(object) != CFJ_OBJECT)
 		return;
 	cfn_foreach_member(key, object)
 	{
 		size_t		len = key->len - 2;
+		const char *name = key->text + 1;
 
-		for (int i = 0; i < set->nsteps; i++)
+		if (key->escaped)
+			name = unescape(key, &len);
+		for (int i = children->first[len % CF_KEY_BUCKETS]; i >= 0; i = set->steps[i].next)
 		{
 			const CfPathStep *step = &set->steps[i];
 
-			if (step->parent == parent &&
-				(key->escaped ? key_is(key, step->segment, step->len)
-				 : (len == step->len && (len == 0 || key->text[1] == step->segment[0]) &&
-					memcmp(key->text + 1, step->segment, len) == 0)))
+			if (len == step->len && memcmp(name, step->segment, len) == 0)
 				set->found[i] = cfn_skip(key);
 		}
 	}
@@ -840,11 +865,11 @@ cfn_find_paths(const CfNode *object, CfPathSet *set, const CfNode **values)
 		return;
 	for (int i = 0; i < set->nsteps; i++)
 		set->found[i] = NULL;
-	find_members(set, object, -1);
+	find_members(set, object, &set->top);
 	/* a parent comes before its children, so its member is known by now */
 	for (int i = 0; i < set->nsteps; i++)
 		if (set->steps[i].has_children && set->found[i] != NULL)
-			find_members(set, set->found[i], i);
+			find_members(set, set->found[i], &set->steps[i].children);
 	for (int i = 0; i < set->npaths; i++)
 		values[i] = set->found[set->ends[i]];
 }
