@@ -515,6 +515,8 @@ set_transfer_options(CURL *easy, const CfHttpRequest *req, struct curl_slist *he
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) req->connect_timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) req->request_timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* a page of a listing arrives in one read and one callback, not three (16 kB) */
+	curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 65536L);
 	if (req->ca_file != NULL)
 		curl_easy_setopt(easy, CURLOPT_CAINFO, req->ca_file);
 	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
