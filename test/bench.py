@@ -10,6 +10,11 @@ in one run so that the ratios compare like with like.
   one get per row;
 - a bulk UPDATE of 1,000 rows: concurrency 8, and the same PUTs one by one;
 - peak backend memory of scans of 1,000 and 100,000 rows;
+- close to the wire: CPU per row without any latency, 100,000 rows from a
+  lean server (test/lean_cloud.py) that answers every page from bytes
+  serialised at start-up; count(*), a report and COPY against the curl
+  floor and PL/Python (http.client, one kept-alive connection), and the
+  peak memory of the COPY against one of 1,000 rows, each against a goal;
 - organisation scale, each against a goal (printed as met or missed, the
   run does not fail on a miss): 8 foreign partitions under one Append,
   asynchronous against one after the other; 10,000 enterprise projects in
@@ -25,7 +30,12 @@ in one run so that the ratios compare like with like.
 It prints a table and writes it, with the machine, date and settings, to
 bench/RESULTS.md, as the section of the PostgreSQL major it ran on: the
 sections of other majors are kept, so one file holds the last run on each.
+
+`--only wire` runs the close-to-the-wire section alone and prints it without
+writing RESULTS.md; `--no-build` uses the cloud_fdw installed as it is
+(both for working on the extension's CPU per row).
 """
+import argparse
 import contextlib
 import datetime
 import json
@@ -42,6 +52,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (ROOT, Cluster, Mock, build_and_install,  # noqa: E402
                      install_signal_handlers, pg_bindir, pg_config)
+from lean_cloud import LeanCloud  # noqa: E402
 
 TOKEN = "pt-test-admin"
 HW_TOKEN = "hw-test-token"
@@ -59,6 +70,27 @@ GOAL_ASYNC = 5.0            # async Append against enable_async_append = off
 GOAL_PAGES = 4.0            # concurrency 8 against concurrency 1 and the floor
 GOAL_COUNT_REQUESTS = 1
 GOAL_BUDGET_PER_10S = 210
+ENV_COLUMNS = "id text, name text, description text, status text, created_at timestamptz"
+WIRE_ROWS = 100_000          # rows of the close-to-the-wire section, no latency
+WIRE_SMALL_ROWS = 1_000      # the memory baseline
+GOAL_WIRE_COUNT = 1.5        # count(*) at most this times the curl floor
+GOAL_WIRE_REPORT = 2.0       # the report query
+GOAL_WIRE_COPY = 2.5         # COPY of every column
+GOAL_WIRE_PLPY = 3.0         # COPY at least this much faster than PL/Python's
+GOAL_WIRE_MEMORY_MB = 5.0    # 100,000 rows' peak memory over 1,000 rows'
+WIRE_COLUMNS = ("id text, name text, status text, archived boolean, networking_type text, "
+                "allowed_hosts text[], config jsonb, metadata jsonb, created_at timestamptz, "
+                "updated_at timestamptz")
+# the foreign table's: a column without `path` reads the top-level field of its name, and
+# these two are below config (without the option they would be NULL, and cost nothing)
+WIRE_TABLE_COLUMNS = WIRE_COLUMNS.replace(
+    "networking_type text", "networking_type text OPTIONS (path 'config.networking.type')").replace(
+    "allowed_hosts text[]", "allowed_hosts text[] OPTIONS (path 'config.networking.allowed_hosts')")
+WIRE_QUERIES = {
+    "count": "SELECT count(*) FROM wire_envs",
+    "report": "SELECT count(*), sum(length(name)), count(networking_type), max(created_at) FROM wire_envs",
+    "copy": "COPY (SELECT * FROM wire_envs) TO '/dev/null'",
+}
 DASH_BACKENDS = 4
 DASH_RUNS = 5
 DASH_APP = "43943381f7764c52baae8e697720873f"      # the fixture's first CodeArts application
@@ -110,14 +142,14 @@ class Bench:
     def endpoint(self, tenant, opts=""):
         return f"{self.mock.url}/_mock/tenant={tenant}{opts}/api/v1/cloud"
 
-    def server(self, name, endpoint, options=""):
+    def server(self, name, endpoint, options="", columns=ENV_COLUMNS):
         self.psql(f"""
             DROP SERVER IF EXISTS {name} CASCADE;
             CREATE SERVER {name} FOREIGN DATA WRAPPER cloud_fdw
               OPTIONS (provider 'qoder', endpoint '{endpoint}'{options});
             CREATE USER MAPPING FOR CURRENT_USER SERVER {name} OPTIONS (token '{TOKEN}');
-            CREATE FOREIGN TABLE {name}_envs (id text, name text, description text, status text,
-              created_at timestamptz) SERVER {name} OPTIONS (resource 'environments');""")
+            CREATE FOREIGN TABLE {name}_envs ({columns})
+              SERVER {name} OPTIONS (resource 'environments');""")
 
     def requests(self, tenant):
         return self.mock.control.connections(tenant)["requests"]
@@ -225,19 +257,128 @@ class Bench:
     def memory(self, rows):
         name = f"mem{rows}"
         self.server(name, self.endpoint(name, f",rows={rows}"))
-        proc = subprocess.Popen([self.psql_bin, "-X", "-q", "-A", "-t"], env=self.env, text=True,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        output, peak = self.backend_peak(f"SELECT count(*) FROM {name}_envs")
+        assert output == [str(rows)], output
+        return peak
+
+    def backend_peak(self, sql):
+        """Run `sql` in a fresh backend: its output lines, and the backend's
+        peak resident memory (VmHWM, kB) afterwards, read while it lives.
+        A marker after `sql` tells its end, as a COPY TO a file prints nothing."""
+        proc = subprocess.Popen([self.psql_bin, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"],
+                                env=self.env, text=True, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         proc.stdin.write("SELECT pg_backend_pid();\n")
         proc.stdin.flush()
         pid = proc.stdout.readline().strip()
-        proc.stdin.write(f"SELECT count(*) FROM {name}_envs;\n")
+        proc.stdin.write(f"{sql};\nSELECT 'end of backend_peak';\n")
         proc.stdin.flush()
-        count = proc.stdout.readline().strip()
+        output = []
+        for line in proc.stdout:
+            if line.strip() == "end of backend_peak":
+                break
+            output.append(line.strip())
+        else:
+            proc.wait()
+            raise RuntimeError(f"backend_peak: {sql}: {proc.stderr.read()}")
         status = Path(f"/proc/{pid}/status").read_text()
         proc.stdin.close()
         proc.wait()
-        assert count == str(rows), count
-        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+        return output, int(next(line.split()[1] for line in status.splitlines()
+                                if line.startswith("VmHWM")))
+
+    def wire(self):
+        """Close to the wire: cloud_fdw's CPU per row, with no latency to hide
+        it. A lean server answers each of 1,000 pages from bytes serialised at
+        start-up, so the floor (curl) costs little more than the bytes'
+        transfer; cloud_fdw reads 10 columns of every type a table of it
+        has, against that floor and against PL/Python doing the same. Every
+        time is a median inside one session, so no backend start or new
+        connection is counted; memory is each COPY in a fresh backend."""
+        with LeanCloud(WIRE_ROWS) as large, LeanCloud(WIRE_SMALL_ROWS) as small:
+            urls = self.page_urls(large.endpoint)
+            assert len(urls) == WIRE_ROWS // PAGE, len(urls)
+            floor = self.wire_floor(large, urls)
+            self.server("wire", large.endpoint, f", page_size '{PAGE}'", WIRE_TABLE_COLUMNS)
+            self.server("wire_small", small.endpoint, f", page_size '{PAGE}'", WIRE_TABLE_COLUMNS)
+            self.py_wire()
+            py_copy = f"COPY (SELECT * FROM py_wire('{large.endpoint}', '{TOKEN}')) TO '/dev/null'"
+            self.wire_check(large.endpoint)
+            times = {name: self.session_median(query) for name, query in WIRE_QUERIES.items()}
+            times["plpython"] = self.session_median(py_copy)
+            # PostgreSQL's own share: the same rows COPYed out of a heap table
+            self.psql("DROP TABLE IF EXISTS wire_local; CREATE TABLE wire_local AS SELECT * FROM wire_envs")
+            times["local"] = self.session_median(WIRE_QUERIES["copy"].replace("wire_envs", "wire_local"))
+            _, mem_small = self.backend_peak(WIRE_QUERIES["copy"].replace("wire_envs", "wire_small_envs"))
+            _, mem_large = self.backend_peak(WIRE_QUERIES["copy"])
+        ratios = {name: t / floor["time"] for name, t in times.items()}
+        growth = (mem_large - mem_small) / 1024
+        return {**floor, "times": times, "ratios": ratios, "pages": len(urls),
+                "plpython_vs_copy": times["plpython"] / times["copy"],
+                "mem_small": mem_small, "mem_large": mem_large, "growth": growth,
+                "met": {"count": ratios["count"] <= GOAL_WIRE_COUNT,
+                        "report": ratios["report"] <= GOAL_WIRE_REPORT,
+                        "copy": ratios["copy"] <= GOAL_WIRE_COPY,
+                        "plpython": times["plpython"] / times["copy"] >= GOAL_WIRE_PLPY,
+                        "memory": growth <= GOAL_WIRE_MEMORY_MB}}
+
+    def wire_floor(self, cloud, urls):
+        """The curl floor of the lean cloud, and the CPU per page that the
+        server and curl spent on it: which of the two bounds the floor."""
+        server, children = cloud.cpu_seconds(), os.times()
+        floor = self.curl_floor(urls, f"Authorization: Bearer {TOKEN}")
+        after = os.times()
+        pages = len(urls) * RUNS
+        curl = (after.children_user + after.children_system
+                - children.children_user - children.children_system)
+        return {"time": floor, "server_cpu": (cloud.cpu_seconds() - server) / pages,
+                "curl_cpu": curl / pages}
+
+    def py_wire(self):
+        """What a user would write today for the same rows: PL/Python with
+        http.client on one kept-alive connection and json.loads, jsonb as
+        json.dumps text, text[] as lists, timestamps as the API's strings."""
+        self.psql(f"""
+            CREATE OR REPLACE FUNCTION py_wire(endpoint text, token text)
+            RETURNS TABLE ({WIRE_COLUMNS}) LANGUAGE plpython3u AS $$
+            import http.client, json, urllib.parse
+            url = urllib.parse.urlsplit(endpoint)
+            conn = http.client.HTTPConnection(url.hostname, url.port)
+            headers = dict(Authorization="Bearer " + token)
+            first = url.path + "/environments?include_archived=true&limit={PAGE}"
+            path = first
+            try:
+                while True:
+                    conn.request("GET", path, headers=headers)
+                    reply = conn.getresponse()
+                    body = reply.read()
+                    if reply.status != 200:
+                        plpy.error("GET %s: %d %s" % (path, reply.status, body[:200]))
+                    page = json.loads(body)
+                    for e in page["data"]:
+                        network = (e.get("config") or dict()).get("networking") or dict()
+                        yield (e["id"], e.get("name"), e.get("status"), e.get("archived"),
+                               network.get("type"), network.get("allowed_hosts"),
+                               json.dumps(e.get("config")), json.dumps(e.get("metadata")),
+                               e.get("created_at"), e.get("updated_at"))
+                    if not page["has_more"]:
+                        break
+                    path = first + "&after_id=" + page["last_id"]
+            finally:
+                conn.close()
+            $$;""")
+
+    def wire_check(self, endpoint):
+        """Before any figure: every row is there, on both sides, and cloud_fdw
+        and PL/Python give the same rows (a fair comparison converts the
+        same values). No LIMIT: cloud_fdw would send it as the page size,
+        which the lean server refuses."""
+        py = f"py_wire('{endpoint}', '{TOKEN}')"
+        counts = self.psql(f"""SELECT (SELECT count(*) FROM wire_envs), (SELECT count(*) FROM {py}),
+                                      (SELECT count(*) FROM wire_small_envs),
+                                      (SELECT count(*) FROM (SELECT * FROM wire_envs
+                                                             EXCEPT ALL SELECT * FROM {py}) d)""")
+        assert counts == f"{WIRE_ROWS}|{WIRE_ROWS}|{WIRE_SMALL_ROWS}|0", counts
 
     def async_append(self, latency, accounts):
         """8 accounts under one partitioned table: with async Append every
@@ -392,7 +533,8 @@ class Bench:
             CREATE SERVER dash_hw FOREIGN DATA WRAPPER cloud_fdw
               OPTIONS (provider 'huaweicloud', region 'cn-north-4', endpoint '{endpoint}', cache_ttl '60s');
             CREATE USER MAPPING FOR CURRENT_USER SERVER dash_hw OPTIONS (auth_token '{HW_TOKEN}');
-            CREATE FOREIGN TABLE dash_envs (id text, name text, status text, networking_type text,
+            CREATE FOREIGN TABLE dash_envs (id text, name text, status text,
+              networking_type text OPTIONS (path 'config.networking.type'),
               created_at timestamptz) SERVER dash_q OPTIONS (resource 'environments');
             CREATE FOREIGN TABLE dash_deploy (application_id text, id text, name text, os text,
               created_time timestamptz) SERVER dash_hw
@@ -459,13 +601,37 @@ def machine():
     return f"{os.cpu_count()} x {cpu}, {mem} GiB, {platform.system()} {platform.release()}"
 
 
-def main():
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=["wire"],
+                        help="run this section alone and print it (bench/RESULTS.md is not written)")
+    parser.add_argument("--no-build", action="store_true",
+                        help="use the cloud_fdw installed as it is (no build_and_install)")
+    return parser.parse_args(argv)
+
+
+def only_wire():
+    """The close-to-the-wire section alone, printed: the loop of working on
+    cloud_fdw's CPU per row, which needs neither the mock nor RESULTS.md."""
+    with Cluster(settings={"shared_buffers": "128MB"}) as cluster:
+        bench = Bench(cluster, None)
+        bench.psql("CREATE EXTENSION IF NOT EXISTS cloud_fdw; CREATE EXTENSION IF NOT EXISTS plpython3u;")
+        print("\n".join(wire_lines(bench.wire())))
+
+
+def main(argv=None):
+    args = parse_args(argv)
     install_signal_handlers()
-    build_and_install(ROOT)
+    if not args.no_build:
+        build_and_install(ROOT)
+    if args.only == "wire":
+        only_wire()
+        return
     with Cluster(settings={"shared_buffers": "128MB"}) as cluster, Mock() as mock:
         bench = Bench(cluster, mock)
         bench.psql("CREATE EXTENSION IF NOT EXISTS cloud_fdw; CREATE EXTENSION IF NOT EXISTS plpython3u;")
         scans = [bench.scan(5), bench.scan(20)]
+        wire = bench.wire()
         joins = [bench.join(5)]
         updates = [bench.update(20)]
         mem_small = bench.memory(1_000)
@@ -502,7 +668,8 @@ def main():
     for s in scans:
         lines.append(f"| {s['latency']} ms | {s['pages']} | {s['curl']:.3f} s | {s['fdw']:.3f} s | "
                      f"{s['plpython']:.3f} s | {s['fdw'] / s['curl']:.2f}x | {s['plpython'] / s['fdw']:.2f}x |")
-    lines += ["", "### 1,000 local rows joined to remote rows by id", "",
+    lines += [""] + wire_lines(wire)
+    lines += ["### 1,000 local rows joined to remote rows by id", "",
               "| latency | planner's choice | requests | time | one get per row: requests | time | speed-up |",
               "|---|---|---|---|---|---|---|"]
     for j in joins:
@@ -525,6 +692,43 @@ def main():
     out.parent.mkdir(exist_ok=True)
     out.write_text(merge_section(out.read_text() if out.exists() else "", major, section))
     print(f"written to {out.relative_to(ROOT)}, section PostgreSQL {major}")
+
+
+def wire_lines(w):
+    """The close-to-the-wire table: each query against the curl floor and its
+    goal, PL/Python's COPY against cloud_fdw's, and the COPY's memory."""
+    t, r, met = w["times"], w["ratios"], w["met"]
+    per_page = w["time"] / w["pages"] * 1e6
+    return [f"### Close to the wire: {WIRE_ROWS:,} rows, no latency", "",
+            f"What cloud_fdw costs per row once the network costs nothing: {w['pages']:,} pages of "
+            f"{PAGE} Qoder environments on loopback, with no injected latency, from a lean server "
+            "(test/lean_cloud.py) that serialised every page once at start-up and answers a request "
+            "with one dict lookup and one send. The floor is one curl process fetching the same pages "
+            "over one kept-alive connection into /dev/null (no parsing); during it the server spent "
+            f"{w['server_cpu'] * 1e6:.0f} µs of CPU per page and curl {w['curl_cpu'] * 1e6:.0f} µs, "
+            f"against {per_page:.0f} µs of wall time per page. cloud_fdw reads a foreign table of 10 columns "
+            "(text, boolean, text[] and text below `config`, jsonb, timestamptz); PL/Python reads "
+            "the same 10 with http.client on one kept-alive connection and json.loads. Times are "
+            f"medians of {RUNS} runs in one session after a first run; memory is each COPY in a fresh "
+            "backend.", "",
+            "| what | time | vs curl floor | goal |", "|---|---|---|---|",
+            f"| curl alone (floor) | {w['time']:.3f} s | 1.00x | |",
+            f"| `SELECT count(*)` | {t['count']:.3f} s | {r['count']:.2f}x | "
+            f"<= {GOAL_WIRE_COUNT:g}x: {verdict(met['count'])} |",
+            f"| report: `count(*), sum(length(name)), count(networking_type), max(created_at)` | "
+            f"{t['report']:.3f} s | {r['report']:.2f}x | <= {GOAL_WIRE_REPORT:g}x: {verdict(met['report'])} |",
+            f"| `COPY (SELECT * ...) TO '/dev/null'` | {t['copy']:.3f} s | {r['copy']:.2f}x | "
+            f"<= {GOAL_WIRE_COPY:g}x: {verdict(met['copy'])} |",
+            f"| the same COPY from PL/Python + http.client | {t['plpython']:.3f} s | {r['plpython']:.2f}x | "
+            "contrast, no goal |",
+            f"| the same COPY from a local heap table of the rows | {t['local']:.3f} s | {r['local']:.2f}x | "
+            "PostgreSQL's own output, no goal |",
+            "", f"- PL/Python's COPY / cloud_fdw's: {w['plpython_vs_copy']:.2f}x; goal >= "
+            f"{GOAL_WIRE_PLPY:g}x: {verdict(met['plpython'])}", "",
+            "| COPY of | peak backend memory (VmHWM) | growth | goal |", "|---|---|---|---|",
+            f"| {WIRE_SMALL_ROWS:,} rows | {w['mem_small'] / 1024:.1f} MB | | |",
+            f"| {WIRE_ROWS:,} rows | {w['mem_large'] / 1024:.1f} MB | {w['growth']:+.1f} MB | "
+            f"<= +{GOAL_WIRE_MEMORY_MB:g} MB: {verdict(met['memory'])} |", ""]
 
 
 def scale_lines(parts, pages, counted, budgets):
