@@ -158,6 +158,28 @@ SELECT sqlstate_of($$SELECT * FROM read_stamp('2026-02-30T00:00:00Z')$$);
 SELECT sqlstate_of($$SELECT * FROM read_stamp('2026-05-18T24:00:01Z')$$);
 RESET timezone;
 
+--
+-- Escapes and UTF-8 read alike through every type: text decodes them, jsonb
+-- is built from the answer's values as jsonb_in builds it from their text,
+-- and json keeps its canonical text.
+--
+CREATE FOREIGN TABLE escapes (
+  id text,
+  description text,
+  metadata jsonb,
+  metadata_json json OPTIONS (path 'metadata'),
+  metadata_text text OPTIONS (path 'metadata'),
+  note text OPTIONS (path 'metadata.note')
+) SERVER regress_conv OPTIONS (resource 'environments');
+UPDATE escapes SET description = E'caf\u00e9 \U0001F600 "quoted" back\\slash\ttab\nline/slash',
+                   metadata = jsonb_build_object('note', E'\u00e9t\u00e9 "q"\n', 'ctl', E'\u0001\u001f', 'empty', '')
+ WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
+SELECT description, note, metadata, metadata_json, metadata_text,
+       metadata = metadata_json::jsonb AS same_jsonb, metadata = metadata_text::jsonb AS same_text
+  FROM escapes WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
+SELECT length(description), octet_length(description) FROM escapes
+ WHERE id = 'env_019b92947fa97faaacdf8beed28a7fc0';
+
 DROP SERVER regress_conv CASCADE;
 DROP FUNCTION sqlstate_of(text);
 DROP FUNCTION read_stamp(text);
