@@ -235,7 +235,9 @@ unmark_big_integers(struct json_object *value)
 /*
  * json-c's parse of a whole text, with our depth limit and strictness; UTF-8
  * is validated unless the text passed before.  One tokener serves the
- * backend's parses, as json-c advises: reset, it keeps its buffers.
+ * backend's parses, as json-c advises: reset, it keeps its buffers.  One
+ * that failed is replaced: json_tokener_reset() keeps a half-read
+ * surrogate escape (json-c 0.16), which the next text would begin with.
  */
 static struct json_object *
 tokenize(const char *text, size_t len, bool validated, enum json_tokener_error *err,
@@ -265,6 +267,11 @@ tokenize(const char *text, size_t len, bool validated, enum json_tokener_error *
 		*err = json_tokener_get_error(tok);
 		if (*err != json_tokener_success)
 			*err = json_tokener_continue;
+	}
+	if (*err != json_tokener_success)
+	{
+		json_tokener_free(tok);
+		tok = NULL;
 	}
 	return value;
 }

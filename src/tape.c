@@ -370,17 +370,18 @@ value:
 		refuse(&pass, CF_ENDS_EARLY, p);
 		goto out;
 	}
+	/* as in json-c, no value sits inside more containers than the limit */
+	if (pass.depth == CFJ_MAX_DEPTH)
+	{
+		refuse(&pass, CF_TOO_DEEP, p);
+		goto out;
+	}
 	if (pass.depth > 0 && !in_object(&pass))
 		pass.count[pass.depth - 1]++;
 	switch (*p)
 	{
 		case '{':
 		case '[':
-			if (pass.depth == CFJ_MAX_DEPTH)
-			{
-				refuse(&pass, CF_TOO_DEEP, p);
-				goto out;
-			}
 			open_container(&pass, p);
 			p = skip_space(p + 1, end);
 			if (p == end)
