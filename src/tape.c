@@ -11,10 +11,10 @@
  * only when a column reads it.  What needs a json-c value (the members of an
  * error, a value's canonical text) gets one from cfn_to_json().
  *
- * What is accepted is strict JSON (RFC 8259): any value at the top, nesting
- * to CFJ_MAX_DEPTH levels, valid UTF-8, no NaN or Infinity; like json-c, a
- * control character inside a string is taken as it is.  Problems are
- * described as cfj_parse() describes them.
+ * What is accepted is strict JSON (RFC 8259): any value at the top, none
+ * inside more than CFJ_MAX_DEPTH containers, valid UTF-8, no NaN or
+ * Infinity; like json-c, a control character inside a string is taken as
+ * it is.  Problems are described as cfj_parse() describes them.
  *
  *-------------------------------------------------------------------------
  */
