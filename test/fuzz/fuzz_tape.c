@@ -34,6 +34,7 @@
 
 #include "mb/pg_wchar.h"
 
+#include "cf_compat.h"
 #include "cf_tape.h"
 #include "pg_shim.h"
 
@@ -74,9 +75,7 @@ print_text(const char *text, size_t len, size_t max)
 		fprintf(stderr, "...");
 }
 
-static void
-			pg_attribute_printf(1, 2) pg_attribute_noreturn()
-fail(const char *fmt,...);
+pg_noreturn static void fail(const char *fmt,...) pg_attribute_printf(1, 2);
 
 static void
 fail(const char *fmt,...)

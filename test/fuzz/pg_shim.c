@@ -323,6 +323,8 @@ pg_utf8_islegal(const unsigned char *source, int length)
 	return true;
 }
 
+/* 17 made it an inline function of mb/pg_wchar.h */
+#if PG_VERSION_NUM < 170000
 unsigned char *
 unicode_to_utf8(pg_wchar c, unsigned char *utf8string)
 {
@@ -350,3 +352,4 @@ unicode_to_utf8(pg_wchar c, unsigned char *utf8string)
 	}
 	return utf8string;
 }
+#endif
