@@ -419,7 +419,6 @@ static JsonbValue *
 push_jsonb(JsonbParseState **state, const CfNode *value, JsonbIteratorToken token)
 {
 	JsonbValue	jb;
-	JsonbValue *result;
 
 	switch (cfn_type(value))
 	{
@@ -463,8 +462,7 @@ push_jsonb(JsonbParseState **state, const CfNode *value, JsonbIteratorToken toke
 		pushJsonbValue(state, WJB_ELEM, &jb);
 		return pushJsonbValue(state, WJB_END_ARRAY, NULL);
 	}
-	result = pushJsonbValue(state, token, &jb);
-	return result;
+	return pushJsonbValue(state, token, &jb);
 }
 
 static Datum

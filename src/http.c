@@ -46,6 +46,8 @@
 #define CF_USER_AGENT "cloud_fdw/" CLOUD_FDW_VERSION
 /* Header lines of one answer kept for the caller, in bytes at most. */
 #define CF_HEADERS_MAX (64 * 1024)
+/* Bytes reserved at once for an answer that announces its length, at most. */
+#define CF_BODY_RESERVE_MAX (1024 * 1024)
 
 /* Retries back off exponentially from this, with jitter, up to the cap. */
 #define CF_RETRY_BASE_MS 100
@@ -342,11 +344,15 @@ collect_body(char *data, size_t size, size_t nmemb, void *arg)
 		t->too_large = true;
 		return 0;
 	}
-	/* an answer that says how long it is fills one buffer, never copied to a larger one */
+	/*
+	 * An answer that says how long it is fills one buffer, never copied to a
+	 * larger one; up to CF_BODY_RESERVE_MAX only, so that a length announced
+	 * and not sent reserves little.
+	 */
 	if (t->capacity == 0 &&
 		curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
 		announced > 0 && (size_t) announced <= limit)
-		expected = (size_t) announced;
+		expected = Min((size_t) announced, CF_BODY_RESERVE_MAX);
 	if (!append_bytes(t, &t->body, &t->len, &t->capacity, data, n, expected, limit))
 		return 0;
 	return n;

@@ -31,7 +31,6 @@ struct CfTape
 	MemoryContext cxt;
 	CfNode	   *nodes;
 	Size		capacity;
-	Size		used;
 };
 
 /* Why a pass refused a text. */
@@ -469,7 +468,6 @@ after:
 	goto after;
 
 out:
-	tape->used = pass.used;
 	*at = pass.at;
 	return pass.refusal;
 }
@@ -485,7 +483,6 @@ parse(CfTape *tape, const char *text, size_t len, bool validated,
 
 	*problem = NULL;
 	*detail = NULL;
-	tape->used = 0;
 	if (len == 0)
 	{
 		*problem = "The response body is empty.";

@@ -25,7 +25,7 @@ as the real API path.  Options (see ``OPTIONS``): ``tenant``, ``rows``,
 ``status``, ``fault_methods``, ``fault_count``, ``fault_skip``,
 ``retry_after``, ``retry_after_ms``, ``body`` (html, empty, truncated,
 malformed, wrong_types, no_envelope, nul, bad_utf8, deep, huge, big_numbers,
-nan, infinity, null_id, empty_id, dot_id), ``hang``, ``reset``,
+nan, infinity, null_id, empty_id, dot_id, string_item), ``hang``, ``reset``,
 ``after_apply`` (reset|hang|<status>), ``ignore_offset`` (EPS offsets and
 CodeArts page_index/page are ignored: the first page, with the true total),
 ``gen`` (a|c), ``cursor_loop``, ``token_ttl_s``.

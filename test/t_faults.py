@@ -111,6 +111,8 @@ check("body=no_envelope", "ERROR HV000")
 # and nothing for one that does not (count(*) converts no column).
 check("body=nul", "ERROR 22021", sql="SELECT count(description) FROM faults_envs;")
 check("body=nul", "12 rows")
+# An item that is not an object is a broken answer, even to a query that reads no column.
+check("body=string_item", "ERROR HV000")
 check("body=huge", "ERROR 54000")
 check("cursor_loop=1", "ERROR HV000")
 # Writes: retried only when they cannot have been applied.

@@ -481,6 +481,9 @@ def test_faults():
         resp = qoder("GET", "/environments", f"tenant=f,body={kind}")
         T.check(resp.json["data"][0]["id"] == damaged and resp.json["data"][1]["id"].startswith("env_"),
                 f"body={kind}: the first item's id is {damaged!r}")
+    resp = qoder("GET", "/environments", "tenant=f,body=string_item")
+    T.check(resp.json["data"][0] == "not an object" and isinstance(resp.json["data"][1], dict),
+            "body=string_item: the first item is a string")
     resp = qoder("GET", f"/environments/{SEED_ENV}", "tenant=f,body=big_numbers")
     T.check(b'"big":123456789012345678901234567890' in resp.body
             and resp.json["metadata"] == mc.BIG_NUMBERS, "body=big_numbers: exact integers in metadata")

@@ -84,6 +84,13 @@ def broken_body(kind, reply):
         # an item no request path can name: what a client must refuse to PUT
         _item_to_damage(obj)["id"] = {"null_id": None, "empty_id": "", "dot_id": ".."}[kind]
         return Reply.json(reply.status, obj, headers=reply.headers)
+    if kind == "string_item":
+        # a listing whose first item is no object: no row can be made of it
+        items = next((obj[key] for key in COLLECTION_KEYS
+                      if isinstance(obj, dict) and isinstance(obj.get(key), list) and obj[key]), None)
+        if items is not None:
+            items[0] = "not an object"
+        return Reply.json(reply.status, obj, headers=reply.headers)
     if kind in ("big_numbers", "nan", "infinity"):
         # Python's json writes NaN and Infinity literals, as some APIs do
         _item_to_damage(obj)["metadata"] = {"big_numbers": dict(BIG_NUMBERS),

@@ -13,7 +13,7 @@ NO_BODY_STATUSES = (204, 304)
 
 BODY_KINDS = ("html", "empty", "truncated", "malformed", "wrong_types", "no_envelope",
               "nul", "bad_utf8", "deep", "huge", "big_numbers", "nan", "infinity",
-              "null_id", "empty_id", "dot_id")
+              "null_id", "empty_id", "dot_id", "string_item")
 
 
 class MockOptionError(ValueError):
